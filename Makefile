@@ -1,0 +1,42 @@
+# arbtui — every target installs what it needs into ./.venv and ./node_modules first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY_STAMP   := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+NODE_DEPS  := $(if $(wildcard package.json),$(NODE_STAMP),)
+
+.PHONY: setup test lint unit demo bench clean
+
+setup: $(PY_STAMP) $(NODE_DEPS)
+
+$(PY_STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check arbtui tests bench
+	$(BIN)/ruff format --check arbtui tests bench
+	$(BIN)/mypy arbtui tests bench
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest
+
+unit: setup
+	$(BIN)/pytest tests/unit -q
+
+demo: setup
+	$(BIN)/arbtui demo
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis tests/contracts/.build
