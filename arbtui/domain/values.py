@@ -52,7 +52,7 @@ class InvalidAmount(ValueError):
 
 def to_decimal(value: object) -> Decimal:
     """Parse an exact decimal from ``Decimal``, ``int`` or a decimal string. Floats are refused."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise InvalidAmount(f"refusing {type(value).__name__} {value!r}: amounts must be exact")
     if isinstance(value, Decimal):
         result = value
@@ -115,7 +115,7 @@ class _Quantity:
             raise TypeError(f"cannot combine {type(self).__name__} with {type(other).__name__}")
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self.value == other.value  # type: ignore[attr-defined]
+        return type(other) is type(self) and self.value == other.value
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.value))
@@ -409,3 +409,20 @@ class ExecutionId(str):
         return core_schema.no_info_after_validator_function(
             cls, core_schema.str_schema(), serialization=core_schema.to_string_ser_schema()
         )
+
+
+_BLOCK_HASH = _TX_HASH
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRef:
+    """A block by number and hash: the chain cursor, and the unit of reorg detection."""
+
+    number: int
+    hash: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.number, bool) or not isinstance(self.number, int) or self.number < 0:
+            raise ValueError(f"block number must be a non-negative integer, got {self.number!r}")
+        if not isinstance(self.hash, str) or not _BLOCK_HASH.fullmatch(self.hash):
+            raise ValueError(f"block hash must be lower-case 0x + 64 hex, got {self.hash!r}")

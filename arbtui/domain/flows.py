@@ -1,0 +1,94 @@
+"""Decisions that span aggregates and must be recorded together, in one store transaction.
+
+Each function takes the current states and returns :class:`Change` lists; the store appends them
+atomically. This is where the exactly-once guarantees are composed:
+
+* a fill reaches its Position only in the same change set as the trade's (unique) ``Filled`` event;
+* a reorg reverses the Position only together with the trade's (unique) ``Reorged`` event;
+* a placement on a Position creates its OffchainOrder in the same change set, so an execution can
+  never exist on one side only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from arbtui.domain import offchain_order, onchain_trade, position
+from arbtui.domain.events import AggregateSpec, DomainEvent
+from arbtui.domain.values import Symbol
+
+
+@dataclass(frozen=True)
+class Change:
+    """Events to append to one aggregate on top of the version that was decided on."""
+
+    spec: AggregateSpec[Any, Any]
+    aggregate_id: str
+    events: tuple[DomainEvent, ...]
+
+
+def witness_fill(
+    trade: onchain_trade.OnChainTrade,
+    pos: position.Position,
+    fill: onchain_trade.OnChainFill,
+    context: position.HedgeContext,
+) -> list[Change]:
+    """Record a fill once; acknowledge it on its position; place a hedge if the threshold is met."""
+    trade_events = onchain_trade.decide(trade, onchain_trade.Witness(fill=fill, at=context.at))
+    if not trade_events:
+        return []
+    ack = position.AcknowledgeFill(
+        trade_id=str(fill.trade_id),
+        direction=fill.direction,
+        amount=fill.amount,
+        price_usdc=fill.price_usdc,
+        context=context,
+    )
+    return [
+        Change(onchain_trade.SPEC, trade.trade_id, tuple(trade_events)),
+        *position_changes(pos, position.decide(pos, ack)),
+    ]
+
+
+def retract_fill(
+    trade: onchain_trade.OnChainTrade,
+    pos: position.Position,
+    retract: onchain_trade.Retract,
+    at: datetime,
+) -> list[Change]:
+    """Flag a reorged trade once and reverse its effect on the position."""
+    trade_events = onchain_trade.decide(trade, retract)
+    if not trade_events or trade.fill is None:
+        return []
+    reverse = position.ReverseFill(
+        trade_id=trade.trade_id, direction=trade.fill.direction, amount=trade.fill.amount, at=at
+    )
+    return [
+        Change(onchain_trade.SPEC, trade.trade_id, tuple(trade_events)),
+        *position_changes(pos, position.decide(pos, reverse)),
+    ]
+
+
+def position_changes(pos: position.Position, events: list[position.PositionEvent]) -> list[Change]:
+    """The position's events plus, for each placement among them, the new OffchainOrder."""
+    if not events:
+        return []
+    changes = [Change(position.SPEC, pos.symbol, tuple(events))]
+    for event in events:
+        if isinstance(event, position.OffChainOrderPlaced):
+            order = offchain_order.initial(event.execution_id)
+            placed = offchain_order.decide(
+                order,
+                offchain_order.Place(
+                    symbol=Symbol(pos.symbol),
+                    shares=event.shares,
+                    direction=event.direction,
+                    broker=event.broker,
+                    trigger_reason=event.trigger_reason,
+                    at=event.at,
+                ),
+            )
+            changes.append(Change(offchain_order.SPEC, event.execution_id, tuple(placed)))
+    return changes

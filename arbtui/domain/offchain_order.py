@@ -1,0 +1,259 @@
+"""OffchainOrder — one broker execution. Aggregate id: the execution id (also the client order id).
+
+State machine (anything else is rejected with :class:`InvalidTransition`)::
+
+    PENDING ──ConfirmSubmission──▶ SUBMITTED ──UpdatePartialFill──▶ PARTIALLY_FILLED ─┐
+       │                             │  │                              │  ▲ (more fills)│
+       │                             │  └──────────CompleteFill────────┴──┴──▶ FILLED   │
+       └──Fail──▶ FAILED ◀──Fail─────┴──────────────────Fail──────────────────────────┘
+                              SUBMITTED / PARTIALLY_FILLED ──Cancel──▶ CANCELLED
+
+Recovery rule: a PENDING order whose client id the broker knows is confirmed (SUBMITTED); one the
+broker does not know is submitted again with the same id. Confirming the same broker order id twice
+is a no-op, so a retried confirmation after a crash is harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from arbtui.domain.errors import InvalidCommand, InvalidTransition
+from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
+from arbtui.domain.values import BrokerKind, Cents, Direction, ExecutionId, Shares, Symbol
+
+AGGREGATE = "OffchainOrder"
+
+
+class OrderStatus(StrEnum):
+    PENDING = "PENDING"
+    SUBMITTED = "SUBMITTED"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (OrderStatus.FILLED, OrderStatus.FAILED, OrderStatus.CANCELLED)
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+class Place(Frozen):
+    symbol: Symbol
+    shares: Shares
+    direction: Direction
+    broker: BrokerKind
+    trigger_reason: str
+    at: datetime
+
+
+class ConfirmSubmission(Frozen):
+    broker_order_id: str
+    at: datetime
+
+
+class UpdatePartialFill(Frozen):
+    shares_filled: Shares
+    avg_price_cents: Cents
+    at: datetime
+
+
+class CompleteFill(Frozen):
+    price_cents: Cents
+    at: datetime
+
+
+class Fail(Frozen):
+    error: str
+    at: datetime
+
+
+class Cancel(Frozen):
+    """The broker cancelled or expired the order; ``shares_filled`` may be non-zero."""
+
+    shares_filled: Shares
+    avg_price_cents: Cents | None
+    reason: str
+    at: datetime
+
+
+OffchainOrderCommand = Place | ConfirmSubmission | UpdatePartialFill | CompleteFill | Fail | Cancel
+
+# --- events -----------------------------------------------------------------------------------
+
+
+class Placed(DomainEvent):
+    symbol: Symbol
+    shares: Shares
+    direction: Direction
+    broker: BrokerKind
+    trigger_reason: str
+    at: datetime
+
+
+class Submitted(DomainEvent):
+    broker_order_id: str
+    at: datetime
+
+
+class PartiallyFilled(DomainEvent):
+    shares_filled: Shares
+    avg_price_cents: Cents
+    at: datetime
+
+
+class OrderFilled(DomainEvent):
+    shares_filled: Shares
+    price_cents: Cents
+    at: datetime
+
+
+class OrderFailed(DomainEvent):
+    error: str
+    at: datetime
+
+
+class OrderCancelled(DomainEvent):
+    shares_filled: Shares
+    avg_price_cents: Cents | None
+    reason: str
+    at: datetime
+
+
+OffchainOrderEvent = Placed | Submitted | PartiallyFilled | OrderFilled | OrderFailed | OrderCancelled
+
+# --- state ------------------------------------------------------------------------------------
+
+
+class OffchainOrder(Frozen):
+    execution_id: str
+    status: OrderStatus | None = None
+    symbol: Symbol | None = None
+    shares: Shares = Shares.zero()
+    direction: Direction | None = None
+    broker: BrokerKind | None = None
+    trigger_reason: str = ""
+    broker_order_id: str | None = None
+    shares_filled: Shares = Shares.zero()
+    price_cents: Cents | None = None
+    error: str | None = None
+    placed_at: datetime | None = None
+    submitted_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+def initial(execution_id: str) -> OffchainOrder:
+    ExecutionId(execution_id)
+    return OffchainOrder(execution_id=execution_id)
+
+
+def decide(state: OffchainOrder, command: OffchainOrderCommand) -> list[OffchainOrderEvent]:
+    status = state.status
+    if isinstance(command, Place):
+        if status is not None:
+            raise _invalid(state, "Place", "already placed")
+        if not command.shares.is_positive:
+            raise InvalidCommand(AGGREGATE, state.execution_id, "shares must be positive")
+        if command.broker is BrokerKind.SCHWAB and not command.shares.is_whole:
+            raise InvalidCommand(AGGREGATE, state.execution_id, "Schwab takes whole shares only")
+        return [Placed(**command.model_dump())]
+    if status is None or status.is_terminal:
+        raise _invalid(state, type(command).__name__, f"order is {status or 'not placed'}")
+    if isinstance(command, ConfirmSubmission):
+        if state.broker_order_id is not None:
+            if command.broker_order_id == state.broker_order_id:
+                return []
+            raise _invalid(state, "ConfirmSubmission", f"already submitted as {state.broker_order_id}")
+        return [Submitted(broker_order_id=command.broker_order_id, at=command.at)]
+    if isinstance(command, Fail):
+        if state.shares_filled.is_positive:
+            raise _invalid(state, "Fail", f"{state.shares_filled} already filled: cancel with that quantity")
+        return [OrderFailed(error=command.error, at=command.at)]
+    if status is OrderStatus.PENDING:
+        raise _invalid(state, type(command).__name__, "order was never submitted")
+    if isinstance(command, UpdatePartialFill):
+        if command.shares_filled == state.shares_filled:
+            return []
+        if not state.shares_filled < command.shares_filled < state.shares:
+            raise InvalidCommand(
+                AGGREGATE,
+                state.execution_id,
+                f"partial fill {command.shares_filled} must grow from {state.shares_filled} below {state.shares}",
+            )
+        return [PartiallyFilled(**command.model_dump())]
+    if isinstance(command, CompleteFill):
+        return [OrderFilled(shares_filled=state.shares, price_cents=command.price_cents, at=command.at)]
+    if command.shares_filled < state.shares_filled or command.shares_filled >= state.shares:
+        raise InvalidCommand(
+            AGGREGATE,
+            state.execution_id,
+            f"cancelled with {command.shares_filled} filled; had {state.shares_filled} of {state.shares}",
+        )
+    return [OrderCancelled(**command.model_dump())]
+
+
+def _invalid(state: OffchainOrder, command: str, why: str) -> InvalidTransition:
+    return InvalidTransition(AGGREGATE, state.execution_id, f"{command} rejected: {why}")
+
+
+def evolve(state: OffchainOrder, event: OffchainOrderEvent) -> OffchainOrder:
+    if isinstance(event, Placed):
+        return state.model_copy(
+            update={
+                "status": OrderStatus.PENDING,
+                "symbol": event.symbol,
+                "shares": event.shares,
+                "direction": event.direction,
+                "broker": event.broker,
+                "trigger_reason": event.trigger_reason,
+                "placed_at": event.at,
+            }
+        )
+    if isinstance(event, Submitted):
+        return state.model_copy(
+            update={
+                "status": OrderStatus.SUBMITTED,
+                "broker_order_id": event.broker_order_id,
+                "submitted_at": event.at,
+            }
+        )
+    if isinstance(event, PartiallyFilled):
+        return state.model_copy(
+            update={
+                "status": OrderStatus.PARTIALLY_FILLED,
+                "shares_filled": event.shares_filled,
+                "price_cents": event.avg_price_cents,
+            }
+        )
+    if isinstance(event, OrderFilled):
+        return state.model_copy(
+            update={
+                "status": OrderStatus.FILLED,
+                "shares_filled": event.shares_filled,
+                "price_cents": event.price_cents,
+                "completed_at": event.at,
+            }
+        )
+    if isinstance(event, OrderFailed):
+        return state.model_copy(update={"status": OrderStatus.FAILED, "error": event.error, "completed_at": event.at})
+    return state.model_copy(
+        update={
+            "status": OrderStatus.CANCELLED,
+            "shares_filled": event.shares_filled,
+            "price_cents": event.avg_price_cents,
+            "error": event.reason,
+            "completed_at": event.at,
+        }
+    )
+
+
+SPEC: AggregateSpec[OffchainOrder, OffchainOrderEvent] = AggregateSpec(
+    type_name=AGGREGATE,
+    state_type=OffchainOrder,
+    event_types=(Placed, Submitted, PartiallyFilled, OrderFilled, OrderFailed, OrderCancelled),
+    initial=initial,
+    evolve=evolve,
+)

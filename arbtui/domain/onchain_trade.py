@@ -1,0 +1,234 @@
+"""OnChainTrade — one onchain fill of one of our owner's orders. Aggregate id: ``str(TradeId)``.
+
+Lifecycle::
+
+    NEW ──Witness──▶ FILLED ──Enrich──▶ FILLED (enriched)
+     │                 │  ▲
+     │                 │  └──────Witness (re-included after a reorg)──┐
+     │                 └──Retract──▶ REORGED ─────────────────────────┘
+     └──RecordSkip──▶ SKIPPED ──Witness──▶ FILLED   (decodable after a config fix)
+
+Witnessing a FILLED trade again is a no-op: that is the deduplication guarantee, and it comes from the
+event store's key ``(OnChainTrade, trade id, 1)``, not from anything kept in memory.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from arbtui.domain.errors import InvalidCommand, InvalidTransition
+from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
+from arbtui.domain.values import EXACT, Direction, PriceUsdc, Shares, Symbol, TradeId, Usdc
+
+AGGREGATE = "OnChainTrade"
+
+
+class PythPrice(Frozen):
+    """One Pyth ``Price`` read inside the fill's transaction: integers plus exponent, as Pyth gives them."""
+
+    feed_id: str
+    value: int
+    conf: int
+    expo: int
+    publish_time: int
+
+    @property
+    def price(self) -> Decimal:
+        """``value × 10^expo``, exact."""
+        return EXACT.scaleb(Decimal(self.value), self.expo)
+
+    @property
+    def confidence(self) -> Decimal:
+        return EXACT.scaleb(Decimal(self.conf), self.expo)
+
+
+class SkipReason(StrEnum):
+    """Why a log that involves our owner could not become a fill."""
+
+    MALFORMED_LOG = "malformed_log"
+    UNKNOWN_TOKEN = "unknown_token"
+    NON_USDC_PAIR = "non_usdc_pair"
+    ZERO_AMOUNT = "zero_amount"
+    SYMBOL_UNREADABLE = "symbol_unreadable"
+    UNSUPPORTED_SYMBOL = "unsupported_symbol"
+    BAD_DECIMALS = "bad_decimals"
+    MISSING_AFTER_CLEAR = "missing_after_clear"
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+class OnChainFill(Frozen):
+    """A decoded fill of our order (the ``Witness`` command). Raw integers are kept beside the decimals."""
+
+    trade_id: TradeId
+    symbol: Symbol
+    token_symbol: str
+    token_address: str
+    direction: Direction
+    amount: Shares
+    usdc_amount: Usdc
+    price_usdc: PriceUsdc
+    shares_raw: int
+    share_decimals: int
+    usdc_raw: int
+    usdc_decimals: int
+    block_number: int
+    block_hash: str
+    block_timestamp: datetime
+    source_event: Literal["TakeOrderV2", "ClearV2"]
+    order_hash: str | None = None
+
+
+class SkippedFill(Frozen):
+    """A log that involves our owner but could not be decoded into a fill (the ``RecordSkip`` command)."""
+
+    trade_id: TradeId
+    block_number: int
+    block_hash: str
+    reason: SkipReason
+    detail: str
+
+
+class Witness(Frozen):
+    """Record a decoded fill as seen at ``at``."""
+
+    fill: OnChainFill
+    at: datetime
+
+
+class RecordSkip(Frozen):
+    skip: SkippedFill
+    at: datetime
+
+
+class Enrich(Frozen):
+    gas_used: int | None
+    pyth_price: PythPrice | None
+    detail: str = ""
+
+
+class Retract(Frozen):
+    """The fill's log was removed by a chain reorganisation."""
+
+    reorg_depth: int
+    detected_at_block: int
+
+
+OnChainTradeCommand = Witness | RecordSkip | Enrich | Retract
+
+# --- events -----------------------------------------------------------------------------------
+
+
+class Filled(DomainEvent):
+    fill: OnChainFill
+    at: datetime
+
+
+class Enriched(DomainEvent):
+    gas_used: int | None
+    pyth_price: PythPrice | None
+    detail: str = ""
+
+
+class Reorged(DomainEvent):
+    reorg_depth: int
+    detected_at_block: int
+
+
+class FillSkipped(DomainEvent):
+    skip: SkippedFill
+    at: datetime
+
+
+OnChainTradeEvent = Filled | Enriched | Reorged | FillSkipped
+
+# --- state ------------------------------------------------------------------------------------
+
+
+class TradeStatus(StrEnum):
+    NEW = "new"
+    FILLED = "filled"
+    SKIPPED = "skipped"
+    REORGED = "reorged"
+
+
+class OnChainTrade(Frozen):
+    trade_id: str
+    status: TradeStatus = TradeStatus.NEW
+    fill: OnChainFill | None = None
+    filled_at: datetime | None = None
+    enriched: Enriched | None = None
+    reorged: Reorged | None = None
+    skip: SkippedFill | None = None
+
+
+def initial(trade_id: str) -> OnChainTrade:
+    return OnChainTrade(trade_id=trade_id)
+
+
+def decide(state: OnChainTrade, command: OnChainTradeCommand) -> list[OnChainTradeEvent]:
+    if isinstance(command, Witness):
+        return _witness(state, command)
+    if isinstance(command, RecordSkip):
+        if state.status is TradeStatus.SKIPPED:
+            return []
+        if state.status is not TradeStatus.NEW:
+            raise _invalid(state, f"cannot record a skip for a {state.status} trade")
+        return [FillSkipped(skip=command.skip, at=command.at)]
+    if isinstance(command, Enrich):
+        if state.status is not TradeStatus.FILLED:
+            raise _invalid(state, f"cannot enrich a {state.status} trade")
+        if state.enriched is not None:
+            raise _invalid(state, "already enriched")
+        return [Enriched(gas_used=command.gas_used, pyth_price=command.pyth_price, detail=command.detail)]
+    if state.status is TradeStatus.REORGED:
+        return []
+    if state.status is not TradeStatus.FILLED:
+        raise _invalid(state, f"cannot retract a {state.status} trade")
+    return [Reorged(reorg_depth=command.reorg_depth, detected_at_block=command.detected_at_block)]
+
+
+def _witness(state: OnChainTrade, command: Witness) -> list[OnChainTradeEvent]:
+    fill = command.fill
+    if str(fill.trade_id) != state.trade_id:
+        raise InvalidCommand(AGGREGATE, state.trade_id, f"fill {fill.trade_id} sent to another trade")
+    if state.status is TradeStatus.FILLED:
+        return []
+    if not fill.amount.is_positive or not fill.usdc_amount.is_positive or not fill.price_usdc.is_positive:
+        raise InvalidCommand(AGGREGATE, state.trade_id, "shares, USDC and price must be positive")
+    return [Filled(fill=fill, at=command.at)]
+
+
+def _invalid(state: OnChainTrade, message: str) -> InvalidTransition:
+    return InvalidTransition(AGGREGATE, state.trade_id, message)
+
+
+def evolve(state: OnChainTrade, event: OnChainTradeEvent) -> OnChainTrade:
+    if isinstance(event, Filled):
+        return state.model_copy(
+            update={
+                "status": TradeStatus.FILLED,
+                "fill": event.fill,
+                "filled_at": event.at,
+                "enriched": None,
+                "reorged": None,
+            }
+        )
+    if isinstance(event, Enriched):
+        return state.model_copy(update={"enriched": event})
+    if isinstance(event, Reorged):
+        return state.model_copy(update={"status": TradeStatus.REORGED, "reorged": event})
+    return state.model_copy(update={"status": TradeStatus.SKIPPED, "skip": event.skip})
+
+
+SPEC: AggregateSpec[OnChainTrade, OnChainTradeEvent] = AggregateSpec(
+    type_name=AGGREGATE,
+    state_type=OnChainTrade,
+    event_types=(Filled, Enriched, Reorged, FillSkipped),
+    initial=initial,
+    evolve=evolve,
+)

@@ -1,0 +1,56 @@
+"""Typed errors of the store. Each names what it concerns (aggregate and sequence, or file).
+
+```
+StoreError
+├── ConcurrencyConflict     another writer appended to the aggregate first: reload and decide again
+├── CorruptEvent            a stored event cannot be read (bad JSON, fails validation, sequence gap)
+│   └── UnknownEventType    an event type or version this build does not know
+├── SchemaError             the database schema does not fit this build
+│   ├── SchemaTooNew            written by a newer arbtui: refuse to touch it
+│   └── MigrationChanged        an applied migration file was edited afterwards
+└── DatabaseUnavailable     locked past the busy timeout, unreadable or not a database
+```
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base of every error raised by :mod:`arbtui.store`."""
+
+
+class ConcurrencyConflict(StoreError):
+    def __init__(self, aggregate_type: str, aggregate_id: str, sequence: int) -> None:
+        super().__init__(f"{aggregate_type} {aggregate_id}: sequence {sequence} was appended by another writer first")
+        self.aggregate_type = aggregate_type
+        self.aggregate_id = aggregate_id
+        self.sequence = sequence
+
+
+class CorruptEvent(StoreError):
+    def __init__(self, aggregate_type: str, aggregate_id: str, sequence: int, reason: str) -> None:
+        super().__init__(f"{aggregate_type} {aggregate_id} sequence {sequence}: {reason}")
+        self.aggregate_type = aggregate_type
+        self.aggregate_id = aggregate_id
+        self.sequence = sequence
+        self.reason = reason
+
+
+class UnknownEventType(CorruptEvent):
+    pass
+
+
+class SchemaError(StoreError):
+    pass
+
+
+class SchemaTooNew(SchemaError):
+    pass
+
+
+class MigrationChanged(SchemaError):
+    pass
+
+
+class DatabaseUnavailable(StoreError):
+    pass

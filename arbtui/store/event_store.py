@@ -1,0 +1,425 @@
+"""The event store: append with optimistic concurrency, load = snapshot + later events.
+
+One :meth:`EventStore.run` is one unit of work: the caller loads aggregates, decides, records
+:class:`~arbtui.domain.flows.Change` lists; the store then appends every event, updates every view
+they affect, writes due snapshots and (optionally) the chain checkpoint in **one** SQLite
+transaction. If another writer got to an aggregate first, the primary key ``(aggregate_type,
+aggregate_id, sequence)`` refuses the insert, nothing is written, and the work runs again on fresh
+state. Loaded states are cached (bounded LRU); the key makes a stale cache harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from arbtui.domain import AGGREGATES
+from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
+from arbtui.domain.flows import Change
+from arbtui.domain.values import BlockRef
+from arbtui.store import projections
+from arbtui.store.codec import decode_event, decode_state, encode_event, encode_state, iso, utc_now
+from arbtui.store.errors import ConcurrencyConflict, CorruptEvent, DatabaseUnavailable
+from arbtui.store.migrate import connect_sync, migrate
+
+S = TypeVar("S", bound=Frozen)
+T = TypeVar("T")
+
+SNAPSHOT_EVERY = 100
+CACHE_SIZE = 4096
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as read back from the log, with its place in it."""
+
+    position: int
+    aggregate_type: str
+    aggregate_id: str
+    sequence: int
+    event: DomainEvent
+    metadata: dict[str, Any]
+
+    @property
+    def recorded_at(self) -> str:
+        return str(self.metadata.get("recorded_at", ""))
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What one commit appended to one aggregate, and the state it left."""
+
+    aggregate_type: str
+    aggregate_id: str
+    version: int
+    state: Any
+    events: tuple[DomainEvent, ...]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Every row one commit writes."""
+
+    events: list[tuple[Any, ...]]
+    upserts: dict[str, list[projections.Row]]
+    deletes: dict[str, list[str]]
+    links: list[projections.Row]
+    snapshots: list[tuple[str, str, int, str, str]]
+    checkpoint: BlockRef | None
+    forget_checkpoints_above: int | None
+    recorded_at: str
+
+
+@dataclass
+class _Touched:
+    spec: AggregateSpec[Any, Any]
+    aggregate_id: str
+    base_version: int
+    state: Any
+    events: list[DomainEvent] = field(default_factory=list)
+
+
+class UnitOfWork:
+    """Loads and staged changes of one attempt. Loads see the changes already staged in it."""
+
+    def __init__(self, store: EventStore, metadata: dict[str, Any]) -> None:
+        self._store = store
+        self.metadata = metadata
+        self._touched: dict[tuple[str, str], _Touched] = {}
+        self.checkpoint: BlockRef | None = None
+        self.forget_checkpoints_above: int | None = None
+
+    async def load(self, spec: AggregateSpec[S, Any], aggregate_id: str) -> S:
+        key = (spec.type_name, aggregate_id)
+        touched = self._touched.get(key)
+        if touched is None:
+            state, version = await self._store.load(spec, aggregate_id)
+            touched = self._touched[key] = _Touched(spec, aggregate_id, version, state)
+        result: S = touched.state
+        return result
+
+    def record(self, changes: Iterable[Change]) -> None:
+        for change in changes:
+            key = (change.spec.type_name, change.aggregate_id)
+            touched = self._touched.get(key)
+            if touched is None:  # a new aggregate decided from its initial state (e.g. an order)
+                touched = self._touched[key] = _Touched(
+                    change.spec, change.aggregate_id, 0, change.spec.initial(change.aggregate_id)
+                )
+            touched.state = change.spec.fold(touched.state, list(change.events))
+            touched.events.extend(change.events)
+
+    @property
+    def changes(self) -> list[_Touched]:
+        return [t for t in self._touched.values() if t.events]
+
+
+class EventStore:
+    """The single writer of the ledger database (the engine process owns it)."""
+
+    def __init__(self, conn: aiosqlite.Connection, writer: sqlite3.Connection, path: Path, snapshot_every: int) -> None:
+        self._conn = conn
+        self._writer = writer
+        # every write transaction runs whole on this one thread: one hop per commit, not one per statement
+        self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arbtui-store-writer")
+        self.path = path
+        self._snapshot_every = snapshot_every
+        self._cache: OrderedDict[tuple[str, str], tuple[Any, int]] = OrderedDict()
+        self._lock = asyncio.Lock()
+        self.listeners: list[Callable[[list[Committed]], None]] = []
+        """Called after every commit with what it appended (the engine's bus subscribes here)."""
+
+    @classmethod
+    async def open(cls, path: Path | str, *, snapshot_every: int = SNAPSHOT_EVERY) -> EventStore:
+        """Open (creating and migrating as needed) the database at ``path``."""
+        path = Path(path)
+        await asyncio.to_thread(migrate, path)
+        writer = await asyncio.to_thread(connect_sync, path, check_same_thread=False)
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+            await conn.execute("PRAGMA busy_timeout=5000")
+        except sqlite3.DatabaseError as exc:
+            writer.close()
+            raise DatabaseUnavailable(f"cannot open database {path}: {exc}") from exc
+        return cls(conn, writer, path, snapshot_every)
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()
+            await asyncio.get_running_loop().run_in_executor(self._write_thread, self._writer.close)
+            self._write_thread.shutdown(wait=True)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    async def load(self, spec: AggregateSpec[S, Any], aggregate_id: str) -> tuple[S, int]:
+        """Current ``(state, version)``; version 0 means the aggregate has no events yet."""
+        key = (spec.type_name, aggregate_id)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            state: S = cached[0]
+            return state, cached[1]
+        # one round trip: the snapshot (kind 0, if any) and every event (kind 1); events the snapshot
+        # already covers are skipped below, and all of them are used if the snapshot is unreadable
+        rows: list[tuple[Any, ...]] = [
+            tuple(row)
+            for row in await self._conn.execute_fetchall(
+                "SELECT 0, last_sequence, NULL, NULL, payload FROM snapshots"
+                " WHERE aggregate_type = ?1 AND aggregate_id = ?2"
+                " UNION ALL SELECT 1, sequence, event_type, event_version, payload FROM events"
+                " WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND sequence > coalesce((SELECT last_sequence"
+                " FROM snapshots WHERE aggregate_type = ?1 AND aggregate_id = ?2), 0) ORDER BY 1, 2",
+                (spec.type_name, aggregate_id),
+            )
+        ]
+        state, version = spec.initial(aggregate_id), 0
+        if rows and rows[0][0] == 0:
+            restored = decode_state(spec, rows[0][4])
+            if restored is not None:
+                state, version = restored, int(rows[0][1])  # type: ignore[assignment]
+            else:  # unreadable snapshot (older state format): replay the whole stream
+                rows = [
+                    (1, *tuple(row))
+                    for row in await self._conn.execute_fetchall(
+                        "SELECT sequence, event_type, event_version, payload FROM events"
+                        " WHERE aggregate_type = ? AND aggregate_id = ? ORDER BY sequence",
+                        (spec.type_name, aggregate_id),
+                    )
+                ]
+        state, version = fold_rows(spec, aggregate_id, state, version, [row[1:] for row in rows if row[0] == 1])
+        self._remember(key, state, version)
+        return state, version
+
+    async def read_log(
+        self,
+        *,
+        aggregate_type: str | None = None,
+        aggregate_id: str | None = None,
+        until: datetime | None = None,
+    ) -> list[StoredEvent]:
+        """Events in log order (commit order), optionally for one aggregate type/id, up to ``until``."""
+        clauses, params = _log_filter(aggregate_type, aggregate_id, until)
+        async with self._conn.execute(
+            "SELECT rowid, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata"
+            f" FROM events {clauses} ORDER BY rowid",
+            params,
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [to_stored(tuple(row)) for row in rows]
+
+    async def checkpoints(self, limit: int) -> list[BlockRef]:
+        async with self._conn.execute(
+            "SELECT block_number, block_hash FROM chain_checkpoints ORDER BY block_number DESC LIMIT ?",
+            (limit,),
+        ) as cursor:
+            return [BlockRef(int(n), str(h)) for n, h in await cursor.fetchall()]
+
+    async def aggregate_ids(self, aggregate_type: str) -> list[str]:
+        async with self._conn.execute(
+            "SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = ? ORDER BY aggregate_id",
+            (aggregate_type,),
+        ) as cursor:
+            return [str(row[0]) for row in await cursor.fetchall()]
+
+    async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Read-only SQL over the views (used by the ledger's queries)."""
+        async with self._conn.execute(sql, params) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
+
+    # --- writing ------------------------------------------------------------------------------
+
+    async def run(
+        self,
+        work: Callable[[UnitOfWork], Awaitable[T]],
+        *,
+        metadata: dict[str, Any] | None = None,
+        attempts: int = MAX_ATTEMPTS,
+    ) -> T:
+        """Run ``work`` and commit what it recorded; on a concurrency conflict, run it again."""
+        for attempt in range(1, attempts + 1):
+            uow = UnitOfWork(self, dict(metadata or {}))
+            result = await work(uow)
+            try:
+                await self._commit(uow)
+            except ConcurrencyConflict:
+                for touched in uow.changes:
+                    self._cache.pop((touched.spec.type_name, touched.aggregate_id), None)
+                if attempt == attempts:
+                    raise
+                continue
+            return result
+        raise AssertionError("unreachable")
+
+    async def _commit(self, uow: UnitOfWork) -> None:
+        changes = uow.changes
+        if not changes and uow.checkpoint is None and uow.forget_checkpoints_above is None:
+            return
+        now = utc_now()
+        metadata = json.dumps(
+            {"recorded_at": iso(now), "correlation_id": None, "causation_id": None, **uow.metadata},
+            sort_keys=True,
+        )
+        event_rows: list[tuple[Any, ...]] = []
+        upserts: dict[str, list[projections.Row]] = {}
+        deletes: dict[str, list[str]] = {}
+        links: list[projections.Row] = []
+        snapshots: list[tuple[str, str, int, str, str]] = []
+        for touched in changes:
+            type_name, agg_id = touched.spec.type_name, touched.aggregate_id
+            for offset, event in enumerate(touched.events, start=1):
+                sequence = touched.base_version + offset
+                event_type, event_version, payload = encode_event(event)
+                event_rows.append((type_name, agg_id, sequence, event_type, event_version, payload, metadata))
+                links.extend(projections.link_rows(agg_id, sequence, event))
+            new_version = touched.base_version + len(touched.events)
+            row = projections.view_row(type_name, agg_id, new_version, touched.state)
+            table = projections.VIEWS[type_name].table
+            if row is None:
+                deletes.setdefault(table, []).append(agg_id)
+            else:
+                upserts.setdefault(table, []).append(row)
+            if new_version // self._snapshot_every > touched.base_version // self._snapshot_every:
+                snapshots.append((type_name, agg_id, new_version, encode_state(touched.spec, touched.state), iso(now)))
+        batch = _Batch(
+            event_rows, upserts, deletes, links, snapshots, uow.checkpoint, uow.forget_checkpoints_above, iso(now)
+        )
+        async with self._lock:
+            error = await asyncio.get_running_loop().run_in_executor(self._write_thread, self._write, batch)
+        if isinstance(error, sqlite3.IntegrityError):
+            conflict = await self._find_conflict(uow)
+            if conflict is not None:
+                raise conflict from error
+            raise error
+        if error is not None:
+            raise DatabaseUnavailable(f"{self.path}: write failed, nothing was recorded: {error}") from error
+        committed: list[Committed] = []
+        for touched in changes:
+            version = touched.base_version + len(touched.events)
+            self._remember((touched.spec.type_name, touched.aggregate_id), touched.state, version)
+            committed.append(
+                Committed(
+                    touched.spec.type_name,
+                    touched.aggregate_id,
+                    version,
+                    touched.state,
+                    tuple(touched.events),
+                )
+            )
+        for listener in self.listeners:
+            listener(committed)
+
+    def _write(self, batch: _Batch) -> sqlite3.Error | None:
+        """One transaction on the writer thread. Returns the SQLite error instead of raising it, after
+        rolling back, so nothing partial is ever left behind."""
+        conn = self._writer
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            return exc
+        try:
+            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", batch.events)
+            for table, rows in batch.upserts.items():
+                conn.executemany(
+                    f"INSERT INTO {table} (view_id, version, payload) VALUES (?, ?, ?) ON CONFLICT(view_id)"
+                    " DO UPDATE SET version = excluded.version, payload = excluded.payload",
+                    rows,
+                )
+            for table, ids in batch.deletes.items():
+                conn.executemany(f"DELETE FROM {table} WHERE view_id = ?", [(i,) for i in ids])
+            if batch.links:
+                conn.executemany(
+                    f"INSERT INTO {projections.LINK_TABLE} (view_id, version, payload) VALUES (?, ?, ?)", batch.links
+                )
+            if batch.snapshots:
+                conn.executemany("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?)", batch.snapshots)
+            if batch.forget_checkpoints_above is not None:
+                conn.execute("DELETE FROM chain_checkpoints WHERE block_number > ?", (batch.forget_checkpoints_above,))
+            if batch.checkpoint is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO chain_checkpoints VALUES (?, ?, ?)",
+                    (batch.checkpoint.number, batch.checkpoint.hash, batch.recorded_at),
+                )
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            return exc
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return None
+
+    async def _find_conflict(self, uow: UnitOfWork) -> ConcurrencyConflict | None:
+        for touched in uow.changes:
+            async with self._conn.execute(
+                "SELECT max(sequence) FROM events WHERE aggregate_type = ? AND aggregate_id = ?",
+                (touched.spec.type_name, touched.aggregate_id),
+            ) as cursor:
+                row = await cursor.fetchone()
+            current = int(row[0] or 0) if row else 0
+            if current != touched.base_version:
+                return ConcurrencyConflict(touched.spec.type_name, touched.aggregate_id, touched.base_version + 1)
+        return None
+
+    def _remember(self, key: tuple[str, str], state: Any, version: int) -> None:
+        self._cache[key] = (state, version)
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+
+def fold_rows(
+    spec: AggregateSpec[S, Any], aggregate_id: str, state: S, version: int, rows: Iterable[Sequence[Any]]
+) -> tuple[S, int]:
+    """Apply stored rows ``(sequence, event_type, event_version, payload)``; each must be exactly the
+    next sequence (a gap or repeat is corruption, never silently accepted)."""
+    for sequence, event_type, event_version, payload in rows:
+        if sequence != version + 1:
+            raise CorruptEvent(spec.type_name, aggregate_id, sequence, f"expected sequence {version + 1}")
+        event = decode_event(spec, aggregate_id, sequence, event_type, event_version, payload)
+        try:
+            state = spec.evolve(state, event)
+        except (ValueError, TypeError) as exc:
+            raise CorruptEvent(spec.type_name, aggregate_id, sequence, f"cannot apply {event_type}: {exc}") from exc
+        version = sequence
+    return state, version
+
+
+def to_stored(row: tuple[Any, ...]) -> StoredEvent:
+    position, type_name, agg_id, sequence, event_type, event_version, payload, metadata = row
+    spec = AGGREGATES.get(type_name)
+    if spec is None:
+        raise CorruptEvent(type_name, agg_id, sequence, f"unknown aggregate type {type_name!r}")
+    event = decode_event(spec, agg_id, sequence, event_type, event_version, payload)
+    try:
+        meta = json.loads(metadata)
+    except ValueError as exc:
+        raise CorruptEvent(type_name, agg_id, sequence, f"metadata is not JSON: {exc}") from exc
+    return StoredEvent(int(position), type_name, agg_id, int(sequence), event, meta)
+
+
+def _log_filter(
+    aggregate_type: str | None, aggregate_id: str | None, until: datetime | None
+) -> tuple[str, tuple[Any, ...]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if aggregate_type is not None:
+        clauses.append("aggregate_type = ?")
+        params.append(aggregate_type)
+    if aggregate_id is not None:
+        clauses.append("aggregate_id = ?")
+        params.append(aggregate_id)
+    if until is not None:
+        clauses.append("json_extract(metadata, '$.recorded_at') <= ?")
+        params.append(iso(until))
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)

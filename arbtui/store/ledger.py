@@ -1,0 +1,134 @@
+"""The ledger: the store's high-level writes for onchain intake, built on the domain flows.
+
+It implements the chain intake's ``FillLedger`` protocol (``arbtui.chain.intake``) without importing
+it: a block range's fills, skips and the new cursor commit together, duplicates are no-ops, and a
+reorg retracts every trade above the fork point in the same transaction that moves the cursor back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from arbtui.domain import control, onchain_trade, position
+from arbtui.domain.errors import DomainError
+from arbtui.domain.flows import Change, retract_fill, witness_fill
+from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill, SkipReason
+from arbtui.domain.values import BlockRef, BrokerKind, ExecutionId, TradeId
+from arbtui.store.codec import utc_now
+from arbtui.store.event_store import EventStore, UnitOfWork
+
+
+def new_execution_id() -> ExecutionId:
+    return ExecutionId(str(uuid.uuid4()))
+
+
+class Ledger:
+    """Onchain facts in, positions (and placements) out — every call one atomic commit."""
+
+    def __init__(self, store: EventStore, broker: BrokerKind = BrokerKind.DRY_RUN) -> None:
+        self.store = store
+        self.broker = broker
+
+    @classmethod
+    async def open(cls, path: Path | str, broker: BrokerKind = BrokerKind.DRY_RUN) -> Ledger:
+        return cls(await EventStore.open(path), broker)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def cursor(self) -> BlockRef | None:
+        newest = await self.store.checkpoints(1)
+        return newest[0] if newest else None
+
+    async def checkpoints(self, limit: int) -> list[BlockRef]:
+        return await self.store.checkpoints(limit)
+
+    async def record_range(
+        self, fills: Sequence[OnChainFill], skipped: Sequence[SkippedFill], end: BlockRef
+    ) -> list[TradeId]:
+        """Witness ``fills`` (duplicates are no-ops), record ``skipped``, move the cursor to ``end``."""
+
+        async def work(uow: UnitOfWork) -> list[TradeId]:
+            uow.checkpoint = end
+            new: list[TradeId] = []
+            for fill in fills:
+                try:
+                    if await self._witness(uow, fill):
+                        new.append(fill.trade_id)
+                except DomainError as exc:  # a fill the domain refuses is skipped, never blocks the range
+                    await self._skip(
+                        uow,
+                        SkippedFill(
+                            trade_id=fill.trade_id,
+                            block_number=fill.block_number,
+                            block_hash=fill.block_hash,
+                            reason=SkipReason.MALFORMED_LOG,
+                            detail=exc.message,
+                        ),
+                    )
+            for skip in skipped:
+                await self._skip(uow, skip)
+            return new
+
+        return await self.store.run(work, metadata={"correlation_id": f"block:{end.number}"})
+
+    async def _witness(self, uow: UnitOfWork, fill: OnChainFill) -> bool:
+        trade = await uow.load(onchain_trade.SPEC, str(fill.trade_id))
+        pos = await uow.load(position.SPEC, str(fill.symbol))
+        controls = await uow.load(control.SPEC, control.CONTROL_ID)
+        context = position.HedgeContext(
+            hedging_allowed=controls.hedging_allowed(fill.symbol),
+            broker=self.broker,
+            execution_id=new_execution_id(),
+            at=utc_now(),
+        )
+        changes = witness_fill(trade, pos, fill, context)
+        uow.record(changes)
+        return bool(changes)
+
+    async def _skip(self, uow: UnitOfWork, skip: SkippedFill) -> None:
+        trade = await uow.load(onchain_trade.SPEC, str(skip.trade_id))
+        events = onchain_trade.decide(trade, onchain_trade.RecordSkip(skip=skip, at=utc_now()))
+        uow.record([Change(onchain_trade.SPEC, trade.trade_id, tuple(events))])
+
+    async def rewind(self, to: BlockRef | None, *, reorg_depth: int, detected_at_block: int) -> list[TradeId]:
+        """Retract every filled trade above ``to`` and move the cursor back to it."""
+        above = to.number if to is not None else -1
+        rows = await self.store.query(
+            "SELECT view_id FROM onchain_trade_view WHERE block_number > ? ORDER BY block_number, log_index",
+            (above,),
+        )
+        retract = onchain_trade.Retract(reorg_depth=reorg_depth, detected_at_block=detected_at_block)
+
+        async def work(uow: UnitOfWork) -> list[TradeId]:
+            uow.forget_checkpoints_above = above
+            uow.checkpoint = to
+            done: list[TradeId] = []
+            for (trade_id,) in rows:
+                trade = await uow.load(onchain_trade.SPEC, trade_id)
+                if trade.fill is None:
+                    continue
+                pos = await uow.load(position.SPEC, str(trade.fill.symbol))
+                changes = retract_fill(trade, pos, retract, utc_now())
+                uow.record(changes)
+                if changes:
+                    done.append(trade.fill.trade_id)
+            return done
+
+        return await self.store.run(work, metadata={"correlation_id": f"reorg:{detected_at_block}"})
+
+    async def enrich(self, trade_id: TradeId, enrichment: Enrich) -> bool:
+        """Attach gas and the Pyth price to a filled trade; False if it is not (or no longer) filled
+        or was enriched already — enrichment is best effort and never an error for intake."""
+
+        async def work(uow: UnitOfWork) -> bool:
+            trade = await uow.load(onchain_trade.SPEC, str(trade_id))
+            if trade.status is not onchain_trade.TradeStatus.FILLED or trade.enriched is not None:
+                return False
+            events = onchain_trade.decide(trade, enrichment)
+            uow.record([Change(onchain_trade.SPEC, trade.trade_id, tuple(events))])
+            return True
+
+        return await self.store.run(work, metadata={"correlation_id": str(trade_id)})
