@@ -17,7 +17,8 @@ from typing import Any
 
 from arbtui.domain import offchain_order, onchain_trade, position
 from arbtui.domain.events import AggregateSpec, DomainEvent
-from arbtui.domain.values import Symbol
+from arbtui.domain.errors import InvalidTransition
+from arbtui.domain.values import Cents, ExecutionId, Shares, Symbol
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,48 @@ def position_changes(pos: position.Position, events: list[position.PositionEvent
             )
             changes.append(Change(offchain_order.SPEC, event.execution_id, tuple(placed)))
     return changes
+
+
+def complete_execution(
+    order: offchain_order.OffchainOrder,
+    pos: position.Position,
+    *,
+    shares_filled: Shares,
+    price_cents: Cents,
+    at: datetime,
+) -> list[Change]:
+    """The broker filled the order (wholly, or partly before cancelling): the order ends, and the
+    position turns the filled shares into hedged ones and returns any unfilled rest to ``net``."""
+    if order.broker_order_id is None:
+        raise InvalidTransition(
+            offchain_order.AGGREGATE, order.execution_id, "a fill was reported for an order never submitted"
+        )
+    if shares_filled == order.shares:
+        command: offchain_order.OffchainOrderCommand = offchain_order.CompleteFill(price_cents=price_cents, at=at)
+    else:
+        command = offchain_order.Cancel(
+            shares_filled=shares_filled, avg_price_cents=price_cents, reason="partially filled, rest cancelled", at=at
+        )
+    order_events = offchain_order.decide(order, command)
+    pos_events = position.decide(
+        pos,
+        position.CompleteExecution(
+            execution_id=ExecutionId(order.execution_id),
+            shares_filled=shares_filled,
+            price_cents=price_cents,
+            broker_order_id=order.broker_order_id,
+            at=at,
+        ),
+    )
+    return [Change(offchain_order.SPEC, order.execution_id, tuple(order_events)), *position_changes(pos, pos_events)]
+
+
+def fail_execution(
+    order: offchain_order.OffchainOrder, pos: position.Position, *, error: str, at: datetime
+) -> list[Change]:
+    """The order failed with nothing filled: the reservation goes back to the position's ``net``."""
+    order_events = offchain_order.decide(order, offchain_order.Fail(error=error, at=at))
+    pos_events = position.decide(
+        pos, position.FailExecution(execution_id=ExecutionId(order.execution_id), error=error, at=at)
+    )
+    return [Change(offchain_order.SPEC, order.execution_id, tuple(order_events)), *position_changes(pos, pos_events)]

@@ -141,14 +141,18 @@ class EventStore:
         """Called after every commit with what it appended (the engine's bus subscribes here)."""
 
     @classmethod
-    async def open(cls, path: Path | str, *, snapshot_every: int = SNAPSHOT_EVERY) -> EventStore:
-        """Open (creating and migrating as needed) the database at ``path``."""
+    async def open(
+        cls, path: Path | str, *, snapshot_every: int = SNAPSHOT_EVERY, busy_timeout_ms: int = 5000
+    ) -> EventStore:
+        """Open (creating and migrating as needed) the database at ``path``. A write that finds the
+        database locked waits up to ``busy_timeout_ms``, then fails with :class:`DatabaseUnavailable`."""
         path = Path(path)
         await asyncio.to_thread(migrate, path)
         writer = await asyncio.to_thread(connect_sync, path, check_same_thread=False)
+        writer.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         try:
             conn = await aiosqlite.connect(path, isolation_level=None)
-            await conn.execute("PRAGMA busy_timeout=5000")
+            await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         except sqlite3.DatabaseError as exc:
             writer.close()
             raise DatabaseUnavailable(f"cannot open database {path}: {exc}") from exc

@@ -32,8 +32,8 @@ class Ledger:
         self.broker = broker
 
     @classmethod
-    async def open(cls, path: Path | str, broker: BrokerKind = BrokerKind.DRY_RUN) -> Ledger:
-        return cls(await EventStore.open(path), broker)
+    async def open(cls, path: Path | str, broker: BrokerKind = BrokerKind.DRY_RUN, **store_options: int) -> Ledger:
+        return cls(await EventStore.open(path, **store_options), broker)
 
     async def close(self) -> None:
         await self.store.close()

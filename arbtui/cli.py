@@ -1,0 +1,244 @@
+"""The ``arbtui`` command: parse, call, print. Errors are one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from arbtui.domain import position
+from arbtui.store.errors import StoreError
+from arbtui.store.migrate import connect_sync, migrate, schema_version
+from arbtui.store.rebuild import aggregate_ids, check_views, read_log, rebuild_views, replay
+
+DEFAULT_DB = "arbtui.db"
+
+
+class Context:
+    def __init__(self, db: str | None, config: Path | None) -> None:
+        self.config = config
+        self._db = db
+
+    @property
+    def db(self) -> Path:
+        """``--db``, else ``[database] path`` of ``--config``, else ``arbtui.db``."""
+        if self._db:
+            return Path(self._db)
+        if self.config is not None:
+            try:
+                data = tomllib.loads(self.config.read_text())
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise click.ClickException(f"cannot read config {self.config}: {exc}") from exc
+            path = data.get("database", {}).get("path")
+            if path is not None:
+                if not isinstance(path, str) or not path:
+                    raise click.ClickException(f"{self.config}: [database] path must be a non-empty string")
+                return Path(path)
+        return Path(DEFAULT_DB)
+
+    def existing_db(self) -> Path:
+        path = self.db
+        if not path.exists():
+            raise click.ClickException(f"no database at {path} (run `arbtui db migrate` or pass --db)")
+        return path
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db", metavar="PATH", envvar="ARBTUI_DATABASE_PATH", help="SQLite ledger file.")
+@click.option(
+    "--config",
+    "config",
+    metavar="PATH",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="ARBTUI_CONFIG",
+    help="TOML config file (see arbtui.example.toml).",
+)
+@click.version_option(package_name="arbtui")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, config: Path | None) -> None:
+    """arbtui — hedges Raindex fills of tokenized equities on a broker, with an exact event-sourced ledger."""
+    ctx.obj = Context(db, config)
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    try:
+        yield
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def db() -> None:
+    """The ledger database: migrations and views."""
+
+
+@db.command("migrate")
+@click.pass_obj
+def db_migrate(obj: Context) -> None:
+    """Create the database or bring its schema up to date (safe to run twice)."""
+    with _store_errors():
+        applied = migrate(obj.db)
+        conn = connect_sync(obj.db)
+        version = schema_version(conn)
+        conn.close()
+    for migration in applied:
+        click.echo(f"applied {migration.version:04d}_{migration.name}")
+    click.echo(f"{obj.db}: schema version {version}" + ("" if applied else " (already up to date)"))
+
+
+@db.command("rebuild-views")
+@click.option("--check", is_flag=True, help="Rebuild into a scratch database and compare; exit 1 on any difference.")
+@click.pass_obj
+def db_rebuild_views(obj: Context, check: bool) -> None:
+    """Rebuild every view from the event log (or, with --check, verify the live views)."""
+    path = obj.existing_db()
+    with _store_errors():
+        migrate(path)
+        if check:
+            differences = check_views(path, progress=_progress("checking"))
+            _progress_done()
+            if differences:
+                for difference in differences[:200]:
+                    click.echo(str(difference))
+                more = len(differences) - 200
+                raise click.ClickException(
+                    f"{len(differences)} view rows differ from the log"
+                    + (f" ({more} not shown)" if more > 0 else "")
+                    + ": run `arbtui db rebuild-views` with the bot stopped to repair them"
+                )
+            click.echo("views match the event log")
+            return
+        conn = connect_sync(path)
+        try:
+            count = rebuild_views(conn, progress=_progress("rebuilding"))
+        finally:
+            conn.close()
+        _progress_done()
+    click.echo(f"rebuilt every view from {count} events")
+
+
+def _progress(label: str) -> Any:
+    def report(done: int) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"\r{label}: {done:,} events", nl=False, err=True)
+
+    return report
+
+
+def _progress_done() -> None:
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+
+
+def _parse_instant(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO-8601 time: {text!r}", param_hint="--at") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@main.command("position")
+@click.argument("symbol", required=False)
+@click.option(
+    "--at", "at", metavar="ISO-8601", help="Replay the log up to this instant (UTC unless an offset is given)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def position_command(obj: Context, symbol: str | None, at: str | None, as_json: bool) -> None:
+    """Positions per symbol: net (carry), reserved by the execution in flight, hedged, fills."""
+    until = _parse_instant(at)
+    with _store_errors():
+        conn = connect_sync(obj.existing_db(), readonly=True)
+        try:
+            symbols = [symbol.upper()] if symbol else aggregate_ids(conn, position.AGGREGATE)
+            rows = [_position_row(replay(conn, position.AGGREGATE, s, until)) for s in symbols]
+        finally:
+            conn.close()
+    rows = [row for row in rows if row["version"] > 0]
+    if symbol and not rows:
+        raise click.ClickException(f"no position for {symbol.upper()}" + (f" at {until.isoformat()}" if until else ""))
+    if as_json:
+        click.echo(json.dumps({"at": until.isoformat() if until else None, "positions": rows}, indent=2))
+        return
+    _print_table(
+        rows,
+        ["symbol", "net", "reserved", "hedged", "bought_onchain", "sold_onchain", "pending_execution_id", "version"],
+        title=f"positions at {until.isoformat()}" if until else "positions",
+    )
+
+
+def _position_row(loaded: tuple[Any, int]) -> dict[str, Any]:
+    state, version = loaded
+    pos: position.Position = state
+    return {
+        "symbol": pos.symbol,
+        "net": str(pos.net),
+        "reserved": str(pos.reserved),
+        "hedged": str(pos.hedged),
+        "bought_onchain": str(pos.accumulated_long),
+        "sold_onchain": str(pos.accumulated_short),
+        "pending_execution_id": pos.pending.execution_id if pos.pending else None,
+        "threshold": pos.threshold.kind.value,
+        "version": version,
+    }
+
+
+@main.command("events")
+@click.option("--aggregate", "aggregate", metavar="TYPE[:ID]", help="Only one aggregate type, or one aggregate.")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the last N events.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@click.pass_obj
+def events_command(obj: Context, aggregate: str | None, limit: int | None, as_json: bool) -> None:
+    """Read the event log, oldest first."""
+    aggregate_type, aggregate_id = [*aggregate.split(":", 1), None][:2] if aggregate else (None, None)
+    with _store_errors():
+        conn = connect_sync(obj.existing_db(), readonly=True)
+        try:
+            events = read_log(conn, aggregate_type=aggregate_type, aggregate_id=aggregate_id, limit=limit)
+        finally:
+            conn.close()
+    for stored in events:
+        record = {
+            "position": stored.position,
+            "aggregate_type": stored.aggregate_type,
+            "aggregate_id": stored.aggregate_id,
+            "sequence": stored.sequence,
+            "event_type": stored.event.event_type(),
+            "payload": stored.event.model_dump(mode="json"),
+            "metadata": stored.metadata,
+        }
+        if as_json:
+            click.echo(json.dumps(record, sort_keys=True))
+        else:
+            payload = json.dumps(record["payload"], sort_keys=True, separators=(",", ":"))
+            click.echo(
+                f"{stored.recorded_at}  {stored.aggregate_type}:{stored.aggregate_id}#{stored.sequence}"
+                f"  {record['event_type']}  {payload}"
+            )
+
+
+def _print_table(rows: list[dict[str, Any]], columns: list[str], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="right" if column not in ("symbol", "pending_execution_id") else "left")
+    for row in rows:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
