@@ -1,0 +1,349 @@
+"""Charles Schwab Trader API adapter: authlib for OAuth, one pooled ``httpx.AsyncClient`` for all calls.
+
+- Whole shares only: a fractional quantity or a notional order is refused before anything is sent.
+- Schwab has **no client order id**. A submit that failed *before* the request left (connection
+  refused) is retried; one whose outcome is unknown (timeout, dropped connection, 5xx, 201 without a
+  usable ``Location``) is reconciled by listing the window's orders for the same symbol, side and
+  quantity, skipping orders already attributed to another execution. One candidate → that is ours;
+  none or several → :class:`~arbtui.brokers.base.AmbiguousSubmission`: the engine parks the execution
+  for the operator. A submit is never resent blindly.
+- The access token is refreshed ahead of expiry and once after a 401 (:class:`AccessTokens`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from arbtui.brokers.base import (
+    AccountBalances,
+    AmbiguousSubmission,
+    AuthExpired,
+    BrokerError,
+    BrokerOrderId,
+    BrokerPosition,
+    BrokerUnavailable,
+    MarketClock,
+    MarketClosed,
+    MarketOrder,
+    OrderNotFound,
+    OrderRefused,
+    OrderRejected,
+    OrderReport,
+    RateLimited,
+)
+from arbtui.brokers.resilience import (
+    SCHWAB_REQUESTS_PER_MINUTE,
+    Clock,
+    Resilience,
+    RetryPolicy,
+    SystemClock,
+    log_exchange,
+    parse_retry_after,
+)
+from arbtui.brokers.schwab import parsing
+from arbtui.brokers.schwab.crypto import TokenCipher
+from arbtui.brokers.schwab.oauth import AccessTokens, OAuthApp, TokenVault, oauth_client
+from arbtui.domain.values import BrokerKind
+
+NEW_YORK = ZoneInfo("America/New_York")
+_LOOKAHEAD_DAYS = 7
+
+
+class SchwabConfig(BaseModel):
+    """Schwab connection settings; the app key and secret are secrets."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    app_key: SecretStr
+    app_secret: SecretStr
+    callback_url: str = "https://127.0.0.1"
+    """The callback registered with the Schwab app."""
+    base_url: str = "https://api.schwabapi.com"
+    """API host (tests point it at a local server)."""
+    account_number: str | None = None
+    """Which linked account to trade; may stay unset when exactly one is linked."""
+    requests_per_minute: int = Field(default=SCHWAB_REQUESTS_PER_MINUTE, gt=0)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    refresh_margin_seconds: float = Field(default=300.0, ge=0)
+    """Refresh the access token this long before it expires."""
+    reconcile_skew_seconds: float = Field(default=120.0, ge=0)
+    """Widening of the reconciliation window on each side (clock skew between us and Schwab)."""
+    clock_cache_seconds: float = Field(default=30.0, ge=0)
+
+    @property
+    def app(self) -> OAuthApp:
+        return OAuthApp(self.app_key, self.app_secret, self.callback_url, self.base_url)
+
+
+class _NotSent(BrokerUnavailable):
+    """The request never left (connect failure): safe to send again."""
+
+
+class SchwabBroker:
+    def __init__(
+        self, config: SchwabConfig, *, vault: TokenVault, cipher: TokenCipher, clock: Clock | None = None
+    ) -> None:
+        self._config = config
+        self._clock = clock or SystemClock()
+        timeout = config.retry.request_timeout
+        # authlib's AsyncOAuth2Client *is* an httpx.AsyncClient: one pool for token and API calls.
+        self._http: Any = oauth_client(
+            config.app,
+            base_url=config.base_url,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        )
+        self.tokens = AccessTokens(
+            config.app,
+            vault,
+            cipher,
+            self._clock,
+            self._http,
+            refresh_margin=timedelta(seconds=config.refresh_margin_seconds),
+        )
+        self._resilience = Resilience(
+            name="schwab", policy=config.retry, clock=self._clock, requests_per_minute=config.requests_per_minute
+        )
+        self._account_hash: str | None = None
+        self._by_execution: dict[str, BrokerOrderId] = {}
+        self._claimed: set[BrokerOrderId] = set()
+        self._cached_clock: tuple[float, MarketClock] | None = None
+
+    @property
+    def kind(self) -> BrokerKind:
+        return BrokerKind.SCHWAB
+
+    @property
+    def resilience(self) -> Resilience:
+        return self._resilience
+
+    # -- the port ------------------------------------------------------------------------------
+    async def submit(self, order: MarketOrder) -> BrokerOrderId:
+        if order.quantity is None or not order.quantity.is_whole:
+            raise OrderRefused(
+                "schwab trades whole shares only",
+                broker=self.kind,
+                symbol=order.symbol,
+                execution_id=order.execution_id,
+            )
+        known = self._by_execution.get(order.execution_id)
+        if known is not None:
+            return known
+        await self._ensure_open(order)
+        path = f"/trader/v1/accounts/{await self._hash()}/orders"
+        body = parsing.order_body(order)
+        started = self._clock.now()
+
+        async def attempt() -> BrokerOrderId:
+            try:
+                response = await self._send("POST", path, what="submit", json=body, order=order)
+            except _NotSent:
+                raise
+            except BrokerUnavailable as exc:
+                return await self._reconcile(order, started, reason=str(exc))
+            order_id = parsing.order_id_from_location(response.headers.get("Location"))
+            if order_id is None:
+                return await self._reconcile(order, started, reason="201 without a usable Location header")
+            return order_id
+
+        order_id = await self._resilience.call("submit", attempt)
+        self._attribute(order, order_id)
+        return order_id
+
+    async def order_status(self, order_id: BrokerOrderId) -> OrderReport:
+        path = f"/trader/v1/accounts/{await self._hash()}/orders/{order_id}"
+        raw = await self._get_json(path, "order status")
+        return parsing.parse_order(raw)
+
+    async def find_order(self, order: MarketOrder, *, since: datetime) -> OrderReport | None:
+        known = self._by_execution.get(order.execution_id)
+        if known is not None:
+            return await self.order_status(known)
+        candidates = await self._candidates(order, since)
+        if not candidates:
+            return None
+        if len(candidates) > 1:
+            raise AmbiguousSubmission(
+                f"{len(candidates)} schwab orders match this execution",
+                candidates=tuple(c.order_id for c in candidates),
+                broker=self.kind,
+                symbol=order.symbol,
+                execution_id=order.execution_id,
+            )
+        self._attribute(order, candidates[0].order_id)
+        return candidates[0]
+
+    async def clock(self) -> MarketClock:
+        now = self._clock.now()
+        day = now.astimezone(NEW_YORK).date()
+        market: MarketClock | None = None
+        for offset in range(_LOOKAHEAD_DAYS + 1):
+            when = day + timedelta(days=offset)
+            raw = await self._get_json(
+                "/marketdata/v1/markets/equity", "market hours", params={"date": when.isoformat()}
+            )
+            is_open, sessions = parsing.parse_sessions(raw)
+            if not is_open:
+                continue
+            for start, end in sessions:
+                if start <= now < end:
+                    market = MarketClock(as_of=now, is_open=True, next_open=None, next_close=end)
+                elif now < start:
+                    market = MarketClock(as_of=now, is_open=False, next_open=start, next_close=end)
+                if market is not None:
+                    break
+            if market is not None:
+                break
+        if market is None:
+            market = MarketClock(as_of=now, is_open=False, next_open=None, next_close=None)
+        self._cached_clock = (self._clock.monotonic(), market)
+        return market
+
+    async def positions(self) -> tuple[BrokerPosition, ...]:
+        raw = await self._get_json(
+            f"/trader/v1/accounts/{await self._hash()}", "positions", params={"fields": "positions"}
+        )
+        return parsing.parse_positions(raw)
+
+    async def balances(self) -> AccountBalances:
+        raw = await self._get_json(f"/trader/v1/accounts/{await self._hash()}", "balances")
+        return parsing.parse_balances(raw)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- internals -----------------------------------------------------------------------------
+    def _attribute(self, order: MarketOrder, order_id: BrokerOrderId) -> None:
+        self._by_execution[order.execution_id] = order_id
+        self._claimed.add(order_id)
+
+    async def _reconcile(self, order: MarketOrder, started: datetime, *, reason: str) -> BrokerOrderId:
+        """After an ambiguous submit: exactly one unclaimed matching order is ours; else ask the operator."""
+        candidates: list[OrderReport] = []
+        for attempt in range(2):
+            candidates = await self._candidates(order, started)
+            if candidates:
+                break
+            if attempt == 0:
+                await self._clock.sleep(self._config.retry.base_delay)
+        if len(candidates) == 1:
+            return candidates[0].order_id
+        raise AmbiguousSubmission(
+            f"schwab submit outcome unknown ({reason}); {len(candidates)} matching orders: not resending",
+            candidates=tuple(c.order_id for c in candidates),
+            broker=self.kind,
+            symbol=order.symbol,
+            execution_id=order.execution_id,
+        )
+
+    async def _candidates(self, order: MarketOrder, since: datetime) -> list[OrderReport]:
+        skew = timedelta(seconds=self._config.reconcile_skew_seconds)
+        params = {
+            "fromEnteredTime": parsing.format_time(since - skew),
+            "toEnteredTime": parsing.format_time(self._clock.now() + skew),
+        }
+        raw = await self._get_json(f"/trader/v1/accounts/{await self._hash()}/orders", "list orders", params=params)
+        if not isinstance(raw, list):
+            return []
+        reports = [parsing.parse_order(row) for row in raw if parsing.matches(row, order)]
+        return [r for r in reports if r.order_id not in self._claimed]
+
+    async def _ensure_open(self, order: MarketOrder) -> None:
+        cached = self._cached_clock
+        if cached is not None and cached[1].is_open:
+            age = self._clock.monotonic() - cached[0]
+            closes = cached[1].next_close
+            if age <= self._config.clock_cache_seconds and (closes is None or self._clock.now() < closes):
+                return
+        market = await self.clock()
+        if not market.is_open:
+            raise MarketClosed(
+                "market closed: order not sent",
+                retry_at=market.next_open,
+                broker=self.kind,
+                symbol=order.symbol,
+                execution_id=order.execution_id,
+            )
+
+    async def _hash(self) -> str:
+        if self._account_hash is None:
+            raw = await self._get_json("/trader/v1/accounts/accountNumbers", "account numbers")
+            self._account_hash = parsing.parse_account_hash(raw, self._config.account_number)
+        return self._account_hash
+
+    async def _get_json(self, path: str, what: str, *, params: dict[str, str] | None = None) -> Any:
+        async def once() -> Any:
+            response = await self._send("GET", path, what=what, params=params)
+            return parsing.loads(response.content)
+
+        return await self._resilience.call(what, once)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: dict[str, str] | None = None,
+        json: Any = None,
+        order: MarketOrder | None = None,
+    ) -> httpx.Response:
+        """One request (plus one retry after a 401 with a refreshed token), errors typed."""
+        context: dict[str, Any] = {"broker": self.kind}
+        if order is not None:
+            context.update(symbol=order.symbol, execution_id=order.execution_id)
+        bearer = await self.tokens.bearer()
+        response = await self._exchange(method, path, bearer, what, context, params=params, json=json)
+        if response.status_code == 401:
+            bearer = await self.tokens.after_unauthorized(bearer)
+            response = await self._exchange(method, path, bearer, what, context, params=params, json=json)
+        status = response.status_code
+        if status < 300:
+            return response
+        message = f"schwab {what}: HTTP {status}: {response.text[:200]}"
+        context["status_code"] = status
+        error: BrokerError
+        if status == 429:
+            retry = parse_retry_after(response.headers.get("Retry-After"), self._clock.now())
+            error = RateLimited(message, retry_after=retry, **context)
+        elif status >= 500 or status == 408:
+            error = BrokerUnavailable(message, **context)
+        elif status == 401:
+            error = AuthExpired(message, **context)
+        elif status == 404:
+            error = OrderNotFound(message, **context)
+        else:
+            error = OrderRejected(message, **context)
+        raise error
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        bearer: str,
+        what: str,
+        context: dict[str, Any],
+        **kwargs: Any,
+    ) -> httpx.Response:
+        started = time.monotonic()
+        request: Callable[[], Awaitable[httpx.Response]] = lambda: self._http.request(  # noqa: E731
+            method, path, headers={"Authorization": f"Bearer {bearer}"}, withhold_token=True, **kwargs
+        )
+        try:
+            response = await asyncio.wait_for(request(), timeout=self._config.retry.request_timeout)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            log_exchange("schwab", method, path, None, time.monotonic() - started, error=type(exc).__name__)
+            raise _NotSent(f"schwab {what}: {type(exc).__name__}", **context) from exc
+        except (httpx.TransportError, TimeoutError) as exc:
+            log_exchange("schwab", method, path, None, time.monotonic() - started, error=type(exc).__name__)
+            raise BrokerUnavailable(f"schwab {what}: {type(exc).__name__}", **context) from exc
+        log_exchange("schwab", method, str(response.request.url), response.status_code, time.monotonic() - started)
+        return response

@@ -1,0 +1,278 @@
+"""Schwab Trader API payloads → our values, in one place. Pure functions; no I/O.
+
+Bodies are decoded with ``parse_float=Decimal`` (:func:`loads`), so Schwab's JSON numbers arrive as
+exact decimals; the average fill price is the volume-weighted mean of the execution legs, with the
+dollar total kept exact in :attr:`~arbtui.brokers.base.OrderReport.filled_notional`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from arbtui.brokers.base import (
+    AccountBalances,
+    BrokerOrderId,
+    BrokerPosition,
+    BrokerProtocolError,
+    MarketOrder,
+    OrderReport,
+    OrderState,
+)
+from arbtui.domain.values import (
+    EXACT,
+    BrokerKind,
+    Direction,
+    InvalidAmount,
+    InvalidSymbol,
+    PriceUsdc,
+    Shares,
+    Symbol,
+    Usdc,
+)
+
+SCHWAB_STATES: Mapping[str, OrderState] = {
+    "AWAITING_PARENT_ORDER": OrderState.SUBMITTED,
+    "AWAITING_CONDITION": OrderState.SUBMITTED,
+    "AWAITING_STOP_CONDITION": OrderState.SUBMITTED,
+    "AWAITING_MANUAL_REVIEW": OrderState.SUBMITTED,
+    "ACCEPTED": OrderState.SUBMITTED,
+    "AWAITING_UR_OUT": OrderState.SUBMITTED,
+    "PENDING_ACTIVATION": OrderState.SUBMITTED,
+    "QUEUED": OrderState.SUBMITTED,
+    "WORKING": OrderState.SUBMITTED,
+    "NEW": OrderState.SUBMITTED,
+    "AWAITING_RELEASE_TIME": OrderState.SUBMITTED,
+    "PENDING_ACKNOWLEDGEMENT": OrderState.SUBMITTED,
+    "PENDING_RECALL": OrderState.SUBMITTED,
+    "PENDING_CANCEL": OrderState.SUBMITTED,
+    "PENDING_REPLACE": OrderState.SUBMITTED,
+    "FILLED": OrderState.FILLED,
+    "REJECTED": OrderState.FAILED,
+    "CANCELED": OrderState.CANCELLED,
+    "EXPIRED": OrderState.CANCELLED,
+    "REPLACED": OrderState.CANCELLED,
+    "UNKNOWN": OrderState.PENDING,
+}
+"""Every documented Schwab order status → our state. ``PENDING_CANCEL``/``PENDING_REPLACE`` are still
+live (SUBMITTED); ``UNKNOWN`` is PENDING: keep polling and alert. A working order with fills is
+PARTIALLY_FILLED; a closed one whose fills cover the quantity is FILLED."""
+
+_CLOSED = frozenset({"CANCELED", "EXPIRED", "REPLACED"})
+_INSTRUCTIONS = {
+    "BUY": Direction.BUY,
+    "BUY_TO_COVER": Direction.BUY,
+    "SELL": Direction.SELL,
+    "SELL_SHORT": Direction.SELL,
+}
+
+
+def loads(content: bytes | str) -> Any:
+    """JSON with every non-integer number as an exact :class:`~decimal.Decimal`."""
+    try:
+        return json.loads(content, parse_float=Decimal)
+    except ValueError as exc:
+        raise BrokerProtocolError(f"schwab answered non-JSON: {exc}", broker=BrokerKind.SCHWAB) from exc
+
+
+def order_body(order: MarketOrder) -> dict[str, Any]:
+    """``POST …/orders`` body for a whole-share market day order (the caller checked wholeness)."""
+    assert order.quantity is not None
+    assert order.quantity.is_whole
+    return {
+        "orderType": "MARKET",
+        "session": "NORMAL",
+        "duration": "DAY",
+        "orderStrategyType": "SINGLE",
+        "orderLegCollection": [
+            {
+                "instruction": order.side.value,
+                "quantity": int(order.quantity.value),
+                "instrument": {"symbol": str(order.symbol), "assetType": "EQUITY"},
+            }
+        ],
+    }
+
+
+def order_id_from_location(location: str | None) -> BrokerOrderId | None:
+    """The order id is the last path segment of ``Location`` (``…/accounts/{hash}/orders/{id}``)."""
+    if not location:
+        return None
+    segment = location.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    return BrokerOrderId(segment) if segment.isdigit() else None
+
+
+def _num(value: object, name: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        raise BrokerProtocolError(f"schwab {name} is not a number: {value!r}", broker=BrokerKind.SCHWAB)
+    try:
+        result = Decimal(value)
+    except ArithmeticError as exc:
+        raise BrokerProtocolError(f"schwab {name} is not a number: {value!r}", broker=BrokerKind.SCHWAB) from exc
+    if not result.is_finite():
+        raise BrokerProtocolError(f"schwab {name} is not finite", broker=BrokerKind.SCHWAB)
+    return result
+
+
+def parse_time(value: object) -> datetime | None:
+    """Schwab timestamps (``2025-03-04T14:30:00+0000``) → aware datetimes; ``None`` if absent."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise BrokerProtocolError(f"schwab time {value!r} unreadable", broker=BrokerKind.SCHWAB) from exc
+
+
+def format_time(moment: datetime) -> str:
+    """The ``fromEnteredTime``/``toEnteredTime`` form: ``yyyy-MM-dd'T'HH:mm:ss.SSSZ``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _leg(raw: Mapping[str, Any]) -> tuple[Symbol, Direction]:
+    legs = raw.get("orderLegCollection") or []
+    if not legs:
+        raise BrokerProtocolError("schwab order without legs", broker=BrokerKind.SCHWAB)
+    leg = legs[0]
+    instruction = str(leg.get("instruction"))
+    if instruction not in _INSTRUCTIONS:
+        raise BrokerProtocolError(f"schwab instruction {instruction!r} not supported", broker=BrokerKind.SCHWAB)
+    return Symbol(str(leg["instrument"]["symbol"])), _INSTRUCTIONS[instruction]
+
+
+def parse_order(raw: Mapping[str, Any]) -> OrderReport:
+    """One order JSON (``GET …/orders/{id}``) → :class:`OrderReport`."""
+    status = str(raw.get("status"))
+    state = SCHWAB_STATES.get(status)
+    if state is None:
+        raise BrokerProtocolError(f"unknown schwab order status {status!r}", broker=BrokerKind.SCHWAB)
+    try:
+        symbol, side = _leg(raw)
+        quantity = _num(raw.get("quantity"), "quantity")
+        filled = _num(raw.get("filledQuantity", 0), "filledQuantity")
+        leg_quantity = Decimal(0)
+        notional = Decimal(0)
+        last_fill: datetime | None = None
+        for activity in raw.get("orderActivityCollection") or []:
+            for execution in activity.get("executionLegs") or []:
+                q = _num(execution.get("quantity"), "execution quantity")
+                p = _num(execution.get("price"), "execution price")
+                leg_quantity = EXACT.add(leg_quantity, q)
+                notional = EXACT.add(notional, EXACT.multiply(q, p))
+                last_fill = parse_time(execution.get("time")) or last_fill
+    except (KeyError, TypeError, InvalidSymbol, InvalidAmount) as exc:
+        raise BrokerProtocolError(f"unreadable schwab order: {exc!r}", broker=BrokerKind.SCHWAB) from exc
+    if status in _CLOSED and filled > 0 and filled >= quantity:
+        state = OrderState.FILLED
+    elif state is OrderState.SUBMITTED and filled > 0:
+        state = OrderState.PARTIALLY_FILLED
+    average = None
+    filled_notional = None
+    if leg_quantity > 0:
+        filled_notional = Usdc(notional)
+        average = PriceUsdc.per_share(filled_notional, Shares(leg_quantity)).to_cents()
+    return OrderReport(
+        broker=BrokerKind.SCHWAB,
+        order_id=BrokerOrderId(str(raw.get("orderId"))),
+        symbol=symbol,
+        side=side,
+        state=state,
+        broker_status=status,
+        filled_quantity=Shares(filled),
+        average_price=average,
+        filled_notional=filled_notional,
+        quantity=Shares(quantity),
+        submitted_at=parse_time(raw.get("enteredTime")),
+        filled_at=last_fill or (parse_time(raw.get("closeTime")) if state is OrderState.FILLED else None),
+    )
+
+
+def matches(raw: Mapping[str, Any], order: MarketOrder) -> bool:
+    """Whether a listed order has the symbol, side and quantity of ``order`` (for reconciliation)."""
+    try:
+        symbol, side = _leg(raw)
+        quantity = _num(raw.get("quantity"), "quantity")
+    except (BrokerProtocolError, KeyError, TypeError, InvalidSymbol):
+        return False
+    return (
+        symbol == order.symbol
+        and side is order.side
+        and order.quantity is not None
+        and quantity == order.quantity.value
+    )
+
+
+def parse_account_hash(raw: Any, account_number: str | None) -> str:
+    """Pick the hash of ``account_number`` (or of the only account) from ``accountNumbers``."""
+    if not isinstance(raw, list) or not raw:
+        raise BrokerProtocolError("schwab returned no linked accounts", broker=BrokerKind.SCHWAB)
+    if account_number is None:
+        if len(raw) > 1:
+            raise BrokerProtocolError("several schwab accounts: configure account_number", broker=BrokerKind.SCHWAB)
+        return str(raw[0]["hashValue"])
+    for row in raw:
+        if str(row.get("accountNumber")) == account_number:
+            return str(row["hashValue"])
+    raise BrokerProtocolError("configured schwab account_number is not linked", broker=BrokerKind.SCHWAB)
+
+
+def parse_sessions(raw: Any) -> tuple[bool, list[tuple[datetime, datetime]]]:
+    """Market-hours answer → (``isOpen`` for the day, regular sessions as (start, end))."""
+    try:
+        markets = raw["equity"]
+        entry = next(iter(markets.values()))
+        is_open = bool(entry.get("isOpen"))
+        sessions = (entry.get("sessionHours") or {}).get("regularMarket") or []
+        spans = [(_aware(s["start"]), _aware(s["end"])) for s in sessions]
+    except (KeyError, TypeError, StopIteration, AttributeError) as exc:
+        raise BrokerProtocolError(f"unreadable schwab market hours: {exc!r}", broker=BrokerKind.SCHWAB) from exc
+    return is_open, spans
+
+
+def _aware(value: object) -> datetime:
+    moment = parse_time(value)
+    if moment is None or moment.tzinfo is None:
+        raise BrokerProtocolError(f"schwab session time {value!r} has no offset", broker=BrokerKind.SCHWAB)
+    return moment
+
+
+def parse_positions(raw: Any) -> tuple[BrokerPosition, ...]:
+    try:
+        rows: Sequence[Mapping[str, Any]] = raw["securitiesAccount"].get("positions") or []
+        positions = []
+        for row in rows:
+            instrument = row["instrument"]
+            if instrument.get("assetType") not in (None, "EQUITY"):
+                continue
+            net = _num(row.get("longQuantity", 0), "longQuantity") - _num(row.get("shortQuantity", 0), "shortQuantity")
+            average = row.get("averagePrice")
+            value = row.get("marketValue")
+            positions.append(
+                BrokerPosition(
+                    symbol=Symbol(str(instrument["symbol"])),
+                    quantity=Shares(net),
+                    average_entry_price=None if average is None else PriceUsdc(_num(average, "averagePrice")),
+                    market_value=None if value is None else Usdc(_num(value, "marketValue")),
+                )
+            )
+    except (KeyError, TypeError, AttributeError, InvalidSymbol) as exc:
+        raise BrokerProtocolError(f"unreadable schwab positions: {exc!r}", broker=BrokerKind.SCHWAB) from exc
+    return tuple(positions)
+
+
+def parse_balances(raw: Any) -> AccountBalances:
+    try:
+        balances = raw["securitiesAccount"]["currentBalances"]
+        cash = _num(balances.get("cashBalance", balances.get("cashAvailableForTrading")), "cashBalance")
+        buying_power = _num(balances.get("buyingPower", cash), "buyingPower")
+        equity = balances.get("liquidationValue")
+    except (KeyError, TypeError) as exc:
+        raise BrokerProtocolError(f"unreadable schwab balances: {exc!r}", broker=BrokerKind.SCHWAB) from exc
+    return AccountBalances(
+        cash=Usdc(cash),
+        buying_power=Usdc(buying_power),
+        equity=None if equity is None else Usdc(_num(equity, "liquidationValue")),
+    )
