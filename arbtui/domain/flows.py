@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from arbtui.domain import offchain_order, onchain_trade, position
-from arbtui.domain.events import AggregateSpec, DomainEvent
 from arbtui.domain.errors import InvalidTransition
+from arbtui.domain.events import AggregateSpec, DomainEvent
 from arbtui.domain.values import Cents, ExecutionId, Shares, Symbol
 
 

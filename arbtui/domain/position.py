@@ -23,6 +23,7 @@ event, so the store's keys make a second acknowledgement impossible without an u
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -338,23 +339,18 @@ def _expect_pending(state: Position, execution_id: ExecutionId) -> PendingExecut
 
 
 def evolve(state: Position, event: PositionEvent) -> Position:
-    if isinstance(event, OnChainFillAcknowledged | OnChainFillReversed):
+    if isinstance(event, OnChainFillReversed):
+        return _reversed(state, event)
+    if isinstance(event, OnChainFillAcknowledged):
         signed = event.direction.signed(event.amount)
-        if isinstance(event, OnChainFillReversed):
-            signed = -signed
         is_buy = event.direction is Direction.BUY
-        delta_long = signed if is_buy else Shares.zero()
-        delta_short = Shares.zero() if is_buy else -signed
-        price = event.price_usdc if isinstance(event, OnChainFillAcknowledged) else state.last_price
         return state.model_copy(
             update={
                 "net": state.net + signed,
-                "accumulated_long": state.accumulated_long + delta_long,
-                "accumulated_short": state.accumulated_short + delta_short,
-                "lots": _reverse(state.lots, event.trade_id, signed)
-                if isinstance(event, OnChainFillReversed)
-                else _absorb(state.lots, Lot(source=event.trade_id, shares=signed), front=False),
-                "last_price": price,
+                "accumulated_long": state.accumulated_long + (signed if is_buy else Shares.zero()),
+                "accumulated_short": state.accumulated_short + (Shares.zero() if is_buy else -signed),
+                "lots": _absorb(state.lots, Lot(source=event.trade_id, shares=signed), front=False),
+                "last_price": event.price_usdc,
                 "last_updated": event.at,
             }
         )
@@ -446,24 +442,94 @@ def _tail(contributions: tuple[Lot, ...], amount: Shares) -> tuple[Lot, ...]:
     return tuple(reversed(out))
 
 
-def _reverse(lots: tuple[Lot, ...], source: str, signed: Shares) -> tuple[Lot, ...]:
-    """Apply a reversal of ``signed`` shares: first against the reversed fill's own unhedged lot, so
-    attribution stays with it; what that lot cannot cover (the part already hedged) is absorbed."""
+def _reversed(state: Position, event: OnChainFillReversed) -> Position:
+    """Undo a reorged fill. Its unhedged lot shrinks first. If part of it is reserved by the execution
+    in flight, that part of the reservation is re-attributed to other unhedged fills of the same sign
+    (whatever they cannot cover stays reserved as ``reorged:<trade>``, mirrored by an opposite lot), so
+    a later failure returns shares to the fills that really caused them. The rest — already hedged —
+    is absorbed as an opposite lot, to be hedged back."""
+    reversal = -event.direction.signed(event.amount)
+    lots, remaining = _cancel_own(state.lots, event.trade_id, reversal)
+    pending = state.pending
+    if pending is not None and not remaining.is_zero:
+        own = _sum(lot.shares for lot in pending.contributions if lot.source == event.trade_id)
+        covered = own if abs(own) <= abs(remaining) else -remaining
+        if not covered.is_zero and own.is_positive != remaining.is_positive:
+            taken, lots = _take_same_sign(lots, covered)
+            uncovered = covered - _sum(lot.shares for lot in taken)
+            orphan = f"reorged:{event.trade_id}"
+            contributions = [*_without(pending.contributions, event.trade_id, covered), *taken]
+            if not uncovered.is_zero:
+                contributions.append(Lot(source=orphan, shares=uncovered))
+                lots = _absorb(lots, Lot(source=orphan, shares=-uncovered), front=False)
+            pending = pending.model_copy(update={"contributions": tuple(contributions)})
+            remaining = remaining + covered
+    if not remaining.is_zero:
+        lots = _absorb(lots, Lot(source=event.trade_id, shares=remaining), front=False)
+    is_buy = event.direction is Direction.BUY
+    return state.model_copy(
+        update={
+            "net": state.net + reversal,
+            "accumulated_long": state.accumulated_long + (reversal if is_buy else Shares.zero()),
+            "accumulated_short": state.accumulated_short + (Shares.zero() if is_buy else -reversal),
+            "lots": lots,
+            "pending": pending,
+            "last_updated": event.at,
+        }
+    )
+
+
+def _cancel_own(lots: tuple[Lot, ...], source: str, signed: Shares) -> tuple[tuple[Lot, ...], Shares]:
+    """Offset ``signed`` against ``source``'s own opposite lot; returns (lots, what it did not cover)."""
     rest = list(lots)
-    remaining = signed
     for i, lot in enumerate(rest):
-        if lot.source != source or lot.shares.is_positive == remaining.is_positive:
+        if lot.source != source or lot.shares.is_positive == signed.is_positive:
             continue
-        if abs(lot.shares) <= abs(remaining):
-            remaining = remaining + lot.shares
+        if abs(lot.shares) <= abs(signed):
             rest.pop(i)
+            return tuple(rest), signed + lot.shares
+        rest[i] = Lot(source=source, shares=lot.shares + signed)
+        return tuple(rest), Shares.zero()
+    return lots, signed
+
+
+def _take_same_sign(lots: tuple[Lot, ...], amount: Shares) -> tuple[tuple[Lot, ...], tuple[Lot, ...]]:
+    """Take up to ``amount`` from the front lots of the same sign (never creating an over-hedge lot)."""
+    taken: list[Lot] = []
+    rest = list(lots)
+    remaining = amount
+    while rest and not remaining.is_zero and rest[0].shares.is_positive == remaining.is_positive:
+        head = rest.pop(0)
+        if abs(head.shares) <= abs(remaining):
+            taken.append(head)
+            remaining = remaining - head.shares
         else:
-            rest[i] = Lot(source=source, shares=lot.shares + remaining)
+            taken.append(Lot(source=head.source, shares=remaining))
+            rest.insert(0, Lot(source=head.source, shares=head.shares - remaining))
             remaining = Shares.zero()
-        break
-    if remaining.is_zero:
-        return tuple(rest)
-    return _absorb(tuple(rest), Lot(source=source, shares=remaining), front=False)
+    return tuple(taken), tuple(rest)
+
+
+def _without(contributions: tuple[Lot, ...], source: str, amount: Shares) -> list[Lot]:
+    """``contributions`` with ``amount`` (same sign as them) removed from ``source``'s entries."""
+    out: list[Lot] = []
+    remaining = amount
+    for lot in contributions:
+        if lot.source == source and not remaining.is_zero:
+            part = lot.shares if abs(lot.shares) <= abs(remaining) else remaining
+            remaining = remaining - part
+            if part != lot.shares:
+                out.append(Lot(source=source, shares=lot.shares - part))
+            continue
+        out.append(lot)
+    return out
+
+
+def _sum(values: Iterable[Shares]) -> Shares:
+    total = Shares.zero()
+    for value in values:
+        total = total + value
+    return total
 
 
 def _absorb(lots: tuple[Lot, ...], lot: Lot, *, front: bool) -> tuple[Lot, ...]:
@@ -471,6 +537,15 @@ def _absorb(lots: tuple[Lot, ...], lot: Lot, *, front: bool) -> tuple[Lot, ...]:
     (at the back for a new fill, at the front for shares returned from an execution)."""
     rest = list(lots)
     remaining = lot.shares
+    for i, own in enumerate(rest):  # the lot's own opposite shares first (a returned reorg reservation)
+        if own.source == lot.source and own.shares.is_positive != remaining.is_positive:
+            if abs(own.shares) <= abs(remaining):
+                remaining = remaining + own.shares
+                rest.pop(i)
+            else:
+                rest[i] = Lot(source=own.source, shares=own.shares + remaining)
+                remaining = Shares.zero()
+            break
     while rest and not remaining.is_zero and rest[0].shares.is_positive != remaining.is_positive:
         head = rest[0]
         if abs(head.shares) <= abs(remaining):

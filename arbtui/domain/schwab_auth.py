@@ -27,7 +27,11 @@ class StoreTokens(Frozen):
 
 
 class RefreshAccessToken(Frozen):
+    """A refresh grant's answer. The refresh token keeps its 7-day expiry, but Schwab may rotate its
+    value, so its (re-encrypted) ciphertext is recorded too."""
+
     access_token_ciphertext: str
+    refresh_token_ciphertext: str
     access_expires_at: datetime
     fetched_at: datetime
 
@@ -42,6 +46,7 @@ class TokensStored(DomainEvent):
 
 class AccessTokenRefreshed(DomainEvent):
     access_token_ciphertext: str
+    refresh_token_ciphertext: str
     access_expires_at: datetime
     fetched_at: datetime
 
@@ -62,9 +67,7 @@ def initial(aggregate_id: str) -> SchwabAuth:
 
 
 def decide(state: SchwabAuth, command: StoreTokens | RefreshAccessToken) -> list[SchwabAuthEvent]:
-    if command.access_token_ciphertext == "" or (
-        isinstance(command, StoreTokens) and command.refresh_token_ciphertext == ""
-    ):
+    if command.access_token_ciphertext == "" or command.refresh_token_ciphertext == "":
         raise InvalidCommand(AGGREGATE, SCHWAB_ID, "empty token ciphertext")
     if isinstance(command, StoreTokens):
         if command.refresh_expires_at <= command.fetched_at:

@@ -52,6 +52,8 @@ class InvalidAmount(ValueError):
 
 def to_decimal(value: object) -> Decimal:
     """Parse an exact decimal from ``Decimal``, ``int`` or a decimal string. Floats are refused."""
+    if type(value) is Decimal and value.is_finite():  # the hot path: arithmetic results
+        return value
     if isinstance(value, bool | float):
         raise InvalidAmount(f"refusing {type(value).__name__} {value!r}: amounts must be exact")
     if isinstance(value, Decimal):
@@ -173,8 +175,8 @@ class _Quantity:
 
     @classmethod
     def _coerce(cls, value: object) -> Self:
-        if isinstance(value, cls):
-            return value
+        if type(value) is cls:
+            return value  # type: ignore[return-value,unused-ignore]
         if isinstance(value, _Quantity):
             raise InvalidAmount(f"expected {cls.__name__}, got {type(value).__name__}")
         return cls(value)
@@ -339,6 +341,7 @@ class InvalidSymbol(ValueError):
 
 
 _TX_HASH = re.compile(r"^0x[0-9a-f]{64}$")
+_TRADE_ID = re.compile(r"(0x[0-9a-f]{64}):(0|[1-9][0-9]*)(:1)?")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -359,7 +362,7 @@ class TradeId:
             raise ValueError(f"tx hash must be lower-case 0x + 64 hex, got {self.tx_hash!r}")
         if isinstance(self.log_index, bool) or not isinstance(self.log_index, int) or self.log_index < 0:
             raise ValueError(f"log index must be a non-negative integer, got {self.log_index!r}")
-        if self.leg not in (0, 1):
+        if type(self.leg) is not int or self.leg not in (0, 1):
             raise ValueError(f"leg must be 0 or 1, got {self.leg!r}")
 
     def __str__(self) -> str:
@@ -368,14 +371,11 @@ class TradeId:
 
     @classmethod
     def parse(cls, text: str) -> TradeId:
-        parts = text.split(":")
-        if len(parts) not in (2, 3):
+        """Only the canonical form ``str(TradeId)`` produces: one text, one trade."""
+        match = _TRADE_ID.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
             raise ValueError(f"not a trade id: {text!r}")
-        try:
-            leg = int(parts[2]) if len(parts) == 3 else 0
-            return cls(parts[0], int(parts[1]), leg)
-        except ValueError as exc:
-            raise ValueError(f"not a trade id: {text!r}: {exc}") from exc
+        return cls(match[1], int(match[2]), 1 if match[3] else 0)
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:

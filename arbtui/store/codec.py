@@ -80,7 +80,7 @@ def view_time(moment: datetime | None) -> str | None:
     filters like ``created_at > datetime('now', '-7 days')`` compare correctly as text."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def dumps(payload: dict[str, Any]) -> str:

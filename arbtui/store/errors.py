@@ -35,6 +35,9 @@ class CorruptEvent(StoreError):
         self.sequence = sequence
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[CorruptEvent], tuple[str, str, int, str]]:  # crosses process pools
+        return (type(self), (self.aggregate_type, self.aggregate_id, self.sequence, self.reason))
+
 
 class UnknownEventType(CorruptEvent):
     pass

@@ -7,9 +7,11 @@ the same projection functions the live path uses, so a rebuild is byte-identical
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,44 +39,124 @@ class Difference:
         return f"{self.table} {self.view_id}: {self.problem}"
 
 
-def rebuild_views(conn: sqlite3.Connection, progress: Progress | None = None) -> int:
+PARALLEL_ABOVE = 50_000
+PARTITIONS = ("aggregate_type = 'Position'", "aggregate_type != 'Position'")
+"""Long Position streams on one core, every other aggregate on the other: each fill yields one event of
+each, so the halves stay balanced as the log grows."""
+
+
+def rebuild_views(conn: sqlite3.Connection, progress: Progress | None = None, *, parallel: bool | None = None) -> int:
     """Replace every view's rows with a fresh projection of the log, in one transaction.
+    Large logs are folded in two processes (see :data:`PARTITIONS`) and merged in that transaction.
     Returns the number of events folded."""
+    path = _main_file(conn)
+    if parallel is None:
+        parallel = (
+            path is not None and (conn.execute("SELECT max(rowid) FROM events").fetchone()[0] or 0) > PARALLEL_ABOVE
+        )
+    if parallel and path is not None:
+        return _rebuild_in_parallel(conn, path, progress)
     conn.execute("BEGIN IMMEDIATE")
     try:
         for table in projections.ALL_TABLES:
             conn.execute(f"DELETE FROM {table}")
-        count = 0
-        pending: dict[str, list[projections.Row]] = {}
-        for count, rows in _project(conn):
-            for table, row in rows:
-                bucket = pending.setdefault(table, [])
-                bucket.append(row)
-                if len(bucket) >= BATCH:
-                    _insert(conn, table, bucket)
-                    bucket.clear()
-                    if progress is not None:
-                        progress(count)
-        for table, bucket in pending.items():
-            _insert(conn, table, bucket)
+        count = _write_projection(conn, conn, "1", progress)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    return count
+
+
+def _write_projection(
+    source: sqlite3.Connection, target: sqlite3.Connection, where: str, progress: Progress | None
+) -> int:
+    count = 0
+    pending: dict[str, list[projections.Row]] = {table: [] for table in projections.ALL_TABLES}
+    for count, rows in _project(source, where):
+        for table, row in rows:
+            bucket = pending[table]
+            bucket.append(row)
+            if len(bucket) >= BATCH:
+                _insert(target, table, bucket)
+                bucket.clear()
+                if progress is not None:
+                    progress(count)
+    for table, bucket in pending.items():
+        _insert(target, table, bucket)
     if progress is not None:
         progress(count)
     return count
 
 
+def _rebuild_in_parallel(conn: sqlite3.Connection, path: str, progress: Progress | None) -> int:
+    with tempfile.TemporaryDirectory(prefix="arbtui-rebuild-", dir=Path(path).parent) as folder:
+        parts = [str(Path(folder) / f"part{i}.db") for i in range(len(PARTITIONS))]
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=len(PARTITIONS), mp_context=spawn) as pool:
+            futures = [
+                pool.submit(project_partition, path, where, part) for where, part in zip(PARTITIONS, parts, strict=True)
+            ]
+            count = sum(future.result() for future in futures)
+        for i, part in enumerate(parts):
+            conn.execute(f"ATTACH DATABASE ? AS part{i}", (part,))
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for table in projections.ALL_TABLES:
+                    conn.execute(f"DELETE FROM {table}")
+                    for i in range(len(parts)):
+                        conn.execute(
+                            f"INSERT INTO main.{table} (view_id, version, payload)"
+                            f" SELECT view_id, version, payload FROM part{i}.{table} ORDER BY rowid"
+                        )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            for i in range(len(parts)):
+                conn.execute(f"DETACH DATABASE part{i}")
+    if progress is not None:
+        progress(count)
+    return count
+
+
+def project_partition(source_path: str, where: str, target_path: str) -> int:
+    """Worker: fold the aggregates matching ``where`` into bare view tables in ``target_path``."""
+    source = connect_sync(source_path, readonly=True)
+    target = sqlite3.connect(target_path, isolation_level=None)
+    try:
+        target.execute("PRAGMA journal_mode=OFF")
+        target.execute("PRAGMA synchronous=OFF")
+        for table in projections.ALL_TABLES:
+            target.execute(f"CREATE TABLE {table} (view_id TEXT, version INTEGER, payload TEXT)")
+        target.execute("BEGIN")
+        count = _write_projection(source, target, where, None)
+        target.execute("COMMIT")
+        return count
+    finally:
+        source.close()
+        target.close()
+
+
+def _main_file(conn: sqlite3.Connection) -> str | None:
+    for _, name, file in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return str(file) or None
+    return None
+
+
 def _insert(conn: sqlite3.Connection, table: str, rows: list[projections.Row]) -> None:
-    conn.executemany(f"INSERT INTO {table} (view_id, version, payload) VALUES (?, ?, ?)", rows)
+    if rows:
+        conn.executemany(f"INSERT INTO {table} (view_id, version, payload) VALUES (?, ?, ?)", rows)
 
 
-def _project(conn: sqlite3.Connection) -> Iterator[tuple[int, list[tuple[str, projections.Row]]]]:
+def _project(conn: sqlite3.Connection, where: str) -> Iterator[tuple[int, list[tuple[str, projections.Row]]]]:
     """Fold each aggregate stream; yield (events so far, rows to write) at the end of each stream."""
     cursor = conn.execute(
         "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload FROM events"
-        " ORDER BY aggregate_type, aggregate_id, sequence"
+        f" WHERE {where} ORDER BY aggregate_type, aggregate_id, sequence"
     )
     count = 0
     key: tuple[str, str] | None = None

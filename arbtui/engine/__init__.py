@@ -1,0 +1,1 @@
+"""The hedging engine: wires the ledger, chain intake and brokers together."""
