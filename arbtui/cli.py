@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import SecretStr
 
 from arbtui.domain import position
 from arbtui.store.errors import StoreError
@@ -31,17 +32,25 @@ class Context:
         """``--db``, else ``[database] path`` of ``--config``, else ``arbtui.db``."""
         if self._db:
             return Path(self._db)
-        if self.config is not None:
-            try:
-                data = tomllib.loads(self.config.read_text())
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise click.ClickException(f"cannot read config {self.config}: {exc}") from exc
-            path = data.get("database", {}).get("path")
-            if path is not None:
-                if not isinstance(path, str) or not path:
-                    raise click.ClickException(f"{self.config}: [database] path must be a non-empty string")
-                return Path(path)
-        return Path(DEFAULT_DB)
+        path = self.table("database").get("path")
+        if path is None:
+            return Path(DEFAULT_DB)
+        if not isinstance(path, str) or not path:
+            raise click.ClickException(f"{self.config}: [database] path must be a non-empty string")
+        return Path(path)
+
+    def table(self, name: str) -> dict[str, Any]:
+        """One table of the TOML config (empty without ``--config``)."""
+        if self.config is None:
+            return {}
+        try:
+            data = tomllib.loads(self.config.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise click.ClickException(f"cannot read config {self.config}: {exc}") from exc
+        section = data.get(name, {})
+        if not isinstance(section, dict):
+            raise click.ClickException(f"{self.config}: [{name}] must be a table")
+        return section
 
     def existing_db(self) -> Path:
         path = self.db
@@ -226,6 +235,75 @@ def events_command(obj: Context, aggregate: str | None, limit: int | None, as_js
                 f"{stored.recorded_at}  {stored.aggregate_type}:{stored.aggregate_id}#{stored.sequence}"
                 f"  {record['event_type']}  {payload}"
             )
+
+
+@main.group()
+def schwab() -> None:
+    """Charles Schwab: authorise the bot (OAuth 2.0 authorization-code flow)."""
+
+
+@schwab.command("auth")
+@click.option("--redirected-url", metavar="URL", help="The URL the browser landed on (else asked for).")
+@click.pass_obj
+def schwab_auth_command(obj: Context, redirected_url: str | None) -> None:
+    """Print the Schwab login URL, take the URL the browser is redirected to, store the tokens encrypted.
+
+    Needs ARBTUI_SCHWAB_APP_KEY, ARBTUI_SCHWAB_APP_SECRET and ARBTUI_ENCRYPTION_KEY (64 hex characters)
+    in the environment; the callback and API host come from the config's [schwab] table. Run it with the
+    bot stopped or running: the tokens go through the ledger like every other change. The refresh token
+    lasts 7 days; run this again before it ends (the bot alerts a day ahead).
+    """
+    import asyncio
+    import os
+
+    from arbtui.brokers.base import BrokerError
+    from arbtui.brokers.resilience import SystemClock
+    from arbtui.brokers.schwab.crypto import TokenCipher
+    from arbtui.brokers.schwab.oauth import AccessTokens, OAuthApp, authorize_url, exchange_redirect
+    from arbtui.engine.schwab_tokens import EventStoreTokenVault
+    from arbtui.store.event_store import EventStore
+
+    missing = [
+        name
+        for name in ("ARBTUI_SCHWAB_APP_KEY", "ARBTUI_SCHWAB_APP_SECRET", "ARBTUI_ENCRYPTION_KEY")
+        if not os.environ.get(name)
+    ]
+    if missing:
+        raise click.ClickException("set " + ", ".join(missing) + " in the environment first")
+    settings = obj.table("schwab")
+    app = OAuthApp(
+        app_key=SecretStr(os.environ["ARBTUI_SCHWAB_APP_KEY"]),
+        app_secret=SecretStr(os.environ["ARBTUI_SCHWAB_APP_SECRET"]),
+        callback_url=str(settings.get("redirect_uri", "https://127.0.0.1")),
+        base_url=str(settings.get("base_url", "https://api.schwabapi.com")),
+    )
+    try:
+        cipher = TokenCipher.from_env()
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    url, state = authorize_url(app)
+    click.echo("1. Open this URL in a browser and log in to Schwab:\n")
+    click.echo(f"   {url}\n")
+    click.echo("2. The browser then lands on a page that may not load; copy its whole address.")
+    pasted = redirected_url or click.prompt("3. Paste that address here", hide_input=False)
+
+    async def run() -> str:
+        store = await EventStore.open(obj.db)
+        try:
+            clock = SystemClock()
+            tokens = await exchange_redirect(app, pasted.strip(), clock, state=state)
+            keeper = AccessTokens(app, EventStoreTokenVault(store), cipher, clock, client=None)
+            await keeper.store_new(tokens)
+            return tokens.refresh_expires_at.isoformat(timespec="minutes")
+        finally:
+            await store.close()
+
+    with _store_errors():
+        try:
+            until = asyncio.run(run())
+        except BrokerError as exc:
+            raise click.ClickException(f"Schwab authorisation failed: {exc}") from exc
+    click.echo(f"Schwab tokens stored, encrypted, in {obj.db}; the refresh token is valid until {until}.")
 
 
 def _print_table(rows: list[dict[str, Any]], columns: list[str], title: str) -> None:
