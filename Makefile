@@ -33,10 +33,12 @@ unit: setup
 	$(BIN)/pytest tests/unit -q
 
 demo: setup
-	$(BIN)/arbtui demo
+	@echo "not yet: the embedded demo (arbtui demo) lands with the operator console (issue 6)."
+	@echo "Meanwhile: make test, then .venv/bin/arbtui --help"
 
 bench: setup
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench.ledger
+	$(BIN)/python -m bench.brokers
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis tests/contracts/.build
