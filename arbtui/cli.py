@@ -318,5 +318,13 @@ def _print_table(rows: list[dict[str, Any]], columns: list[str], title: str) -> 
     Console().print(table)
 
 
+def _register_subcommands() -> None:
+    from arbtui.api.commands import register as register_control
+
+    register_control(main)
+
+
+_register_subcommands()
+
 if __name__ == "__main__":
     main()

@@ -241,6 +241,20 @@ class EventStore:
         async with self._conn.execute(sql, params) as cursor:
             return [tuple(row) for row in await cursor.fetchall()]
 
+    async def writable(self) -> str | None:
+        """None if a write transaction can start now, else why not (readiness probe; writes nothing)."""
+
+        def probe() -> str | None:
+            try:
+                self._writer.execute("BEGIN IMMEDIATE")
+                self._writer.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                return f"database not writable: {exc}"
+            return None
+
+        async with self._lock:
+            return await asyncio.get_running_loop().run_in_executor(self._write_thread, probe)
+
     # --- writing ------------------------------------------------------------------------------
 
     async def run(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from arbtui.domain import control, onchain_trade, position
 from arbtui.domain.errors import DomainError
-from arbtui.domain.flows import Change, retract_fill, witness_fill
+from arbtui.domain.flows import Change, position_changes, retract_fill, witness_fill
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill, SkipReason
 from arbtui.domain.values import BlockRef, BrokerKind, ExecutionId, TradeId
 from arbtui.store.codec import utc_now
@@ -30,6 +30,9 @@ class Ledger:
     def __init__(self, store: EventStore, broker: BrokerKind = BrokerKind.DRY_RUN) -> None:
         self.store = store
         self.broker = broker
+        self.threshold = position.Threshold()
+        """The hedging threshold a position is held to; a symbol seen for the first time adopts it
+        (``ThresholdUpdated``, audited) before its first fill is acknowledged."""
 
     @classmethod
     async def open(cls, path: Path | str, broker: BrokerKind = BrokerKind.DRY_RUN, **store_options: int) -> Ledger:
@@ -84,6 +87,10 @@ class Ledger:
             execution_id=new_execution_id(),
             at=utc_now(),
         )
+        if trade.status is not onchain_trade.TradeStatus.FILLED and pos.threshold != self.threshold:
+            update = position.UpdateThreshold(threshold=self.threshold, at=context.at)
+            uow.record(position_changes(pos, position.decide(pos, update)))
+            pos = await uow.load(position.SPEC, str(fill.symbol))
         changes = witness_fill(trade, pos, fill, context)
         uow.record(changes)
         return bool(changes)

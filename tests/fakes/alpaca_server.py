@@ -63,6 +63,7 @@ class AlpacaServer(LocalServer):
         """POST /v2/orders that reached the handler (including refused ones)."""
         self.last_submit_body: dict[str, Any] | None = None
         self._sync_reject: tuple[int, str] | None = None
+        self._always_reject: tuple[int, str] | None = None
         self.cash = Decimal("100000")
         r = self.app.router
         r.add_post("/v2/orders", self._submit, name="submit_order")
@@ -77,6 +78,13 @@ class AlpacaServer(LocalServer):
     def reject_next(self, *, status: int = 403, message: str = "insufficient buying power") -> None:
         """The next submit is refused synchronously with ``status`` (nothing created)."""
         self._sync_reject = (status, message)
+
+    def reject_all(self, *, status: int = 403, message: str = "insufficient buying power") -> None:
+        """Every submit is refused synchronously until :meth:`accept_again`."""
+        self._always_reject = (status, message)
+
+    def accept_again(self) -> None:
+        self._always_reject = None
 
     def reject_next_async(self) -> None:
         """The next submit is accepted, then reported ``rejected``."""
@@ -121,8 +129,8 @@ class AlpacaServer(LocalServer):
         client_id = str(body.get("client_order_id") or uuid.uuid4())
         if any(o.client_order_id == client_id for o in self.book.orders.values()):
             return _error(422, 40010001, "client_order_id must be unique")
-        if self._sync_reject is not None:
-            (status, message), self._sync_reject = self._sync_reject, None
+        if self._sync_reject is not None or self._always_reject is not None:
+            (status, message), self._sync_reject = self._sync_reject or self._always_reject, None  # type: ignore[misc]
             return _error(status, 40310000, message)
         order = self.book.add(
             SimOrder(
