@@ -1,0 +1,298 @@
+"""Fill intake: keeps the ledger's chain cursor caught up with the orderbook's logs.
+
+```
+            ┌──────────── eth_subscribe logs (ws) ── wake-up hints (block numbers) ──┐
+ node ──────┤                                                                       ▼
+            └── eth_getLogs + block headers (http, batched) ◀── RangeReader.run_pass(cursor → target)
+                                                                     │ record_range (one txn per chunk)
+                                                                     ▼
+                                                                FillLedger
+```
+
+* Every fill comes from ``eth_getLogs`` over block ranges starting at the durable cursor; the
+  subscription only says "look now" (lesson 15: it is a latency shortcut). Backfill and live intake
+  are the same pass, so they hand over by block number, never by timing (lesson 11): no gap, no
+  duplicate (and the ledger's dedup makes a repeat a no-op anyway).
+* A reconciling pass also runs every ``poll_interval`` seconds, subscribed or not, so a subscription
+  that silently stops delivering loses nothing. A subscription stream that ends is an error: the
+  session restarts (reconnect with backoff, backfill from the cursor, subscribe again).
+* Reorgs: each pass first checks that the cursor's block is still canonical; if not, the newest
+  still-canonical checkpoint is the fork point and the ledger rewinds to it (``removed`` logs only
+  trigger an earlier check — anvil never sends them).
+* ``confirmations`` keeps the target that many blocks behind the head.
+
+Errors::
+
+    IntakeError
+    └── SubscriptionEnded    the ws stream closed or failed (restarts the session)
+    (plus arbtui.chain.rpc.ChainRpcError for transport trouble, also restarting the session)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import websockets
+from websockets.exceptions import WebSocketException
+
+from arbtui.chain.decode import INTAKE_TOPICS, DecodeConfig, DecodeError
+from arbtui.chain.pyth import PythConfig, enrichment
+from arbtui.chain.ranges import PassOutcome, RangeReader
+from arbtui.chain.rpc import ChainRpcError, JsonRpcClient
+from arbtui.chain.signals import (
+    AlertKind,
+    FillEnriched,
+    IntakeAlert,
+    IntakeObserver,
+    IntakeState,
+    IntakeStatus,
+    ignore,
+)
+from arbtui.chain.tokens import TokenCache
+from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill
+from arbtui.domain.values import BlockRef, TradeId
+
+
+class FillLedger(Protocol):
+    """Where intake writes; implemented by ``arbtui.store.ledger.Ledger``."""
+
+    async def cursor(self) -> BlockRef | None:
+        """Last block fully recorded."""
+
+    async def checkpoints(self, limit: int) -> list[BlockRef]:
+        """Recent recorded range ends, newest first."""
+
+    async def record_range(
+        self, fills: Sequence[OnChainFill], skipped: Sequence[SkippedFill], end: BlockRef
+    ) -> list[TradeId]:
+        """One transaction: witness each fill (duplicates are no-ops), record skips, cursor := end;
+        returns ids newly filled."""
+
+    async def rewind(self, to: BlockRef | None, *, reorg_depth: int, detected_at_block: int) -> list[TradeId]:
+        """Retract every filled trade above ``to.number`` (None = everything), cursor := to; returns
+        retracted ids."""
+
+    async def enrich(self, trade_id: TradeId, enrichment: Enrich) -> bool | None:
+        """Attach gas and Pyth price. (``bool | None`` rather than ``None``: the store's Ledger answers
+        whether it applied the enrichment; intake ignores the answer.)"""
+
+
+class IntakeError(Exception):
+    """Intake could not continue its session."""
+
+
+class SubscriptionEnded(IntakeError):
+    """The log subscription closed or failed: any stream end restarts intake (lesson 15)."""
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    """How to reach the node and how hard to push it. Safe defaults; every field documented."""
+
+    http_url: str
+    """JSON-RPC over HTTP: logs, headers, token reads, traces (always needed)."""
+    decode: DecodeConfig
+    """Orderbook, our owner, USDC address, symbol markers."""
+    deployment_block: int
+    """Where to start when the ledger has no cursor yet."""
+    ws_url: str | None = None
+    """WebSocket endpoint for the log subscription; ``None`` = HTTP polling only."""
+    confirmations: int = 0
+    """Ingest only blocks at least this many below the head (0 = the head itself)."""
+    poll_interval: float = 2.0
+    """Seconds between reconciling passes (with or without a subscription)."""
+    chunk_blocks: int = 1000
+    """Blocks per ``eth_getLogs`` request (halved automatically if the node refuses)."""
+    max_inflight_chunks: int = 4
+    """Chunk requests in flight ahead of the recorder during backfill."""
+    checkpoint_limit: int = 256
+    """How many recorded checkpoints are searched for the fork point of a reorg."""
+    reconnect_initial: float = 0.25
+    reconnect_max: float = 30.0
+    rpc_timeout: float = 10.0
+    subscribe_timeout: float = 10.0
+    pyth: PythConfig | None = None
+    """Pyth enrichment of new fills (traces); ``None`` = no enrichment."""
+    enrich_concurrency: int = 4
+
+
+class FillIntake:
+    """Run with ``await intake.run()`` (until cancelled or :meth:`stop`)."""
+
+    def __init__(self, config: IntakeConfig, ledger: FillLedger, observer: IntakeObserver = ignore) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.observer = observer
+        self._wake = asyncio.Event()
+        self._hint = -1
+        self._reader_error: BaseException | None = None
+        self._stopping = False
+        self._enrich_slots = asyncio.Semaphore(config.enrich_concurrency)
+        self._enrich_tasks: set[asyncio.Task[None]] = set()
+        self.sessions = 0
+        """Sessions started (1 + reconnects): tests assert that a fault really restarted intake."""
+        self.passes = 0
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Run a reconciling pass now (e.g. the engine knows a block arrived)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        client = JsonRpcClient(self.config.http_url, timeout=self.config.rpc_timeout)
+        reader = RangeReader(
+            client,
+            self.ledger,
+            TokenCache(client),
+            self.config.decode,
+            self.observer,
+            deployment_block=self.config.deployment_block,
+            chunk_blocks=self.config.chunk_blocks,
+            max_inflight_chunks=self.config.max_inflight_chunks,
+            checkpoint_limit=self.config.checkpoint_limit,
+            on_new_fills=self._enrich_later if self.config.pyth is not None else None,
+        )
+        self._client = client
+        backoff = self.config.reconnect_initial
+        try:
+            while not self._stopping:
+                self.observer(IntakeStatus(IntakeState.CONNECTING if self.sessions == 0 else IntakeState.RECONNECTING))
+                try:
+                    await self._session(reader)
+                    backoff = self.config.reconnect_initial
+                except (ChainRpcError, IntakeError, DecodeError, OSError) as exc:
+                    kind = (
+                        AlertKind.SUBSCRIPTION_ENDED
+                        if isinstance(exc, SubscriptionEnded)
+                        else AlertKind.CONNECTION_LOST
+                    )
+                    self.observer(IntakeAlert(kind, f"intake session failed, restarting in {backoff:.2f}s: {exc}",
+                                              {"error": type(exc).__name__}))  # fmt: skip
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self.config.reconnect_max)
+        finally:
+            for task in self._enrich_tasks:
+                task.cancel()
+            await asyncio.gather(*self._enrich_tasks, return_exceptions=True)
+            await client.close()
+            self.observer(IntakeStatus(IntakeState.STOPPED))
+
+    async def _session(self, reader: RangeReader) -> None:
+        self.sessions += 1
+        self._reader_error = None
+        subscription: asyncio.Task[None] | None = None
+        try:
+            if self.config.ws_url is not None:
+                ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                subscription = asyncio.create_task(self._subscribe(self.config.ws_url, ready))
+                # subscribed before backfill starts: nothing between the two can be missed
+                await asyncio.wait_for(asyncio.shield(ready), self.config.subscribe_timeout)
+            self.observer(IntakeStatus(IntakeState.BACKFILLING))
+            await self._catch_up(reader, backfill=True)
+            self.observer(IntakeStatus(IntakeState.LIVE))
+            while not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
+                self._wake.clear()
+                if self._reader_error is not None:
+                    raise SubscriptionEnded(str(self._reader_error)) from self._reader_error
+                if not self._stopping:
+                    await self._catch_up(reader, backfill=False)
+        except TimeoutError as exc:
+            raise SubscriptionEnded(f"no eth_subscribe answer within {self.config.subscribe_timeout}s") from exc
+        finally:
+            if subscription is not None:
+                subscription.cancel()
+                with contextlib.suppress(asyncio.CancelledError, SubscriptionEnded):
+                    await subscription
+
+    async def _catch_up(self, reader: RangeReader, *, backfill: bool) -> None:
+        """Passes until the target is reached (a reorg or a smaller chunk size means: go again)."""
+        for _ in range(64):
+            hint = self._hint
+            if self.config.confirmations == 0 and not backfill and hint >= 0:
+                target = hint  # the notification's block: its header is fetched in the same batch anyway
+                self._hint = -1
+            else:
+                head = int(str(await self._client.call("eth_blockNumber")), 16)
+                target = head - self.config.confirmations
+            self.passes += 1
+            result = await reader.run_pass(target, report_progress=backfill)
+            if result.outcome in (PassOutcome.DONE, PassOutcome.NODE_BEHIND):
+                if result.outcome is PassOutcome.DONE and self._hint > target:
+                    continue  # more blocks were announced while recording
+                return
+
+    async def _subscribe(self, url: str, ready: asyncio.Future[None]) -> None:
+        """Reads notifications into wake-up hints. Always ends by recording an error (stream end = error)."""
+        request = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "eth_subscribe",
+            "params": ["logs", {"address": self.config.decode.orderbook, "topics": [list(INTAKE_TOPICS)]}],
+        }
+        try:
+            async with websockets.connect(url, max_size=2**24, open_timeout=self.config.subscribe_timeout) as ws:
+                await ws.send(json.dumps(request))
+                answer = json.loads(await ws.recv())
+                if not isinstance(answer, dict) or not isinstance(answer.get("result"), str):
+                    raise SubscriptionEnded(f"eth_subscribe refused: {answer!r:.200}")
+                ready.set_result(None)
+                async for message in ws:
+                    self._on_notification(message)
+            raise SubscriptionEnded("the node closed the subscription stream")
+        except (WebSocketException, OSError, json.JSONDecodeError, SubscriptionEnded, TimeoutError) as exc:
+            error = exc if isinstance(exc, SubscriptionEnded) else SubscriptionEnded(f"{type(exc).__name__}: {exc}")
+            if not ready.done():
+                ready.set_exception(error)
+            self._reader_error = error
+            self._wake.set()
+            raise error from exc
+
+    def _on_notification(self, message: str | bytes) -> None:
+        try:
+            payload = json.loads(message)
+            log = payload["params"]["result"]
+            block = int(str(log["blockNumber"]), 16)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            self._wake.set()  # unreadable notification: reconcile anyway
+            return
+        if log.get("removed"):
+            self.observer(IntakeAlert(AlertKind.REORG, f"node reports a removed log in block {block}", {}))
+        self._hint = max(self._hint, block)
+        self._wake.set()
+
+    async def _enrich_later(self, fills: list[OnChainFill]) -> None:
+        by_tx: dict[str, list[OnChainFill]] = {}
+        for fill in fills:
+            by_tx.setdefault(fill.trade_id.tx_hash, []).append(fill)
+        for tx_hash, tx_fills in by_tx.items():
+            task = asyncio.create_task(self._enrich_tx(tx_hash, tx_fills), name=f"enrich {tx_hash}")
+            self._enrich_tasks.add(task)
+            task.add_done_callback(self._enrich_done)
+
+    async def _enrich_tx(self, tx_hash: str, fills: list[OnChainFill]) -> None:
+        assert self.config.pyth is not None
+        async with self._enrich_slots:
+            results = await enrichment(self._client, tx_hash, [f.symbol for f in fills], self.config.pyth)
+            for fill, result in zip(fills, results, strict=True):
+                await self.ledger.enrich(fill.trade_id, result)
+                self.observer(FillEnriched(fill.trade_id, result))
+
+    def _enrich_done(self, task: asyncio.Task[None]) -> None:
+        self._enrich_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.observer(IntakeAlert(AlertKind.ENRICHMENT_FAILED, f"{task.get_name()}: {task.exception()!r}", {}))
+
+    async def drain_enrichment(self) -> None:
+        """Wait for enrichment already started (tests, shutdown)."""
+        while self._enrich_tasks:
+            await asyncio.gather(*list(self._enrich_tasks), return_exceptions=True)

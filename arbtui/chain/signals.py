@@ -1,0 +1,94 @@
+"""What intake tells the rest of the bot: progress, recorded ranges, reorgs, alerts, state changes.
+
+Delivered synchronously to one ``IntakeObserver`` callable (the engine forwards them to its bus); a
+signal is a frozen value, never a log line. Alerts carry a :class:`AlertKind` so the receiver can
+decide without parsing text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from arbtui.domain.onchain_trade import Enrich, SkippedFill
+from arbtui.domain.values import BlockRef, TradeId
+
+
+class IntakeState(StrEnum):
+    CONNECTING = "connecting"
+    BACKFILLING = "backfilling"
+    LIVE = "live"
+    RECONNECTING = "reconnecting"
+    STOPPED = "stopped"
+
+
+class AlertKind(StrEnum):
+    CONNECTION_LOST = "connection_lost"
+    SUBSCRIPTION_ENDED = "subscription_ended"
+    NODE_BEHIND = "node_behind"
+    REORG = "reorg"
+    REORG_BEYOND_CHECKPOINTS = "reorg_beyond_checkpoints"
+    FILL_SKIPPED = "fill_skipped"
+    RANGE_TOO_LARGE = "range_too_large"
+    ENRICHMENT_FAILED = "enrichment_failed"
+
+
+@dataclass(frozen=True)
+class IntakeStatus:
+    state: IntakeState
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class BackfillProgress:
+    """Backfill has recorded everything through ``done_through`` of ``first..target``."""
+
+    first: int
+    done_through: int
+    target: int
+    fills: int
+
+    @property
+    def fraction(self) -> float:
+        span = self.target - self.first + 1
+        return 1.0 if span <= 0 else (self.done_through - self.first + 1) / span
+
+
+@dataclass(frozen=True)
+class RangeRecorded:
+    """Blocks ``first..end.number`` are in the ledger (one transaction); ``new_fills`` were not there before."""
+
+    first: int
+    end: BlockRef
+    new_fills: tuple[TradeId, ...]
+    skipped: tuple[SkippedFill, ...]
+
+
+@dataclass(frozen=True)
+class ReorgHandled:
+    old_cursor: BlockRef
+    fork_point: BlockRef | None
+    retracted: tuple[TradeId, ...]
+    detected_at_block: int
+
+
+@dataclass(frozen=True)
+class FillEnriched:
+    trade_id: TradeId
+    enrichment: Enrich
+
+
+@dataclass(frozen=True)
+class IntakeAlert:
+    kind: AlertKind
+    message: str
+    context: Mapping[str, object] = field(default_factory=dict)
+
+
+IntakeSignal = IntakeStatus | BackfillProgress | RangeRecorded | ReorgHandled | FillEnriched | IntakeAlert
+IntakeObserver = Callable[[IntakeSignal], None]
+
+
+def ignore(signal: IntakeSignal) -> None:
+    """The observer used when none is given."""

@@ -1,0 +1,314 @@
+"""Fill intake benchmark on a local anvil node.
+
+Figures (each printed beside its baseline, measured in the same run on the same node):
+
+1. **Live latency**: transaction sent (HTTP, its own connection) → fill committed in the SQLite ledger,
+   p50/p99 over ``--fills`` fills; baseline = raw web3 ``eth_subscribe`` latency for a bare log
+   (``AsyncWeb3`` + ``WebSocketProvider``), same sender. Target: ratio ≤ 2×.
+2. **Backfill rate**: ``--history`` historical fills (batched many per transaction to build history fast)
+   read from block 0 into a fresh ledger. Target ≥ 2,000 fills/s. Baseline: the same ranges fetched
+   with bare ``eth_getLogs`` (no decode, no ledger) — the node's own ceiling.
+
+Run: ``.venv/bin/python -m bench.intake`` (writes ``bench/results/intake.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from web3 import AsyncWeb3, WebSocketProvider
+
+from arbtui.chain.decode import DecodeConfig
+from arbtui.chain.intake import FillIntake, FillLedger, IntakeConfig
+from arbtui.chain.rpc import JsonRpcClient
+from arbtui.chain.signals import BackfillProgress, IntakeSignal, IntakeState, IntakeStatus, RangeRecorded
+from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill
+from arbtui.domain.values import BlockRef, TradeId
+from arbtui.store.ledger import Ledger
+from tests.chain_support.anvil import AnvilNode
+from tests.chain_support.artifacts import load_artifacts
+from tests.chain_support.deploy import OUR_OWNER, TX_GAS, ChainDriver, deploy_all, order
+
+RESULTS = Path(__file__).resolve().parent / "results" / "intake.json"
+BARE_TOPIC = "0x" + "be" * 32
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+class Sender:
+    """Sends pre-encoded transactions over HTTP (its own connection) and waits for nothing."""
+
+    def __init__(self, client: JsonRpcClient, sender: str, to: str) -> None:
+        self.client, self.sender, self.to = client, sender, to
+
+    async def send(self, data: str) -> str:
+        tx = {"from": self.sender, "to": self.to, "data": data, "gas": hex(TX_GAS)}
+        return str(await self.client.call("eth_sendTransaction", [tx]))
+
+
+async def baseline_latency(anvil: AnvilNode, sender: Sender, bare_data: str, count: int) -> list[float]:
+    """Raw web3 subscription latency for a bare log: send → notification received (ms)."""
+    latencies: list[float] = []
+    async with AsyncWeb3(WebSocketProvider(anvil.ws_url)) as w3:
+        await w3.eth.subscribe("logs", {"address": sender.to, "topics": [BARE_TOPIC]})
+        stream = w3.socket.process_subscriptions()
+        for _ in range(count):
+            start = time.perf_counter()
+            await sender.send(bare_data)
+            await anext(stream)
+            latencies.append((time.perf_counter() - start) * 1000)
+    return latencies
+
+
+async def intake_latency(anvil: AnvilNode, sender: Sender, decode: DecodeConfig, take_data: str, count: int,
+                         workdir: Path) -> list[float]:  # fmt: skip
+    """Send → fill committed by ``Ledger.record_range`` (the observer hears it right after the commit)."""
+    ledger = await Ledger.open(workdir / "live.db")
+    head = int(str(await sender.client.call("eth_blockNumber")), 16)
+    committed: dict[str, float] = {}
+    waiters: dict[str, asyncio.Event] = {}
+
+    def observe(signal: IntakeSignal) -> None:
+        if isinstance(signal, RangeRecorded):
+            now = time.perf_counter()
+            for trade_id in signal.new_fills:
+                committed[trade_id.tx_hash] = now
+                if trade_id.tx_hash in waiters:
+                    waiters[trade_id.tx_hash].set()
+        if isinstance(signal, IntakeStatus) and signal.state is IntakeState.LIVE:
+            live.set()
+
+    live = asyncio.Event()
+    config = IntakeConfig(http_url=anvil.http_url, ws_url=anvil.ws_url, decode=decode, deployment_block=head + 1)
+    intake = FillIntake(config, ledger, observe)
+    task = asyncio.create_task(intake.run())
+    latencies: list[float] = []
+    try:
+        await asyncio.wait_for(live.wait(), 10)
+        for _ in range(count):
+            start = time.perf_counter()
+            tx_hash = await sender.send(take_data)
+            event = waiters.setdefault(tx_hash, asyncio.Event())
+            if tx_hash not in committed:
+                await asyncio.wait_for(event.wait(), 10)
+            latencies.append((committed[tx_hash] - start) * 1000)
+    finally:
+        intake.stop()
+        await asyncio.wait_for(task, 10)
+        await ledger.close()
+    return latencies
+
+
+class LeanSqliteLedger:
+    """A minimal :class:`FillLedger` (one SQLite transaction per range, ``INSERT OR IGNORE``): isolates
+    intake's own backfill throughput from the event-sourced store's per-fill cost."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE fills (trade_id TEXT PRIMARY KEY, block INTEGER, payload TEXT)")
+        self.db.execute("CREATE TABLE checkpoints (number INTEGER PRIMARY KEY, hash TEXT)")
+
+    async def cursor(self) -> BlockRef | None:
+        found = await self.checkpoints(1)
+        return found[0] if found else None
+
+    async def checkpoints(self, limit: int) -> list[BlockRef]:
+        rows = self.db.execute("SELECT number, hash FROM checkpoints ORDER BY number DESC LIMIT ?", (limit,))
+        return [BlockRef(int(n), str(h)) for n, h in rows.fetchall()]
+
+    async def record_range(self, fills: Sequence[OnChainFill], skipped: Sequence[SkippedFill], end: BlockRef
+                           ) -> list[TradeId]:  # fmt: skip
+        def write() -> list[TradeId]:
+            new: list[TradeId] = []
+            self.db.execute("BEGIN")
+            for fill in fills:
+                cur = self.db.execute("INSERT OR IGNORE INTO fills VALUES (?, ?, ?)",
+                                      (str(fill.trade_id), fill.block_number, fill.model_dump_json()))  # fmt: skip
+                if cur.rowcount:
+                    new.append(fill.trade_id)
+            self.db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", (end.number, end.hash))
+            self.db.execute("COMMIT")
+            return new
+
+        return await asyncio.to_thread(write)
+
+    async def rewind(self, to: BlockRef | None, *, reorg_depth: int, detected_at_block: int) -> list[TradeId]:
+        raise NotImplementedError("no reorgs in the benchmark")
+
+    async def enrich(self, trade_id: TradeId, enrichment: Enrich) -> bool | None:
+        return None
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM fills").fetchone()[0])
+
+
+async def backfill(anvil: AnvilNode, decode: DecodeConfig, first: int, target: int, fills: int, ledger: FillLedger,
+                   chunk_blocks: int) -> tuple[float, float]:  # fmt: skip
+    """(intake backfill seconds, bare eth_getLogs seconds) over blocks first..target."""
+    client = JsonRpcClient(anvil.http_url, timeout=120)
+    start = time.perf_counter()
+    seen = 0
+    for block in range(first, target + 1, chunk_blocks):
+        logs = await client.call("eth_getLogs", [{"address": decode.orderbook, "fromBlock": hex(block),
+                                                  "toBlock": hex(min(target, block + chunk_blocks - 1))}])  # fmt: skip
+        seen += len(logs)
+    bare = time.perf_counter() - start
+    await client.close()
+    assert seen >= fills, f"history holds {seen} logs, expected {fills}"
+
+    done = asyncio.Event()
+
+    recorded: list[RangeRecorded] = []
+
+    def observe(signal: IntakeSignal) -> None:
+        if isinstance(signal, RangeRecorded):
+            recorded.append(signal)
+        if isinstance(signal, BackfillProgress) and signal.done_through >= target:
+            done.set()
+
+    config = IntakeConfig(http_url=anvil.http_url, decode=decode, deployment_block=first, chunk_blocks=chunk_blocks,
+                          poll_interval=60, rpc_timeout=120)  # fmt: skip
+    intake = FillIntake(config, ledger, observe)
+    start = time.perf_counter()
+    task = asyncio.create_task(intake.run())
+    try:
+        await asyncio.wait_for(done.wait(), 600)
+        elapsed = time.perf_counter() - start
+    finally:
+        task.cancel()  # the store phase reads only the first blocks: do not wait for the rest
+        await asyncio.gather(task, return_exceptions=True)
+    recorded = [r for r in recorded if r.end.number <= target]
+    new = sum(len(s.new_fills) for s in recorded)
+    assert new == fills, f"intake recorded {new} new fills, expected {fills}"
+    return elapsed, bare
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    artifacts = load_artifacts()
+    anvil = AnvilNode.start()
+    try:
+        deployment = await asyncio.to_thread(deploy_all, anvil.http_url, artifacts)
+        driver = ChainDriver(anvil.http_url, deployment, artifacts)
+        decode = DecodeConfig(orderbook=deployment.orderbook, owner=OUR_OWNER, usdc=deployment.usdc)
+        sell = order(OUR_OWNER, [(deployment.usdc, 6)], [(deployment.tokens["tAAPL"], 18)])
+        book = driver.orderbook
+        take_data = book.encode_abi("takeOrders", [[(sell, 0, 0, [])], [10**18], [187 * 10**6], [], 0])
+        bare_data = book.encode_abi("rawLog", [[bytes.fromhex(BARE_TOPIC[2:])], b""])
+        client = JsonRpcClient(anvil.http_url, timeout=60)
+        sender = Sender(client, driver.sender, deployment.orderbook)
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            base = await baseline_latency(anvil, sender, bare_data, args.fills)
+            ours = await intake_latency(anvil, sender, decode, take_data, args.fills, workdir)
+            first = int(str(await client.call("eth_blockNumber")), 16) + 1
+            repeat = book.encode_abi("takeOrderRepeated", [(sell, 0, 0, []), 10**18, 10**8, args.per_tx])
+            built = time.perf_counter()
+            last = ""
+            for _ in range(args.history // args.per_tx):
+                last = await sender.send(repeat)
+            while await client.call("eth_getTransactionReceipt", [last]) is None:  # noqa: ASYNC110 (node has no event for it)
+                await asyncio.sleep(0.05)
+            build_seconds = time.perf_counter() - built
+            target = int(str(await client.call("eth_blockNumber")), 16)
+            fills = (args.history // args.per_tx) * args.per_tx
+            lean = LeanSqliteLedger(workdir / "lean.db")
+            seconds, bare_seconds = await backfill(anvil, decode, first, target, fills, lean, args.chunk_blocks)
+            assert lean.count() == fills
+            # the same intake into the event-sourced store's Ledger, over the first blocks only
+            store_target = first + max(1, args.store_history // args.per_tx) - 1
+            store_fills = (store_target - first + 1) * args.per_tx
+            store_ledger = await Ledger.open(workdir / "store.db")
+            try:
+                store_seconds, _ = await backfill(anvil, decode, first, store_target, store_fills, store_ledger, 1)
+            finally:
+                await store_ledger.close()
+        await client.close()
+    finally:
+        anvil.stop()
+    p50, p99 = statistics.median(ours), _percentile(ours, 99)
+    b50, b99 = statistics.median(base), _percentile(base, 99)
+    rate, bare_rate = fills / seconds, fills / bare_seconds
+    return {
+        "fills_latency": args.fills,
+        "latency_ms": {
+            "p50": p50,
+            "p99": p99,
+            "baseline_p50": b50,
+            "baseline_p99": b99,
+            "ratio_p50": p50 / b50,
+            "ratio_p99": p99 / b99,
+            "target_ratio": 2.0,
+        },
+        "backfill": {
+            "fills": fills,
+            "seconds": seconds,
+            "fills_per_s": rate,
+            "baseline_getlogs_fills_per_s": bare_rate,
+            "ratio": rate / bare_rate,
+            "target_fills_per_s": 2000,
+            "history_build_seconds": build_seconds,
+            "fills_per_tx": args.per_tx,
+            "chunk_blocks": args.chunk_blocks,
+            "ledger": "LeanSqliteLedger (bench-local FillLedger, one SQLite txn per range)",
+        },
+        "backfill_store_ledger": {
+            "fills": store_fills,
+            "seconds": store_seconds,
+            "fills_per_s": store_fills / store_seconds,
+            "ledger": "arbtui.store.ledger.Ledger (event-sourced)",
+        },
+        "node": "anvil 1.7.1 (npm), automine",
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    lat, back = result["latency_ms"], result["backfill"]
+    rows = [
+        ("latency p50 (ms)", lat["p50"], lat["baseline_p50"], lat["ratio_p50"], "≤ 2.0×", lat["ratio_p50"] <= 2.0),
+        ("latency p99 (ms)", lat["p99"], lat["baseline_p99"], lat["ratio_p99"], "≤ 2.0×", lat["ratio_p99"] <= 2.0),
+        ("backfill, store (f/s)", result["backfill_store_ledger"]["fills_per_s"], back["baseline_getlogs_fills_per_s"],
+         result["backfill_store_ledger"]["fills_per_s"] / back["baseline_getlogs_fills_per_s"], "≥ 2000",
+         result["backfill_store_ledger"]["fills_per_s"] >= 2000),
+        ("backfill, lean (f/s)", back["fills_per_s"], back["baseline_getlogs_fills_per_s"], back["ratio"], "≥ 2000",
+         back["fills_per_s"] >= 2000),
+    ]  # fmt: skip
+    lines = [f"{'figure':<21} {'value':>12} {'baseline':>12} {'ratio':>8} {'target':>8}  result"]
+    for name, value, baseline, ratio, target, ok in rows:
+        lines.append(
+            f"{name:<21} {value:>12.2f} {baseline:>12.2f} {ratio:>7.2f}× {target:>8}  {'PASS' if ok else 'FAIL'}"
+        )
+    lines.append(
+        "latency baseline: raw web3 eth_subscribe, bare log, same node/run; tx sent on a separate HTTP connection"
+    )
+    lines.append("backfill baseline: bare eth_getLogs over the same ranges (no decode, no ledger)")
+    lines.append(f"backfill, store = {result['backfill_store_ledger']['fills']} fills into arbtui.store.ledger.Ledger; "
+                 f"lean = {back['fills']} fills into a one-txn-per-range SQLite FillLedger")  # fmt: skip
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--fills", type=int, default=500)
+    parser.add_argument("--history", type=int, default=100_000)
+    parser.add_argument("--per-tx", type=int, default=2000)
+    parser.add_argument("--chunk-blocks", type=int, default=5)
+    parser.add_argument("--store-history", type=int, default=5000)
+    outcome = asyncio.run(main(parser.parse_args()))
+    print(table(outcome))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(outcome, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
