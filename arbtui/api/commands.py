@@ -1,0 +1,142 @@
+"""CLI commands that act on the *running* bot through its control API: ``pause``, ``resume``, ``kill``,
+``clear-kill`` and ``hedge``. Each prints one line; a refusal prints the bot's own message and exits 1.
+
+The token comes from ``ARBTUI_CONTROL_TOKEN`` in the environment, never from an option (an option would
+show in the process list and the shell history).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import click
+from pydantic import SecretStr
+
+from arbtui.api.client import DEFAULT_API_URL, ApiError, Applied, ControlClient
+
+TOKEN_ENV = "ARBTUI_CONTROL_TOKEN"
+API_URL_ENV = "ARBTUI_API_URL"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def register(group: click.Group) -> None:
+    """Add the control commands to ``group`` (the ``arbtui`` command)."""
+
+    @group.command("pause")
+    @click.argument("symbol", required=False)
+    @_control_options
+    def pause_command(symbol: str | None, reason: str, api: str, actor: str) -> None:
+        """Stop new hedges for SYMBOL, or for every symbol without one. Fills are still recorded.
+
+        Needs the bot running (its API at --api) and ARBTUI_CONTROL_TOKEN set.
+        """
+        ticker = _ticker(symbol)
+        _call(lambda client: client.pause(ticker, reason=reason, actor=actor), api)
+        click.echo(f"paused {ticker or 'every symbol'}")
+
+    @group.command("resume")
+    @click.argument("symbol", required=False)
+    @_control_options
+    def resume_command(symbol: str | None, reason: str, api: str, actor: str) -> None:
+        """Undo a pause of SYMBOL (or the pause of every symbol). A past-threshold position hedges at once.
+
+        Needs the bot running (its API at --api) and ARBTUI_CONTROL_TOKEN set.
+        """
+        ticker = _ticker(symbol)
+        _call(lambda client: client.resume(ticker, reason=reason, actor=actor), api)
+        click.echo(f"resumed {ticker or 'every symbol'}")
+
+    @group.command("kill")
+    @_control_options
+    def kill_command(reason: str, api: str, actor: str) -> None:
+        """Engage the kill switch: no hedge, automatic or manual, until `arbtui clear-kill`.
+
+        Needs the bot running (its API at --api) and ARBTUI_CONTROL_TOKEN set.
+        """
+        _call(lambda client: client.engage_kill_switch(reason=reason, actor=actor), api)
+        click.echo("kill switch engaged: no hedge will be placed until `arbtui clear-kill`")
+
+    @group.command("clear-kill")
+    @_control_options
+    def clear_kill_command(reason: str, api: str, actor: str) -> None:
+        """Clear the kill switch: hedging resumes (paused symbols stay paused).
+
+        Needs the bot running (its API at --api) and ARBTUI_CONTROL_TOKEN set.
+        """
+        _call(lambda client: client.clear_kill_switch(reason=reason, actor=actor), api)
+        click.echo("kill switch cleared")
+
+    @group.command("hedge")
+    @click.argument("symbol")
+    @click.argument("side", type=click.Choice(["buy", "sell"], case_sensitive=False))
+    @click.argument("shares")
+    @_control_options
+    def hedge_command(symbol: str, side: str, shares: str, reason: str, api: str, actor: str) -> None:
+        """Place a hedge by hand: SIDE (buy|sell) SHARES (exact decimal, e.g. 1.5) of SYMBOL at the broker,
+        through the bot's normal execution path. Prints the execution id.
+
+        Needs the bot running (its API at --api) and ARBTUI_CONTROL_TOKEN set.
+        """
+        ticker = symbol.strip().upper()
+        side = side.lower()
+        execution_id = _call(
+            lambda client: client.manual_hedge(ticker, side, shares.strip(), reason=reason, actor=actor), api
+        )
+        click.echo(f"hedge submitted: {side} {shares.strip()} {ticker}, execution {execution_id}")
+
+
+def _control_options(command: F) -> F:
+    command = click.option(
+        "--actor",
+        default=lambda: f"cli:{_user()}",
+        show_default="cli:<login name>",
+        help="Who is acting, recorded with the event.",
+    )(command)
+    command = click.option(
+        "--api",
+        default=DEFAULT_API_URL,
+        show_default=True,
+        envvar=API_URL_ENV,
+        metavar="URL",
+        help=f"The running bot's HTTP API (env {API_URL_ENV}).",
+    )(command)
+    command = click.option("--reason", required=True, metavar="TEXT", help="Why: recorded with the event (required).")(
+        command
+    )
+    return command
+
+
+R = TypeVar("R", Applied, str)
+
+
+def _call(action: Callable[[ControlClient], R], api: str) -> R:
+    token = os.environ.get(TOKEN_ENV, "")
+    if not token:
+        raise click.ClickException(f"set {TOKEN_ENV} in the environment (the bot's control token)")
+    _warn_if_plaintext_remote(api)
+    try:
+        return action(ControlClient(api, SecretStr(token)))
+    except ApiError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _ticker(symbol: str | None) -> str | None:
+    return symbol.strip().upper() if symbol is not None else None
+
+
+def _warn_if_plaintext_remote(api: str) -> None:
+    parts = urlsplit(api)
+    if parts.scheme == "http" and parts.hostname not in (None, "localhost", "127.0.0.1", "::1"):
+        click.echo(f"warning: sending the control token unencrypted to {parts.hostname}", err=True)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (e.g. a container without a passwd entry)
+        return "unknown"
