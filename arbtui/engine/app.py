@@ -1,0 +1,337 @@
+"""The engine: fills in, hedges out, operator in control.
+
+Start-up is recovery (lesson 18): state comes from the ledger, every execution that is not terminal is
+driven again (looked up at the broker before anything is resent), every position is re-evaluated, and
+intake backfills from the chain cursor. Afterwards the same scan runs every ``check_interval_s``, so a
+position left past its threshold (after a failure, a resume, the market opening) is hedged, and a stuck
+execution is re-examined, without anyone having to notice.
+
+Failures are contained per symbol (an execution task that meets a broker error parks only its symbol);
+a fault nothing can contain — a bug, a dead intake — stops the engine with a non-zero exit, loudly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from loguru import logger
+
+from arbtui.brokers.base import Broker, BrokerError
+from arbtui.domain import control, onchain_trade, position
+from arbtui.domain.flows import Change, position_changes
+from arbtui.domain.position import Threshold
+from arbtui.domain.values import Direction, ExecutionId, Shares, Symbol
+from arbtui.engine.alerts import Alert, Alerts, Severity
+from arbtui.engine.bus import Bus
+from arbtui.engine.executions import ExecutionOptions, Executions
+from arbtui.engine.metrics import Metrics
+from arbtui.engine.ports import Check, Readiness
+from arbtui.store.event_store import Committed, UnitOfWork
+from arbtui.store.ledger import Ledger, new_execution_id
+
+ENGINE_ACTOR = "engine"
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    check_interval_s: float = 10.0
+    """The periodic scan: re-evaluate positions, re-examine stuck executions, ping the broker."""
+    shutdown_timeout_s: float = 30.0
+    """On SIGTERM, how long broker calls in flight may take to finish."""
+    stale_after_s: float = 120.0
+    """Readiness: the chain is stale when intake recorded nothing for this long while live."""
+    unhedged_alert_usd: float = 1000.0  # float-ok: an alert threshold, not money on the books
+    unhedged_alert_after_s: float = 300.0
+    threshold: Threshold = field(default_factory=Threshold)
+    executions: ExecutionOptions = field(default_factory=ExecutionOptions)
+
+
+class Engine:
+    """Implements :class:`arbtui.engine.ports.OperatorControl`."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        broker: Broker,
+        options: EngineOptions | None = None,
+        *,
+        intake: Callable[[], Awaitable[None]] | None = None,
+        stop_intake: Callable[[], None] | None = None,
+        bus: Bus | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.store = ledger.store
+        self.broker = broker
+        self.options = options or EngineOptions()
+        self.bus = bus or Bus()
+        self.metrics = Metrics()
+        self.alerts = Alerts(self.bus.publish)
+        self.executions = Executions(
+            self.store,
+            broker,
+            self.alerts,
+            self.metrics,
+            self.options.executions,
+            on_finished=lambda symbol: self.check_position(symbol, "after execution"),
+            on_park=self._park,
+        )
+        self.executions.on_fault = self._fault
+        self._intake = intake
+        self._stop_intake = stop_intake
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+        self.fault: BaseException | None = None
+        self.chain_live = intake is None
+        self.last_chain_progress = time.monotonic()
+        self.last_broker_ok: float | None = None
+        self._exposed_since: dict[str, float] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover from the ledger, then start intake and the periodic scan."""
+        self.store.listeners.append(self._on_commit)
+        ledger_threshold = self.options.threshold
+        self.ledger.threshold = ledger_threshold
+        for symbol in await self.store.aggregate_ids(position.AGGREGATE):
+            await self._align_threshold(Symbol(symbol))
+        recovered = await self._open_executions()
+        for execution_id in recovered:
+            self.executions.ensure(execution_id, recovering=True)
+        await self.scan("startup")
+        logger.info("engine started: {} executions resumed from the ledger", len(recovered))
+        if self._intake is not None:
+            self._tasks.append(self._supervise(self._intake(), "intake"))
+        self._tasks.append(self._supervise(self._scan_forever(), "scanner"))
+
+    async def wait(self) -> None:
+        await self._stopped.wait()
+
+    async def stop(self) -> bool:
+        """Graceful: stop intake and the scan, let broker calls in flight finish (bounded), close.
+        Returns True when every in-flight call finished in time."""
+        if self._stop_intake is not None:
+            self._stop_intake()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        clean = await self.executions.stop(self.options.shutdown_timeout_s)
+        await self.broker.aclose()
+        self._stopped.set()
+        return clean
+
+    def _supervise(self, work: Awaitable[None], name: str) -> asyncio.Task[None]:
+        async def run() -> None:
+            await work
+            if not self._stopped.is_set():
+                raise RuntimeError(f"{name} ended on its own")
+
+        task = asyncio.create_task(run(), name=name)
+        task.add_done_callback(lambda t: None if t.cancelled() or t.exception() is None else self._fault(t.exception()))
+        return task
+
+    def _fault(self, exc: BaseException | None) -> None:
+        if exc is None or self.fault is not None:
+            return
+        self.fault = exc
+        self.alerts.raise_(Alert("engine_fault", Severity.CRITICAL, f"engine halted: {exc!r}"))
+        self._stopped.set()
+
+    # --- reacting to commits ------------------------------------------------------------------
+
+    def _on_commit(self, committed: list[Committed]) -> None:
+        for change in committed:
+            if change.aggregate_type == position.AGGREGATE:
+                for event in change.events:
+                    if isinstance(event, position.OffChainOrderPlaced):
+                        self.executions.ensure(event.execution_id)
+                self.metrics.unhedged.labels(symbol=change.aggregate_id).set(
+                    float(change.state.net.value)
+                )  # float-ok: gauge
+            elif change.aggregate_type == onchain_trade.AGGREGATE:
+                for event in change.events:
+                    if isinstance(event, onchain_trade.Filled):
+                        self.metrics.fills.labels(symbol=event.fill.symbol).inc()
+                    elif isinstance(event, onchain_trade.FillSkipped):
+                        self.metrics.skipped_fills.inc()
+                        self.alerts.raise_(
+                            Alert(
+                                f"skipped:{change.aggregate_id}",
+                                Severity.WARNING,
+                                f"skipped fill {change.aggregate_id}: {event.skip.reason.value} — {event.skip.detail}",
+                                action=f"arbtui events --aggregate OnChainTrade:{change.aggregate_id}",
+                            )
+                        )
+        self.bus.publish(tuple(committed))
+
+    def intake_progress(self, *, live: bool) -> None:
+        """Intake reports here (connected and recording)."""
+        self.chain_live = live
+        self.last_chain_progress = time.monotonic()
+
+    # --- the periodic scan --------------------------------------------------------------------
+
+    async def _scan_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.check_interval_s)
+            await self.scan("periodic check")
+
+    async def scan(self, reason: str) -> None:
+        """Re-examine stuck executions, re-evaluate every position, ping the broker."""
+        for execution_id in await self._open_executions():
+            self.executions.ensure(execution_id, recovering=True)
+        for symbol in await self.store.aggregate_ids(position.AGGREGATE):
+            await self.check_position(Symbol(symbol), reason)
+        try:
+            await self.broker.clock()
+            self.last_broker_ok = time.monotonic()
+        except BrokerError as exc:
+            self.metrics.broker_errors.labels(kind=type(exc).__name__).inc()
+            logger.warning("broker check failed: {}", exc)
+
+    async def check_position(self, symbol: Symbol, reason: str) -> None:
+        async def work(uow: UnitOfWork) -> None:
+            pos = await uow.load(position.SPEC, symbol)
+            controls = await uow.load(control.SPEC, control.CONTROL_ID)
+            context = position.HedgeContext(
+                hedging_allowed=controls.hedging_allowed(symbol),
+                broker=self.broker.kind,
+                execution_id=new_execution_id(),
+                at=_now(),
+            )
+            uow.record(
+                position_changes(pos, position.decide(pos, position.CheckThreshold(reason=reason, context=context)))
+            )
+
+        await self.store.run(work, metadata={"correlation_id": f"check:{symbol}", "reason": reason})
+        await self._watch_exposure(symbol)
+
+    async def _watch_exposure(self, symbol: Symbol) -> None:
+        pos, _ = await self.store.load(position.SPEC, symbol)
+        exposure = abs(pos.last_price.notional(pos.net).value) if pos.last_price else 0
+        now = time.monotonic()
+        if exposure < self.options.unhedged_alert_usd:
+            self._exposed_since.pop(symbol, None)
+            self.alerts.clear(f"unhedged:{symbol}", f"{symbol}: unhedged exposure back under the threshold")
+            return
+        since = self._exposed_since.setdefault(symbol, now)
+        if now - since >= self.options.unhedged_alert_after_s:
+            self.alerts.raise_(
+                Alert(
+                    f"unhedged:{symbol}",
+                    Severity.CRITICAL,
+                    f"{symbol}: ${exposure:.2f} unhedged for {now - since:.0f} s (net {pos.net})",
+                    action=f"check the symbol; hedge by hand: arbtui hedge {symbol} buy|sell SHARES --reason …",
+                    symbol=symbol,
+                )
+            )
+
+    async def _open_executions(self) -> list[str]:
+        rows = await self.store.query(
+            "SELECT view_id FROM offchain_trade_view WHERE status IN ('PENDING', 'SUBMITTED', 'PARTIALLY_FILLED')"
+            " ORDER BY json_extract(payload, '$.placed_at')"
+        )
+        return [str(row[0]) for row in rows]
+
+    async def _align_threshold(self, symbol: Symbol) -> None:
+        async def work(uow: UnitOfWork) -> None:
+            pos = await uow.load(position.SPEC, symbol)
+            events = position.decide(pos, position.UpdateThreshold(threshold=self.options.threshold, at=_now()))
+            uow.record(position_changes(pos, events))
+
+        await self.store.run(work, metadata={"correlation_id": f"threshold:{symbol}"})
+
+    # --- operator control ---------------------------------------------------------------------
+
+    async def pause(self, symbol: Symbol | None, *, actor: str, reason: str) -> None:
+        await self._control(control.Pause(symbol=symbol, audit=_audit(actor, reason)))
+
+    async def resume(self, symbol: Symbol | None, *, actor: str, reason: str) -> None:
+        await self._control(control.Resume(symbol=symbol, audit=_audit(actor, reason)))
+        symbols = [symbol] if symbol else [Symbol(s) for s in await self.store.aggregate_ids(position.AGGREGATE)]
+        for each in symbols:
+            self.executions.forgive(each)
+            await self.check_position(each, "resumed")
+
+    async def engage_kill_switch(self, *, actor: str, reason: str) -> None:
+        await self._control(control.EngageKillSwitch(audit=_audit(actor, reason)))
+
+    async def clear_kill_switch(self, *, actor: str, reason: str) -> None:
+        await self._control(control.ClearKillSwitch(audit=_audit(actor, reason)))
+
+    async def manual_hedge(
+        self, symbol: Symbol, direction: Direction, shares: Shares, *, actor: str, reason: str
+    ) -> ExecutionId:
+        execution_id = new_execution_id()
+        audit = _audit(actor, reason)
+
+        async def work(uow: UnitOfWork) -> None:
+            controls = await uow.load(control.SPEC, control.CONTROL_ID)
+            request = control.RequestManualHedge(
+                symbol=symbol, direction=direction, shares=shares, execution_id=execution_id, audit=audit
+            )
+            uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(control.decide(controls, request)))])
+            pos = await uow.load(position.SPEC, symbol)
+            place = position.PlaceManualHedge(
+                direction=direction,
+                shares=shares,
+                broker=self.broker.kind,
+                execution_id=execution_id,
+                actor=actor,
+                reason=reason,
+                at=audit.at,
+            )
+            uow.record(position_changes(pos, position.decide(pos, place)))
+
+        await self.store.run(work, metadata={"correlation_id": execution_id, "actor": actor, "reason": reason})
+        return execution_id
+
+    async def _control(self, command: control.ControlCommand) -> None:
+        async def work(uow: UnitOfWork) -> None:
+            state = await uow.load(control.SPEC, control.CONTROL_ID)
+            uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(control.decide(state, command)))])
+
+        audit = command.audit
+        await self.store.run(work, metadata={"actor": audit.actor, "reason": audit.reason})
+        logger.bind(actor=audit.actor).warning("{}: {}", type(command).__name__, audit.reason)
+
+    async def _park(self, symbol: Symbol, why: str) -> None:
+        state, _ = await self.store.load(control.SPEC, control.CONTROL_ID)
+        if symbol in state.paused_symbols:
+            return
+        await self.pause(symbol, actor=ENGINE_ACTOR, reason=why)
+
+    # --- readiness ----------------------------------------------------------------------------
+
+    async def readiness(self) -> Readiness:
+        now = time.monotonic()
+        checks: dict[str, Check] = {}
+        if self._intake is not None:
+            stale = now - self.last_chain_progress > self.options.stale_after_s
+            checks["chain"] = Check(
+                self.chain_live and not stale,
+                ""
+                if self.chain_live and not stale
+                else "intake not live"
+                if not self.chain_live
+                else f"no block recorded for {now - self.last_chain_progress:.0f} s",
+            )
+        broker_ok = self.last_broker_ok is not None and now - self.last_broker_ok <= 3 * self.options.check_interval_s
+        checks["broker"] = Check(broker_ok, "" if broker_ok else "broker not answering its clock endpoint")
+        writable = await self.store.writable()
+        checks["database"] = Check(writable is None, writable or "")
+        if self.fault is not None:
+            checks["engine"] = Check(False, f"halted: {self.fault!r}")
+        return Readiness(checks)
+
+
+def _audit(actor: str, reason: str) -> control.Audit:
+    return control.Audit(actor=actor, reason=reason, at=_now())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

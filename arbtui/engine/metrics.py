@@ -1,0 +1,28 @@
+"""Prometheus metrics of one engine (its own registry: tests and several engines never collide)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.fills = Counter("arbtui_fills", "Onchain fills recorded", ["symbol"], registry=r)
+        self.skipped_fills = Counter("arbtui_skipped_fills", "Logs of our owner that could not be decoded", registry=r)
+        self.hedges = Counter("arbtui_hedges", "Broker executions by final status", ["symbol", "status"], registry=r)
+        self.fill_to_submit = Histogram(
+            "arbtui_fill_to_submit_seconds",
+            "From the placement being recorded to the broker accepting the order",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.submit_to_fill = Histogram(
+            "arbtui_submit_to_fill_seconds", "From broker acceptance to terminal fill", registry=r
+        )
+        self.unhedged = Gauge("arbtui_unhedged_shares", "Net shares not yet hedged (signed)", ["symbol"], registry=r)
+        self.broker_errors = Counter("arbtui_broker_errors", "Broker errors by type", ["kind"], registry=r)
+        self.rate_limited = Counter("arbtui_rate_limit_hits", "HTTP 429 answers from the broker", registry=r)
+        self.rpc_errors = Counter("arbtui_rpc_errors", "Chain RPC/intake errors", registry=r)
+        self.chain_head = Gauge("arbtui_chain_cursor_block", "Last block fully recorded", registry=r)

@@ -1,0 +1,64 @@
+"""What the engine offers the layers above it (HTTP service, console, CLI): operator control, health and
+readiness. The engine implements :class:`OperatorControl`; the API and the console only ever call this.
+
+Errors: every control method raises :class:`arbtui.domain.errors.DomainError` subclasses when the rules
+refuse the action — :class:`~arbtui.domain.errors.InvalidCommand` (malformed: zero shares, empty reason)
+and :class:`~arbtui.domain.errors.RejectedTransition` (state conflict: already paused, kill switch
+engaged, an execution already in flight) — and :class:`arbtui.store.errors.StoreError` when the ledger
+cannot be written. Nothing is recorded when an error is raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from arbtui.domain.values import Direction, ExecutionId, Shares, Symbol
+
+
+@dataclass(frozen=True)
+class Check:
+    """One readiness condition: ``ok`` and, when not, why (one line an operator can act on)."""
+
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """``ready`` only when every check is ok: chain connected with lag in bound, broker reachable,
+    database writable."""
+
+    checks: dict[str, Check] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return all(check.ok for check in self.checks.values())
+
+
+class OperatorControl(Protocol):
+    """Operator actions; each is an audited event with actor and reason."""
+
+    async def pause(self, symbol: Symbol | None, *, actor: str, reason: str) -> None:
+        """Stop new hedges for one symbol, or all (``None``). Fills are still recorded."""
+        ...
+
+    async def resume(self, symbol: Symbol | None, *, actor: str, reason: str) -> None:
+        """Undo a pause; positions are re-evaluated at once (a past-threshold one hedges now)."""
+        ...
+
+    async def engage_kill_switch(self, *, actor: str, reason: str) -> None:
+        """Stop every hedge, manual ones included, until :meth:`clear_kill_switch`."""
+        ...
+
+    async def clear_kill_switch(self, *, actor: str, reason: str) -> None: ...
+
+    async def manual_hedge(
+        self, symbol: Symbol, direction: Direction, shares: Shares, *, actor: str, reason: str
+    ) -> ExecutionId:
+        """Place a hedge by hand through the normal execution path; returns its execution id."""
+        ...
+
+    async def readiness(self) -> Readiness:
+        """The current readiness checks (cheap: from state the engine keeps, no network round trip)."""
+        ...
