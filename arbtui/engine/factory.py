@@ -1,0 +1,131 @@
+"""One factory builds the engine from the settings tree — for ``arbtui run``, the demo and the tests
+alike, so tests run what operators run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from loguru import logger
+
+from arbtui.brokers.alpaca import AlpacaBroker
+from arbtui.brokers.base import Broker
+from arbtui.brokers.dry_run import DryRunBroker
+from arbtui.brokers.schwab import SchwabBroker
+from arbtui.brokers.schwab.crypto import TokenCipher
+from arbtui.chain.decode import DecodeConfig, SymbolMarkers
+from arbtui.chain.intake import FillIntake, IntakeConfig
+from arbtui.chain.pyth import PythConfig
+from arbtui.chain.signals import (
+    BackfillProgress,
+    IntakeAlert,
+    IntakeSignal,
+    IntakeState,
+    IntakeStatus,
+    RangeRecorded,
+    ReorgHandled,
+)
+from arbtui.config import Settings
+from arbtui.domain.position import Threshold, ThresholdKind
+from arbtui.domain.values import BrokerKind
+from arbtui.engine.alerts import Alert, Severity
+from arbtui.engine.app import Engine, EngineOptions
+from arbtui.engine.executions import ExecutionOptions
+from arbtui.engine.schwab_tokens import EventStoreTokenVault
+from arbtui.store.event_store import EventStore
+from arbtui.store.ledger import Ledger
+
+
+@dataclass(frozen=True)
+class Built:
+    engine: Engine
+    intake: FillIntake
+
+
+async def build_engine(settings: Settings, *, db: Path | None = None) -> Built:
+    """Open the ledger and wire broker, intake and engine as the settings say (nothing connects yet)."""
+    store = await EventStore.open(db or settings.database.path)
+    broker = _broker(settings, store)
+    ledger = Ledger(store, broker.kind)
+    options = EngineOptions(
+        check_interval_s=settings.engine.check_interval_s,
+        shutdown_timeout_s=settings.engine.shutdown_timeout_s,
+        stale_after_s=settings.chain.stale_after_s,
+        unhedged_alert_usd=float(settings.alerts.unhedged_usd),  # float-ok: an alert threshold
+        unhedged_alert_after_s=settings.alerts.unhedged_for_s,
+        threshold=Threshold(kind=ThresholdKind(settings.broker.threshold.value)),
+        executions=ExecutionOptions(
+            poll_interval_s=settings.broker.poll_interval_s,
+            max_failures_before_park=settings.engine.max_retries_before_park,
+        ),
+    )
+    chain = settings.chain
+    assert chain.http_url is not None  # required by the settings rules
+    intake_config = IntakeConfig(
+        http_url=chain.http_url,
+        decode=DecodeConfig(
+            orderbook=chain.orderbook,
+            owner=chain.owner,
+            usdc=chain.usdc,
+            markers=SymbolMarkers(
+                prefixes=tuple(settings.tokens.markers.prefixes), suffixes=tuple(settings.tokens.markers.suffixes)
+            ),
+        ),
+        deployment_block=chain.deployment_block,
+        ws_url=chain.ws_url,
+        confirmations=chain.confirmations,
+        poll_interval=chain.poll_interval_s,
+        chunk_blocks=chain.backfill_chunk_blocks,
+        pyth=None
+        if chain.pyth is None
+        else PythConfig(address=chain.pyth, feeds=dict(settings.pyth.feeds), timeout=settings.pyth.timeout_s),
+    )
+    holder: list[Engine] = []
+    intake = FillIntake(intake_config, ledger, lambda signal: _observe(holder[0], signal))
+    engine = Engine(ledger, broker, options, intake=intake.run, stop_intake=intake.stop)
+    engine.alerts.repeat_every = settings.alerts.repeat_every_s
+    holder.append(engine)
+    return Built(engine, intake)
+
+
+def _broker(settings: Settings, store: EventStore) -> Broker:
+    kind = settings.broker.kind
+    if kind is BrokerKind.ALPACA:
+        return AlpacaBroker(settings.alpaca_config())
+    if kind is BrokerKind.SCHWAB:
+        assert settings.encryption_key is not None  # required by the settings rules for schwab
+        cipher = TokenCipher.from_hex(settings.encryption_key)
+        return SchwabBroker(settings.schwab_config(), vault=EventStoreTokenVault(store), cipher=cipher)
+    return DryRunBroker()
+
+
+def _observe(engine: Engine, signal: IntakeSignal) -> None:
+    """Intake's signals → engine readiness, metrics and alerts."""
+    if isinstance(signal, IntakeStatus):
+        engine.intake_progress(live=signal.state is IntakeState.LIVE)
+        if signal.state is IntakeState.RECONNECTING:
+            engine.metrics.rpc_errors.inc()
+        logger.info("intake {}{}", signal.state.value, f": {signal.detail}" if signal.detail else "")
+    elif isinstance(signal, RangeRecorded):
+        engine.intake_progress(live=engine.chain_live)
+        engine.metrics.chain_head.set(signal.end.number)
+    elif isinstance(signal, BackfillProgress):
+        logger.info(
+            "backfill {:.0%}: blocks {}..{} of {}, {} fills",
+            signal.fraction,
+            signal.first,
+            signal.done_through,
+            signal.target,
+            signal.fills,
+        )
+    elif isinstance(signal, ReorgHandled):
+        engine.alerts.raise_(
+            Alert(
+                f"reorg:{signal.detected_at_block}",
+                Severity.WARNING,
+                f"chain reorganisation at block {signal.detected_at_block}: {len(signal.retracted)} fills retracted",
+                action="none: retracted fills are reversed on their positions and hedged back",
+            )
+        )
+    elif isinstance(signal, IntakeAlert):
+        engine.alerts.raise_(Alert(f"intake:{signal.kind.value}", Severity.WARNING, signal.message))
