@@ -19,7 +19,6 @@ import asyncio
 import json
 import random
 import resource
-import sqlite3
 import subprocess
 import sys
 import tempfile
