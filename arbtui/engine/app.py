@@ -84,6 +84,7 @@ class Engine:
         self._stop_intake = stop_intake
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
+        self._stopping = False
         self.fault: BaseException | None = None
         self.chain_live = intake is None
         self.last_chain_progress = time.monotonic()
@@ -114,6 +115,7 @@ class Engine:
     async def stop(self) -> bool:
         """Graceful: stop intake and the scan, let broker calls in flight finish (bounded), close.
         Returns True when every in-flight call finished in time."""
+        self._stopping = True  # from here on, a task that ends is ending because we asked it to
         if self._stop_intake is not None:
             self._stop_intake()
         for task in self._tasks:
@@ -127,7 +129,7 @@ class Engine:
     def _supervise(self, work: Awaitable[None], name: str) -> asyncio.Task[None]:
         async def run() -> None:
             await work
-            if not self._stopped.is_set():
+            if not self._stopping:
                 raise RuntimeError(f"{name} ended on its own")
 
         task = asyncio.create_task(run(), name=name)
@@ -194,6 +196,9 @@ class Engine:
             logger.warning("broker check failed: {}", exc)
 
     async def check_position(self, symbol: Symbol, reason: str) -> None:
+        if self._stopping:
+            return  # no new placement while shutting down; the next start re-evaluates
+
         async def work(uow: UnitOfWork) -> None:
             pos = await uow.load(position.SPEC, symbol)
             controls = await uow.load(control.SPEC, control.CONTROL_ID)

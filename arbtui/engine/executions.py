@@ -108,7 +108,7 @@ class Executions:
             self.on_fault(exc)
 
     async def stop(self, grace_s: float) -> bool:
-        """Stop starting new broker calls; let calls in flight finish up to ``grace_s`` seconds.
+        """Send no new order; see orders already at the broker to a terminal state, up to ``grace_s``.
         Returns False if some had to be cancelled (their state is in the ledger: recovery resumes them)."""
         self._stopping = True
         pending = [task for task in self._tasks.values() if not task.done()]
@@ -126,10 +126,12 @@ class Executions:
         log = logger.bind(execution_id=execution_id)
         attempt = 0
         looked_up = not recovering
-        while not self._stopping:
+        while True:
             order, _ = await self._store.load(offchain_order.SPEC, execution_id)
             if order.status is None or order.status.is_terminal or order.symbol is None:
                 return
+            if self._stopping and order.broker_order_id is None:
+                return  # shutting down: send nothing new; an order already at the broker is seen through
             log = log.bind(symbol=order.symbol)
             try:
                 if order.broker_order_id is None:

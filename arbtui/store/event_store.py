@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from arbtui.domain import AGGREGATES
+from arbtui.domain.errors import DomainError
 from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
 from arbtui.domain.flows import Change
 from arbtui.domain.values import BlockRef
@@ -99,6 +100,10 @@ class UnitOfWork:
         self._touched: dict[tuple[str, str], _Touched] = {}
         self.checkpoint: BlockRef | None = None
         self.forget_checkpoints_above: int | None = None
+
+    @property
+    def loaded(self) -> list[tuple[str, str]]:
+        return list(self._touched)
 
     async def load(self, spec: AggregateSpec[S, Any], aggregate_id: str) -> S:
         key = (spec.type_name, aggregate_id)
@@ -203,6 +208,10 @@ class EventStore:
                 ]
         state, version = fold_rows(spec, aggregate_id, state, version, [row[1:] for row in rows if row[0] == 1])
         self._remember(key, state, version)
+        newest = self._cache.get(key)
+        if newest is not None and newest[1] > version:  # a commit landed while this read was in flight
+            newer: S = newest[0]
+            return newer, newest[1]
         return state, version
 
     async def read_log(
@@ -265,9 +274,20 @@ class EventStore:
         attempts: int = MAX_ATTEMPTS,
     ) -> T:
         """Run ``work`` and commit what it recorded; on a concurrency conflict, run it again."""
+        fresh = False
         for attempt in range(1, attempts + 1):
             uow = UnitOfWork(self, dict(metadata or {}))
-            result = await work(uow)
+            try:
+                result = await work(uow)
+            except DomainError:
+                # a rule refused the command; if that may have been decided on a cached state that another
+                # process has since moved on, decide once more on state read from the database
+                if fresh or attempt == attempts:
+                    raise
+                fresh = True
+                for key in uow.loaded:
+                    self._cache.pop(key, None)
+                continue
             try:
                 await self._commit(uow)
             except ConcurrencyConflict:
@@ -390,6 +410,12 @@ class EventStore:
         return None
 
     def _remember(self, key: tuple[str, str], state: Any, version: int) -> None:
+        """Cache ``state`` unless a newer version is already cached: a read that started before a
+        commit and returns after it must not put the older state back."""
+        cached = self._cache.get(key)
+        if cached is not None and cached[1] > version:
+            self._cache.move_to_end(key)
+            return
         self._cache[key] = (state, version)
         self._cache.move_to_end(key)
         while len(self._cache) > CACHE_SIZE:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from arbtui.domain import control, onchain_trade, position
+from arbtui.domain.errors import ControlStateConflict
 from arbtui.domain.flows import Change, witness_fill
 from arbtui.domain.values import BrokerKind, Direction, Symbol
 from arbtui.store.codec import utc_now
@@ -321,3 +322,20 @@ async def test_replaying_any_prefix_gives_the_state_the_live_run_had(db_path: Pa
         ).fetchall()
         assert fold_rows(position.SPEC, symbol, position.initial(symbol), 0, stream) == live
     conn.close()
+
+
+async def test_a_rule_refusal_on_a_stale_cache_is_decided_again_on_fresh_state(db_path: Path) -> None:
+    """Another process resumed AAPL behind this store's cache: pausing AAPL again must not be refused as
+    'already paused' on the stale cached state."""
+    store, other = await EventStore.open(db_path), await EventStore.open(db_path)
+    try:
+        await store.run(_pause("AAPL"))  # cached here: AAPL paused
+        await other.run(_resume("AAPL"))  # the other writer resumes it
+        await store.run(_pause("AAPL"))  # stale cache says "already paused"; fresh state says not
+        state, version = await store.load(control.SPEC, control.CONTROL_ID)
+        assert ("AAPL" in state.paused_symbols, version) == (True, 3)
+        with pytest.raises(ControlStateConflict, match="already paused"):  # a real refusal still refuses
+            await store.run(_pause("AAPL"))
+    finally:
+        await store.close()
+        await other.close()
