@@ -1,0 +1,494 @@
+"""The end-to-end harness: a real anvil with the test contracts, the local Alpaca server in the test
+process, the bot as a separate ``arbtui run --headless`` process, a fill emitter and a read-only view of
+the bot's ledger. Every process started here is stopped by its own PID."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import sqlite3
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+from aiohttp import web
+from web3 import Web3
+
+from tests.chain_support.anvil import REPO_ROOT, AnvilNode, free_port
+from tests.chain_support.artifacts import Artifact
+from tests.chain_support.deploy import OUR_OWNER, ChainDriver, Deployment, OrderTuple, order
+from tests.fakes.alpaca_server import AlpacaServer
+
+API_KEY = "e2e-key"
+API_SECRET = "e2e-secret"
+TERMINAL = ("FILLED", "FAILED", "CANCELLED")
+OPEN = ("PENDING", "SUBMITTED", "PARTIALLY_FILLED")
+
+# token name in the deployment → (broker symbol, token decimals)
+TOKENS: dict[str, tuple[str, int]] = {
+    "tAAPL": ("AAPL", 18),
+    "AAPL0x": ("AAPL", 18),
+    "NVDAs1": ("NVDA", 9),
+    "tMSFT": ("MSFT", 18),
+}
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool] | bool], *, within: float, what: str, every: float = 0.05
+) -> None:
+    """Poll ``check`` until it holds; fail with ``what`` after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if await result if isinstance(result, Awaitable) else result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+# --- the broker ---------------------------------------------------------------------------------
+
+
+class CountingAlpacaServer(AlpacaServer):
+    """The local Alpaca server, also counting every ``POST /v2/orders`` per client order id (refused
+    duplicates included) and waking waiters the moment a submit arrives."""
+
+    def __init__(self) -> None:
+        super().__init__(api_key=API_KEY, api_secret=API_SECRET)
+        self.posts: Counter[str] = Counter()
+        self.before_create: Callable[[], Awaitable[None]] | None = None
+        """One-shot hook run when the next submit arrives, before the order is created."""
+        self.after_create: Callable[[], Awaitable[None]] | None = None
+        """One-shot hook run after the next submit created its order, before the answer is sent."""
+
+    async def _submit(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.text())
+        client_id = str(body.get("client_order_id"))
+        self.posts[client_id] += 1
+        hook, self.before_create = self.before_create, None
+        if hook is not None:
+            await hook()
+        response = await super()._submit(request)
+        hook, self.after_create = self.after_create, None
+        if hook is not None:
+            await hook()
+        return response
+
+    def filled_net(self) -> dict[str, Decimal]:
+        """Net shares the broker filled per symbol (buy +, sell −): the broker's own books."""
+        net: dict[str, Decimal] = {}
+        for sim in self.book.orders.values():
+            signed = self.book.filled(sim) * (1 if sim.side == "buy" else -1)
+            net[sim.symbol] = net.get(sim.symbol, Decimal(0)) + signed
+        return net
+
+
+# --- the chain ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmittedFill:
+    trade_id: str
+    symbol: str
+    direction: str
+    amount: Decimal
+
+
+@dataclass
+class FillEmitter:
+    """Sends take transactions of our orders with random sizes (≤ 6 decimals) and sides; records every
+    fill it caused by the receipt's log (``tx_hash:log_index``), independently of the bot's decoder."""
+
+    driver: ChainDriver
+    rng: random.Random
+    emitted: list[EmittedFill] = field(default_factory=list)
+    transactions: int = 0
+    sent_listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def _orders(self) -> dict[tuple[str, str], OrderTuple]:
+        d = self.driver.deployment
+        orders: dict[tuple[str, str], OrderTuple] = {}
+        for name, (_, decimals) in TOKENS.items():
+            token = d.tokens[name]
+            orders[(name, "SELL")] = order(OUR_OWNER, [(d.usdc, 6)], [(token, decimals)])
+            orders[(name, "BUY")] = order(OUR_OWNER, [(token, decimals)], [(d.usdc, 6)])
+        return orders
+
+    def send(self, fills_in_tx: int) -> list[EmittedFill]:
+        """One transaction with ``fills_in_tx`` random takes of our orders."""
+        plan = [
+            (
+                self.rng.choice(list(TOKENS)),
+                self.rng.choice(["BUY", "SELL"]),
+                Decimal(self.rng.randint(1, 2_500_000)) / Decimal(1_000_000),
+            )
+            for _ in range(fills_in_tx)
+        ]
+        return self.send_exact(plan)
+
+    def send_exact(self, plan: list[tuple[str, str, Decimal]]) -> list[EmittedFill]:
+        """One transaction taking our orders: (token name, our direction, shares) each."""
+        orders = self._orders()
+        takes: list[tuple[OrderTuple, int, int, int, int]] = []
+        planned: list[tuple[str, str, Decimal]] = []
+        for name, direction, amount in plan:
+            price = self.rng.randint(100, 300)
+            token_units = int(amount * 10 ** TOKENS[name][1])
+            usdc_units = int(amount * price * 10**6)
+            if direction == "SELL":  # the taker receives our tokens and pays USDC
+                takes.append((orders[(name, "SELL")], 0, 0, token_units, usdc_units))
+            else:  # the taker receives our USDC and pays tokens
+                takes.append((orders[(name, "BUY")], 0, 0, usdc_units, token_units))
+            planned.append((TOKENS[name][0], direction, amount))
+        sent = self.driver.take(takes)
+        receipt = self.driver.w3.eth.get_transaction_receipt(sent.tx_hash)  # type: ignore[arg-type]
+        book = self.driver.deployment.orderbook.lower()
+        logs = [log for log in receipt["logs"] if str(log["address"]).lower() == book]
+        assert len(logs) == len(planned), f"{sent.tx_hash}: {len(logs)} orderbook logs for {len(planned)} takes"
+        made = [
+            EmittedFill(f"{sent.tx_hash}:{int(log['logIndex'])}", symbol, direction, amount)
+            for log, (symbol, direction, amount) in zip(logs, planned, strict=True)
+        ]
+        self.emitted.extend(made)
+        self.transactions += 1
+        for listener in self.sent_listeners:
+            listener()
+        return made
+
+    def model_onchain_net(self) -> dict[str, Decimal]:
+        """Σ signed fills per symbol (our BUY +, our SELL −)."""
+        net: dict[str, Decimal] = {}
+        for fill in self.emitted:
+            signed = fill.amount if fill.direction == "BUY" else -fill.amount
+            net[fill.symbol] = net.get(fill.symbol, Decimal(0)) + signed
+        return net
+
+
+@dataclass
+class Chain:
+    node: AnvilNode
+    deployment: Deployment
+    driver: ChainDriver
+    first_block: int
+
+
+def start_chain(artifacts: dict[str, Artifact], deploy: Callable[[str, dict[str, Artifact]], Deployment]) -> Chain:
+    node = AnvilNode.start()
+    try:
+        deployment = deploy(node.http_url, artifacts)
+        driver = ChainDriver(node.http_url, deployment, artifacts)
+        return Chain(node, deployment, driver, driver.head() + 1)
+    except BaseException:
+        node.stop()
+        raise
+
+
+# --- the bot --------------------------------------------------------------------------------------
+
+
+def write_config(
+    path: Path,
+    *,
+    chain: Chain,
+    alpaca_url: str,
+    api_port: int,
+    db: Path,
+    ws: bool = True,
+    extra: str = "",
+) -> Path:
+    d = chain.deployment
+    ws_line = f'ws_url = "{chain.node.ws_url}"' if ws else ""
+    path.write_text(
+        f"""
+[chain]
+http_url = "{chain.node.http_url}"
+{ws_line}
+orderbook = "{d.orderbook}"
+owner = "{OUR_OWNER}"
+usdc = "{d.usdc}"
+deployment_block = {chain.first_block}
+poll_interval_s = 0.2
+stale_after_s = 60.0
+
+[broker]
+kind = "alpaca"
+poll_interval_s = 0.1
+
+[alpaca]
+paper = true
+base_url = "{alpaca_url}"
+
+[database]
+path = "{db}"
+
+[api]
+listen = "127.0.0.1:{api_port}"
+
+[engine]
+check_interval_s = 0.5
+{extra}
+"""
+    )
+    return path
+
+
+def bot_environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARBTUI_")}
+    env["ARBTUI_ALPACA_API_KEY"] = API_KEY
+    env["ARBTUI_ALPACA_API_SECRET"] = API_SECRET
+    env["PYTHONUNBUFFERED"] = "1"
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    return env
+
+
+@dataclass
+class Bot:
+    """``arbtui --config … --db … run --headless`` in its own process; restartable, stopped by PID."""
+
+    config: Path
+    db: Path
+    api_port: int
+    logs: Path
+    process: asyncio.subprocess.Process | None = None
+    starts: int = 0
+    kills: int = 0
+    _log: TextIO | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def start(self) -> None:
+        assert not self.running, "already running"
+        self.starts += 1
+        self.logs.mkdir(exist_ok=True)
+        if self._log is not None:
+            self._log.close()
+        self._log = (self.logs / f"bot-{self.starts:03d}.log").open("w")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "arbtui.cli",
+            "--config",
+            str(self.config),
+            "--db",
+            str(self.db),
+            "run",
+            "--headless",
+            cwd=REPO_ROOT,
+            env=bot_environment(),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+            start_new_session=True,
+        )
+
+    async def healthy(self) -> bool:
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session,
+                session.get(f"{self.api_url}/health") as response,
+            ):
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
+
+    async def wait_healthy(self, within: float = 30.0) -> None:
+        async def up() -> bool:
+            if not self.running:
+                raise AssertionError(f"bot exited with {self.returncode()} during start-up: {self.tail()}")
+            return await self.healthy()
+
+        await eventually(up, within=within, what="the bot's /health")
+
+    async def ready(self) -> dict[str, Any]:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session,
+            session.get(f"{self.api_url}/ready") as response,
+        ):
+            answer: dict[str, Any] = await response.json()
+            return answer
+
+    async def kill9(self) -> None:
+        """SIGKILL by our own PID, then reap it."""
+        assert self.process is not None
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGKILL)
+            self.kills += 1
+        await self.process.wait()
+
+    def signal(self, number: int) -> None:
+        assert self.process is not None
+        assert self.process.returncode is None
+        os.kill(self.process.pid, number)
+
+    async def wait_exit(self, within: float) -> int:
+        assert self.process is not None
+        return await asyncio.wait_for(self.process.wait(), within)
+
+    def returncode(self) -> int | None:
+        return None if self.process is None else self.process.returncode
+
+    def tail(self, lines: int = 15) -> str:
+        path = self.logs / f"bot-{self.starts:03d}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def log_text(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("bot-*.log")))
+
+    async def stop(self) -> None:
+        """Teardown: SIGKILL by PID if still running (tests stop it gracefully themselves first)."""
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGKILL)
+            await self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+async def run_cli(*args: str, within: float = 120.0) -> tuple[int, str]:
+    """``arbtui ARGS`` as operators run it; (exit code, stdout+stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "arbtui.cli",
+        *args,
+        cwd=REPO_ROOT,
+        env=bot_environment(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), within)
+    finally:
+        if process.returncode is None:
+            os.kill(process.pid, signal.SIGKILL)
+            await process.wait()
+    assert process.returncode is not None
+    return process.returncode, out.decode(errors="replace")
+
+
+# --- the ledger, read-only -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _readonly(db: Path) -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True)
+class Execution:
+    execution_id: str
+    symbol: str
+    direction: str
+    shares: Decimal
+    shares_filled: Decimal
+    status: str
+    broker_order_id: str | None
+
+
+class LedgerView:
+    """Reads the bot's SQLite ledger read-only while the bot runs (or after)."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+
+    def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        if not self.db.exists():
+            return []
+        try:
+            with _readonly(self.db) as conn:
+                return list(conn.execute(sql, params).fetchall())
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+
+    def filled_counts(self) -> Counter[str]:
+        """Filled events per onchain trade id, from the event log itself."""
+        rows = self.query(
+            "SELECT aggregate_id, count(*) FROM events"
+            " WHERE aggregate_type = 'OnChainTrade' AND event_type = 'Filled' GROUP BY aggregate_id"
+        )
+        return Counter({str(a): int(n) for a, n in rows})
+
+    def fill_count(self) -> int:
+        rows = self.query("SELECT count(*) FROM events WHERE aggregate_type = 'OnChainTrade' AND event_type = 'Filled'")
+        return int(rows[0][0]) if rows else 0
+
+    def executions(self) -> list[Execution]:
+        rows = self.query("SELECT view_id, payload FROM offchain_trade_view")
+        result = []
+        for view_id, payload in rows:
+            p = json.loads(payload)
+            result.append(
+                Execution(
+                    execution_id=str(view_id),
+                    symbol=str(p["symbol"]),
+                    direction=str(p["direction"]),
+                    shares=Decimal(p["shares"]),
+                    shares_filled=Decimal(p["shares_filled"]),
+                    status=str(p["status"]),
+                    broker_order_id=p.get("broker_order_id"),
+                )
+            )
+        return result
+
+    def positions(self) -> dict[str, dict[str, Any]]:
+        return {str(v): json.loads(p) for v, p in self.query("SELECT view_id, payload FROM position_view")}
+
+    def settled(self, expected_fills: int) -> bool:
+        """Every fill recorded, no execution open, no position with a pending execution or ≥ 1 share net."""
+        if self.fill_count() < expected_fills:
+            return False
+        if any(e.status not in TERMINAL for e in self.executions()):
+            return False
+        for pos in self.positions().values():
+            if pos["pending_execution_id"] is not None or abs(Decimal(pos["net_position"])) >= 1:
+                return False
+        return True
+
+
+def emitter_for(chain: Chain, seed: int) -> FillEmitter:
+    return FillEmitter(chain.driver, random.Random(seed))
+
+
+def allocate_port() -> int:
+    return free_port()
+
+
+def checksum(address: str) -> str:
+    return Web3.to_checksum_address(address)
+
+
+def emit_paced(emitter: FillEmitter, total: int, duration_s: float, stop: threading.Event, max_per_tx: int = 3) -> None:
+    """Emit ``total`` fills in transactions of 1..``max_per_tx`` takes, spread over ``duration_s``
+    (pacing, not polling: the wait is the schedule itself)."""
+    started = time.monotonic()
+    while len(emitter.emitted) < total and not stop.is_set():
+        count = min(emitter.rng.randint(1, max_per_tx), total - len(emitter.emitted))
+        emitter.send(count)
+        due = started + duration_s * len(emitter.emitted) / total
+        stop.wait(max(0.0, due - time.monotonic()))
