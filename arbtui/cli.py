@@ -322,7 +322,7 @@ def _print_table(rows: list[dict[str, Any]], columns: list[str], title: str) -> 
 @click.option("--headless", is_flag=True, help="No console: serve health, readiness, metrics and control over HTTP.")
 @click.pass_obj
 def run_command(obj: Context, headless: bool) -> None:
-    """Run the bot: intake, hedging and the control API (the console comes with a later release)."""
+    """Run the bot in the operator console (or, with --headless, behind the HTTP service)."""
     import asyncio
 
     from arbtui.config import ConfigError, format_problems, load_settings
@@ -332,12 +332,14 @@ def run_command(obj: Context, headless: bool) -> None:
     except ConfigError as exc:
         click.echo(format_problems(exc), err=True)
         raise SystemExit(2) from exc
+    db = Path(obj._db) if obj._db else None
     if not headless:
-        raise click.UsageError("the console is not built yet: run with --headless")
+        from arbtui.tui.commands import run_console
+
+        raise SystemExit(run_console(settings, db))
     from arbtui.api.service import configure_logging, run_headless
 
     configure_logging(json_lines=True)
-    db = Path(obj._db) if obj._db else None
     raise SystemExit(asyncio.run(run_headless(settings, db=db)))
 
 

@@ -1,0 +1,281 @@
+"""The operator console: hosts the engine in its own event loop and renders what the engine's bus publishes.
+
+Thin composition: the panes (``widgets/``) render rows, the model (``model.py``) folds bus messages into
+an immutable view, and the workers here do the I/O — starting and stopping the engine, reading the bus,
+sampling readiness, sending operator commands — and only post messages. Only the handlers
+(``on_view_changed``, ``on_status_sampled``, ``on_command_finished``, ``on_engine_halted``) touch widgets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Vertical
+from textual.widgets import Footer
+
+from arbtui.domain.errors import DomainError
+from arbtui.domain.values import Symbol
+from arbtui.engine.app import Engine
+from arbtui.engine.bus import Subscription
+from arbtui.store.errors import StoreError
+from arbtui.tui.messages import CommandFinished, EngineHalted, EngineStatus, StatusSampled, ViewChanged
+from arbtui.tui.model import ConsoleView, fold, seeded
+from arbtui.tui.readonly import read_seed
+from arbtui.tui.screens import ConfirmScreen, HedgeRequest, HedgeScreen, HelpScreen, HistoryScreen, ReasonScreen
+from arbtui.tui.widgets import AccumulatorsPane, AlertLog, ControlBanner, FillsPane, OrdersPane, StatusBar
+
+BURST = 1000
+"""Bus messages folded into one view before it is posted (a burst of fills is one repaint)."""
+
+
+def console_actor() -> str:
+    """``console:<login>``: who the audit trail names for actions taken here."""
+    return f"console:{getpass.getuser()}"
+
+
+class ArbtuiApp(App[int]):
+    """``ArbtuiApp(engine).run()``: starts the engine on mount, stops it gracefully on quit.
+    The return code is 0, or 1 when the engine halted on a fault."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "pause", "Pause"),
+        Binding("r", "resume", "Resume"),
+        Binding("k", "kill", "Kill"),
+        Binding("h", "hedge", "Hedge"),
+        Binding("f", "filter_alerts", "Filter"),
+        Binding("y", "history", "History", show=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+    CSS_PATH = "app.tcss"
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012  (Textual declares it as an instance attribute)
+        (0, "-narrow"),
+        (110, "-wide"),
+    ]
+    TITLE = "arbtui"
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        actor: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        status_every_s: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.actor = actor or console_actor()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.status_every_s = status_every_s
+        self.view = ConsoleView()
+        """The last view rendered (read by actions and tests; replaced, never mutated)."""
+        self.status: EngineStatus | None = None
+        self.seeded = asyncio.Event()
+        self.engine_started = asyncio.Event()
+        self._engine_stopped = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="top"):
+            yield StatusBar(id="status")
+            yield ControlBanner(id="banner")
+        with Grid(id="panes"):
+            yield FillsPane(id="fills")
+            yield AccumulatorsPane(id="accumulators")
+            yield OrdersPane(id="orders")
+            yield AlertLog(id="alerts")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(ControlBanner).display = False
+        self.query_one(StatusBar).show(None, self.view.unhedged_usd(), 0)
+        subscription = self.engine.bus.subscribe()  # before the seed and the start: nothing is missed
+        self._listen(subscription)
+        self._run_engine()
+        self._sample_status()
+
+    # --- workers: I/O only, they post messages ------------------------------------------------
+
+    @work(group="bus", exit_on_error=True)
+    async def _listen(self, subscription: Subscription) -> None:
+        view = seeded(await asyncio.to_thread(read_seed, self.engine.store.path))
+        self.post_message(ViewChanged(view))
+        self.seeded.set()
+        while True:
+            view = fold(view, await subscription.get(), self.clock)
+            for _ in range(BURST):
+                try:
+                    message = subscription.queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                view = fold(view, message, self.clock)
+            self.post_message(ViewChanged(view))
+
+    @work(group="engine", exit_on_error=True)
+    async def _run_engine(self) -> None:
+        await self.seeded.wait()
+        await self.engine.start()
+        self.engine_started.set()
+        await self.engine.wait()
+        if self.engine.fault is not None:
+            self.post_message(EngineHalted(repr(self.engine.fault)))
+
+    @work(group="status", exit_on_error=True)
+    async def _sample_status(self) -> None:
+        await self.engine_started.wait()
+        while not self._engine_stopped:
+            readiness = await self.engine.readiness()
+            market_open = "market_closed" not in self.engine.alerts.active
+            self.post_message(StatusSampled(EngineStatus(readiness, self.engine.broker.kind.value, market_open)))
+            await asyncio.sleep(self.status_every_s)
+
+    @work(group="commands")
+    async def _command(self, done: str, command: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await command()
+        except (DomainError, StoreError) as exc:
+            self.post_message(CommandFinished(str(exc), refused=True))
+        else:
+            self.post_message(CommandFinished(done, refused=False))
+
+    @work(group="engine", exclusive=True)
+    async def _stop_and_exit(self) -> None:
+        await self.stop_engine()
+        self.exit(1 if self.engine.fault is not None else 0)
+
+    async def on_unmount(self) -> None:
+        """However the app ends (quit, ctrl+c, a test harness), the engine stops gracefully."""
+        await self.stop_engine()
+
+    async def stop_engine(self) -> bool:
+        """Stop the engine once (idempotent). True when every broker call in flight finished in time."""
+        if self._engine_stopped:
+            return True
+        self._engine_stopped = True
+        return await self.engine.stop()
+
+    # --- handlers: the only code that changes widgets -----------------------------------------
+
+    def on_view_changed(self, message: ViewChanged) -> None:
+        view = self.view = message.view
+        self.query_one(FillsPane).show(view.fills)
+        self.query_one(AccumulatorsPane).show(view.positions, view.control)
+        self.query_one(OrdersPane).show(view.orders)
+        self.query_one(AlertLog).show(view.alerts)
+        self.query_one(ControlBanner).show(view.control)
+        self.query_one(StatusBar).show(self.status, view.unhedged_usd(), len(view.in_flight))
+
+    def on_status_sampled(self, message: StatusSampled) -> None:
+        self.status = message.status
+        self.query_one(StatusBar).show(self.status, self.view.unhedged_usd(), len(self.view.in_flight))
+
+    def on_command_finished(self, message: CommandFinished) -> None:
+        self.notify(message.text, severity="error" if message.refused else "information")
+
+    def on_engine_halted(self, message: EngineHalted) -> None:
+        self.notify(f"engine halted: {message.reason}", severity="error", timeout=3600)
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def _selected_symbol(self) -> str | None:
+        pane = self.query_one(AccumulatorsPane)
+        return pane.selected_symbol if pane.has_focus else None
+
+    def action_pause(self) -> None:
+        symbol = self._selected_symbol()
+        target = symbol or "every symbol"
+
+        def send(reason: str | None) -> None:
+            if reason is not None:
+                self._command(
+                    f"paused {target}",
+                    lambda: self.engine.pause(_ticker(symbol), actor=self.actor, reason=reason),
+                )
+
+        self.push_screen(ReasonScreen(f"Pause hedging for {target}?", "paused from the console"), send)
+
+    def action_resume(self) -> None:
+        symbol = self._selected_symbol()
+        target = symbol or "every symbol"
+
+        def send(reason: str | None) -> None:
+            if reason is not None:
+                self._command(
+                    f"resumed {target}",
+                    lambda: self.engine.resume(_ticker(symbol), actor=self.actor, reason=reason),
+                )
+
+        self.push_screen(ReasonScreen(f"Resume hedging for {target}?", "resumed from the console"), send)
+
+    def action_kill(self) -> None:
+        if self.view.control.kill_switch is not None:
+
+            def clear(reason: str | None) -> None:
+                if reason is not None:
+                    self._command(
+                        "kill switch cleared",
+                        lambda: self.engine.clear_kill_switch(actor=self.actor, reason=reason),
+                    )
+
+            self.push_screen(ReasonScreen("Clear the kill switch? Hedging starts again.", ""), clear)
+            return
+
+        def engage(reason: str | None) -> None:
+            if reason is not None:
+                self._command(
+                    "kill switch engaged",
+                    lambda: self.engine.engage_kill_switch(actor=self.actor, reason=reason),
+                )
+
+        self.push_screen(ReasonScreen("ENGAGE THE KILL SWITCH? No hedge at all, manual included.", ""), engage)
+
+    def action_hedge(self) -> None:
+        def send(request: HedgeRequest | None) -> None:
+            if request is None:
+                return
+            self._command(
+                f"hedge sent: {request.in_words(self.engine.broker.kind.value)}",
+                lambda: self.engine.manual_hedge(
+                    request.symbol, request.direction, request.shares, actor=self.actor, reason=request.reason
+                ),
+            )
+
+        self.push_screen(HedgeScreen(self.engine.broker.kind.value, self._selected_symbol()), send)
+
+    def action_filter_alerts(self) -> None:
+        shown = self.query_one(AlertLog).cycle_filter()
+        self.notify(f"alerts: {shown.value} and worse")
+
+    def action_history(self) -> None:
+        self.push_screen(HistoryScreen(Path(self.engine.store.path), self._selected_symbol()))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        in_flight = len(self.view.in_flight) or len(self.engine.executions.in_flight)
+        if not in_flight:
+            self._stop_and_exit()
+            return
+
+        def answer(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                self._stop_and_exit()
+
+        grace = self.engine.options.shutdown_timeout_s
+        question = (
+            f"{in_flight} execution(s) in flight. Quit anyway?\n"
+            f"Broker calls get up to {grace:.0f} s to finish; anything unfinished resumes from the ledger next start."
+        )
+        self.push_screen(ConfirmScreen(question, yes="Quit"), answer)
+
+
+def _ticker(symbol: str | None) -> Symbol | None:
+    return Symbol(symbol) if symbol else None

@@ -1,0 +1,62 @@
+"""Messages the console's workers post to the app. Only the app's handlers change widgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from arbtui.engine.ports import Readiness
+from arbtui.tui.model import ConsoleView
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """What the status bar shows besides the ledger: readiness, the venue and whether its market is open."""
+
+    readiness: Readiness
+    broker: str
+    market_open: bool
+    bus_dropped: int = 0
+
+
+class ViewChanged(Message):
+    """A new :class:`ConsoleView` folded from the bus. Handled by ``ArbtuiApp.on_view_changed``.
+
+    Each one is a complete picture, so a burst of fills collapses into one repaint."""
+
+    def __init__(self, view: ConsoleView) -> None:
+        super().__init__()
+        self.view = view
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ViewChanged)
+
+
+class StatusSampled(Message):
+    """The engine's readiness, sampled. Handled by ``ArbtuiApp.on_status_sampled``."""
+
+    def __init__(self, status: EngineStatus) -> None:
+        super().__init__()
+        self.status = status
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StatusSampled)
+
+
+class CommandFinished(Message):
+    """An operator command came back: done, or refused with the engine's one-line reason.
+    Handled by ``ArbtuiApp.on_command_finished``."""
+
+    def __init__(self, text: str, *, refused: bool) -> None:
+        super().__init__()
+        self.text = text
+        self.refused = refused
+
+
+class EngineHalted(Message):
+    """The engine stopped on a fault. Handled by ``ArbtuiApp.on_engine_halted``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason

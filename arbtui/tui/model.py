@@ -1,0 +1,245 @@
+"""What the console shows, as one immutable value folded from the engine's bus — no Textual here.
+
+:func:`fold` takes the current :class:`ConsoleView` and one bus message (a tuple of
+:class:`~arbtui.store.event_store.Committed`, or an :class:`~arbtui.engine.alerts.Alert`) and returns the
+next view. Every list is bounded (newest kept), and an aggregate's state is only ever replaced by one of
+a higher version, so a seed read from the ledger and the live bus can overlap without going backwards.
+The panes render rows; they never see the domain objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+from arbtui.domain import control, offchain_order, onchain_trade, position
+from arbtui.domain.control import Control
+from arbtui.domain.offchain_order import OffchainOrder, OrderStatus
+from arbtui.domain.onchain_trade import OnChainTrade, TradeStatus
+from arbtui.domain.position import Position, ThresholdKind
+from arbtui.engine.alerts import Alert, Severity
+from arbtui.store.event_store import Committed
+
+MAX_FILLS = 200
+MAX_ORDERS = 200
+MAX_ALERTS = 500
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """An aggregate's state as of ``version`` (its event count)."""
+
+    version: int
+    state: Any
+
+
+@dataclass(frozen=True)
+class AlertEntry:
+    """An alert as the console received it, stamped with the console's clock."""
+
+    at: datetime
+    alert: Alert
+
+
+@dataclass(frozen=True)
+class ConsoleView:
+    """Everything the panes render. Immutable: each fold returns a new one."""
+
+    fills: tuple[Versioned, ...] = ()
+    """OnChainTrade states that carry a fill, newest first, at most :data:`MAX_FILLS`."""
+    positions: Mapping[str, Versioned] = field(default_factory=lambda: _EMPTY)
+    orders: tuple[Versioned, ...] = ()
+    """OffchainOrder states, most recently placed first, at most :data:`MAX_ORDERS`."""
+    alerts: tuple[AlertEntry, ...] = ()
+    """Oldest first (the log reads downwards), at most :data:`MAX_ALERTS`."""
+    control: Control = field(default_factory=Control)
+    control_version: int = 0
+
+    @property
+    def in_flight(self) -> tuple[OffchainOrder, ...]:
+        """Executions not yet terminal, as the ledger last reported them."""
+        return tuple(v.state for v in self.orders if v.state.status is not None and not v.state.status.is_terminal)
+
+    def unhedged_usd(self) -> Decimal:
+        """Σ |net × last price| over every symbol: what is exposed and not yet being hedged."""
+        total = Decimal(0)
+        for versioned in self.positions.values():
+            pos: Position = versioned.state
+            if pos.last_price is not None:
+                total += abs(pos.last_price.notional(pos.net).value)
+        return total
+
+
+def fold(view: ConsoleView, message: object, now: Callable[[], datetime]) -> ConsoleView:
+    """The view after one bus message. Messages of other kinds leave it unchanged."""
+    if isinstance(message, Alert):
+        alerts = (*view.alerts, AlertEntry(now(), message))[-MAX_ALERTS:]
+        return replace(view, alerts=alerts)
+    if isinstance(message, tuple):
+        for change in message:
+            if isinstance(change, Committed):
+                view = apply_state(view, change.aggregate_type, change.aggregate_id, change.version, change.state)
+    return view
+
+
+def apply_state(view: ConsoleView, aggregate_type: str, aggregate_id: str, version: int, state: Any) -> ConsoleView:
+    """Take one aggregate's state into the view, unless the view already holds a newer one."""
+    if aggregate_type == position.AGGREGATE:
+        current = view.positions.get(aggregate_id)
+        if current is not None and current.version >= version:
+            return view
+        positions = dict(view.positions)
+        positions[aggregate_id] = Versioned(version, state)
+        return replace(view, positions=MappingProxyType(positions))
+    if aggregate_type == control.AGGREGATE:
+        if version <= view.control_version:
+            return view
+        return replace(view, control=state, control_version=version)
+    if aggregate_type == onchain_trade.AGGREGATE:
+        trade: OnChainTrade = state
+        if trade.fill is None:
+            return view
+        fills = _upsert(view.fills, Versioned(version, trade), _trade_key, _fill_sort_key)[:MAX_FILLS]
+        return replace(view, fills=fills)
+    if aggregate_type == offchain_order.AGGREGATE:
+        orders = _upsert(view.orders, Versioned(version, state), _order_key, _order_sort_key)[:MAX_ORDERS]
+        return replace(view, orders=orders)
+    return view
+
+
+def seeded(states: Iterable[tuple[str, str, int, Any]]) -> ConsoleView:
+    """A view built from ``(aggregate_type, aggregate_id, version, state)`` read from the ledger."""
+    view = ConsoleView()
+    for aggregate_type, aggregate_id, version, state in states:
+        view = apply_state(view, aggregate_type, aggregate_id, version, state)
+    return view
+
+
+def _upsert(
+    rows: tuple[Versioned, ...],
+    new: Versioned,
+    key: Callable[[Any], str],
+    sort_key: Callable[[Versioned], tuple[Any, ...]],
+) -> tuple[Versioned, ...]:
+    wanted = key(new.state)
+    kept: list[Versioned] = []
+    for row in rows:
+        if key(row.state) == wanted:
+            if row.version >= new.version:
+                return rows
+            continue
+        kept.append(row)
+    kept.append(new)
+    return tuple(sorted(kept, key=sort_key, reverse=True))
+
+
+def _trade_key(trade: OnChainTrade) -> str:
+    return trade.trade_id
+
+
+def _order_key(order: OffchainOrder) -> str:
+    return order.execution_id
+
+
+def _fill_sort_key(row: Versioned) -> tuple[Any, ...]:
+    fill = row.state.fill
+    return (fill.block_number, fill.trade_id.log_index, fill.trade_id.tx_hash, fill.trade_id.leg)
+
+
+def _order_sort_key(row: Versioned) -> tuple[Any, ...]:
+    order: OffchainOrder = row.state
+    return (order.placed_at.timestamp() if order.placed_at else 0.0, order.execution_id)
+
+
+# --- rows: what each pane prints ------------------------------------------------------------------
+
+
+def short(text: str, keep: int = 8) -> str:
+    """``0x1234…cdef`` style: enough to recognise, short enough for 80 columns."""
+    if len(text) <= keep + 1:
+        return text
+    head = keep // 2 + (2 if text.startswith("0x") else 0)
+    return f"{text[:head]}…{text[-(keep // 2) :]}"
+
+
+def money(value: Decimal | None, places: int = 2) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{places}f}"
+
+
+def fill_row(trade: OnChainTrade) -> tuple[str, ...]:
+    """time, block, symbol, side, shares, price, Pyth price, tx."""
+    fill = trade.fill
+    assert fill is not None  # only trades with a fill are kept
+    pyth = trade.enriched.pyth_price if trade.enriched is not None else None
+    side = fill.direction.value.upper()
+    if trade.status is TradeStatus.REORGED:
+        side = f"{side} (reorged)"
+    return (
+        fill.block_timestamp.strftime("%H:%M:%S"),
+        str(fill.block_number),
+        str(fill.symbol),
+        side,
+        str(fill.amount),
+        money(fill.price_usdc.value),
+        money(pyth.price if pyth is not None else None),
+        short(fill.trade_id.tx_hash),
+    )
+
+
+def carry(pos: Position) -> Decimal:
+    """What stays unhedged after the hedge the threshold calls for now (the signed remainder)."""
+    return (pos.net - pos.threshold.hedge_size(pos.net, pos.last_price)).value
+
+
+def threshold_text(pos: Position) -> str:
+    if pos.threshold.kind is ThresholdKind.SHARES:
+        return "1 sh"
+    return f"${pos.threshold.min_notional:,}"
+
+
+def position_row(pos: Position) -> tuple[str, ...]:
+    """symbol, net, carry, reserved, pending execution, threshold, last hedge."""
+    return (
+        pos.symbol,
+        str(pos.net),
+        f"{carry(pos):f}",
+        str(pos.reserved),
+        short(pos.pending.execution_id) if pos.pending else "—",
+        threshold_text(pos),
+        pos.last_hedge_at.strftime("%H:%M:%S") if pos.last_hedge_at else "—",
+    )
+
+
+def order_row(order: OffchainOrder) -> tuple[str, ...]:
+    """execution, symbol, side, shares, status, fill price, latency (placed → completed)."""
+    latency = "—"
+    if order.placed_at is not None and order.completed_at is not None:
+        latency = f"{(order.completed_at - order.placed_at).total_seconds():.1f}s"
+    price = order.price_cents.to_price().value if order.price_cents is not None else None
+    return (
+        short(order.execution_id),
+        str(order.symbol or "?"),
+        order.direction.value.upper() if order.direction else "?",
+        str(order.shares),
+        _status(order.status or OrderStatus.PENDING),
+        money(price),
+        latency,
+    )
+
+
+_STATUS_TEXT = {OrderStatus.PARTIALLY_FILLED: "PARTIAL"}
+
+
+def _status(status: OrderStatus) -> str:
+    return _STATUS_TEXT.get(status, status.value)
+
+
+SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}

@@ -1,0 +1,8 @@
+"""The console's modal screens."""
+
+from arbtui.tui.screens.confirm import ConfirmScreen, ReasonScreen
+from arbtui.tui.screens.hedge import HedgeRequest, HedgeScreen
+from arbtui.tui.screens.help import HelpScreen
+from arbtui.tui.screens.history import HistoryScreen
+
+__all__ = ["ConfirmScreen", "HedgeRequest", "HedgeScreen", "HelpScreen", "HistoryScreen", "ReasonScreen"]

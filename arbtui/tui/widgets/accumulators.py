@@ -1,0 +1,45 @@
+"""The accumulators pane: one row per symbol — what is left to hedge and what is in flight."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from arbtui.domain.control import Control
+from arbtui.domain.position import Position
+from arbtui.tui.model import Versioned, position_row
+from arbtui.tui.widgets._table import Cell, Row, selected_key, sync_rows
+
+COLUMNS = ("symbol", "net", "carry", "resvd", "pending", "thresh", "hedged at")
+
+
+class AccumulatorsPane(DataTable[Cell]):
+    """Per symbol: net, carry, reserved shares and the pending execution, threshold, last hedge.
+    A paused symbol's name is shown in yellow with a ‖ mark."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row")
+        self.border_title = "Accumulators"
+
+    def on_mount(self) -> None:
+        for name in COLUMNS:
+            self.add_column(name, key=name)
+
+    @property
+    def selected_symbol(self) -> str | None:
+        """The symbol under the cursor (what `p` and `r` act on while this pane has focus)."""
+        return selected_key(self)
+
+    def show(self, positions: Mapping[str, Versioned], control: Control) -> None:
+        rows: list[Row] = []
+        for symbol in sorted(positions):
+            pos: Position = positions[symbol].state
+            cells: list[Cell] = list(position_row(pos))
+            if symbol in control.paused_symbols:
+                cells[0] = Text(f"{symbol} ‖", style="bold yellow")
+            if not pos.net.is_zero:
+                cells[1] = Text(str(cells[1]), style="bold")
+            rows.append((symbol, cells))
+        sync_rows(self, rows)

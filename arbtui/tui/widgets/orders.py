@@ -1,0 +1,44 @@
+"""The broker orders pane: every execution, most recent first, its status coloured."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from arbtui.domain.offchain_order import OffchainOrder, OrderStatus
+from arbtui.tui.model import Versioned, order_row
+from arbtui.tui.widgets._table import Cell, Row, sync_rows
+
+COLUMNS = ("exec", "symbol", "side", "shares", "status", "price", "latency")
+STATUS_STYLE = {
+    OrderStatus.PENDING: "yellow",
+    OrderStatus.SUBMITTED: "cyan",
+    OrderStatus.PARTIALLY_FILLED: "cyan",
+    OrderStatus.FILLED: "green",
+    OrderStatus.FAILED: "bold red",
+    OrderStatus.CANCELLED: "magenta",
+}
+
+
+class OrdersPane(DataTable[Cell]):
+    """Executions at the broker: id (short), symbol, side, shares, status, fill price, latency."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.border_title = "Broker orders"
+
+    def on_mount(self) -> None:
+        for name in COLUMNS:
+            self.add_column(name, key=name)
+
+    def show(self, orders: tuple[Versioned, ...]) -> None:
+        rows: list[Row] = []
+        for versioned in orders:
+            order: OffchainOrder = versioned.state
+            cells: list[Cell] = list(order_row(order))
+            status = order.status or OrderStatus.PENDING
+            cells[4] = Text(str(cells[4]), style=STATUS_STYLE[status])
+            rows.append((order.execution_id, cells))
+        sync_rows(self, rows)
+        in_flight = sum(1 for v in orders if v.state.status is not None and not v.state.status.is_terminal)
+        self.border_subtitle = f"{in_flight} in flight" if in_flight else ""

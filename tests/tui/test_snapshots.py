@@ -1,0 +1,118 @@
+"""Pictures of the console, pinned: terminal size, the engine's clock and execution ids, the console's
+clock, fills with fixed blocks and timestamps. Each test waits until the engine is idle and the panes
+show the data before the picture is taken. Regenerate with ``pytest tests/tui --snapshot-update`` and
+read the SVGs (they are text) before committing them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from arbtui.domain.values import Direction
+from arbtui.engine.alerts import Alert, Severity
+from arbtui.engine.app import Engine
+from arbtui.tui import ArbtuiApp
+from arbtui.tui.widgets import FillsPane
+from tests.builders import T0, block, make_fill
+from tests.tui.conftest import ACTOR, STILL, open_engine, until
+
+SnapCompare = Callable[..., bool]
+FILLS = [
+    ("AAPL", "0.6", Direction.SELL, "231.40"),
+    ("MSFT", "1.25", Direction.BUY, "412.05"),
+    ("AAPL", "0.7", Direction.SELL, "231.55"),
+    ("NVDA", "0.3", Direction.BUY, "118.20"),
+    ("TSLA", "2.5", Direction.SELL, "251.10"),
+]
+
+
+@pytest.fixture
+def hosted(tmp_path: Path, pinned_clock: Callable[[], datetime]) -> Iterator[ArbtuiApp]:
+    engine = asyncio.run(open_engine(tmp_path / "ledger.db", options=STILL))
+    app = ArbtuiApp(engine, actor=ACTOR, clock=lambda: T0 + timedelta(minutes=6), status_every_s=0.05)
+    yield app
+    asyncio.run(engine.ledger.close())
+
+
+async def _trading_session(pilot: Pilot[Any]) -> None:
+    """Five fills on four symbols (two hedges follow), one warning alert; waits until all is shown."""
+    app = pilot.app
+    assert isinstance(app, ArbtuiApp)
+    engine: Engine = app.engine
+    await until(pilot, app.engine_started.is_set)
+    for n, (symbol, amount, direction, price) in enumerate(FILLS, start=1):
+        fill = make_fill(n, amount, direction, symbol=symbol, price=price, block_number=41_000_000 + n)
+        await engine.ledger.record_range([fill], [], block(41_000_000 + n))
+        await until(pilot, lambda: not app.view.in_flight and not engine.executions.in_flight)
+    engine.alerts.raise_(
+        Alert(
+            "market_closed",
+            Severity.WARNING,
+            "alpaca: market closed, 1 hedge waiting for the open",
+            action="none: hedges go out at the open",
+        )
+    )
+    engine.alerts.clear("market_closed", "market open: hedging again")
+    await until(pilot, lambda: app.query_one(FillsPane).row_count == len(FILLS))
+    await until(pilot, lambda: len(app.view.orders) == 3 and not app.view.in_flight and not engine.executions.in_flight)
+    await until(pilot, lambda: app.status is not None and len(app.view.alerts) == 2)
+    await pilot.pause(0.1)
+
+
+def _then(*steps: Callable[[Pilot[Any]], Awaitable[None]]) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def run(pilot: Pilot[Any]) -> None:
+        for step in steps:
+            await step(pilot)
+
+    return run
+
+
+def test_console_at_80x24(snap_compare: SnapCompare, hosted: ArbtuiApp) -> None:
+    """80×24, panes stacked. Must show: the status bar (chain —, dry_run market open, unhedged $ total);
+    *Onchain fills* with TSLA (block 41000005) on top and the BUY sides green; *Accumulators* with AAPL
+    net -0.3, MSFT 0.25 and TSLA -0.5 after their hedges; *Broker orders* with three FILLED executions (TSLA BUY 2,
+    AAPL BUY 1, MSFT SELL 1) in green; the footer keys p r k h f ? q. No banner: nothing is paused."""
+    assert snap_compare(hosted, terminal_size=(80, 24), run_before=_trading_session)
+
+
+def test_console_at_120x40(snap_compare: SnapCompare, hosted: ArbtuiApp) -> None:
+    """120×40, wide layout: fills across the top, accumulators beside broker orders, alerts across the
+    bottom with the yellow WARNING (its action after →) followed by the green RECOVERED line."""
+    assert snap_compare(hosted, terminal_size=(120, 40), run_before=_trading_session)
+
+
+def test_paused_banner(snap_compare: SnapCompare, hosted: ArbtuiApp) -> None:
+    """After `p` and Enter: the yellow banner 'PAUSED (all symbols) by console:tester: paused from the
+    console (r to resume)' under the status bar; the rest as in the 80×24 picture."""
+
+    async def pause(pilot: Pilot[Any]) -> None:
+        await pilot.press("p")
+        await pilot.pause(0.1)
+        await pilot.press("enter")
+        app = pilot.app
+        assert isinstance(app, ArbtuiApp)
+        await until(pilot, lambda: app.view.control.paused_all is not None)
+        await pilot.pause(0.1)
+
+    assert snap_compare(hosted, terminal_size=(80, 24), run_before=_then(_trading_session, pause))
+
+
+def test_hedge_confirmation_repeats_the_order(snap_compare: SnapCompare, hosted: ArbtuiApp) -> None:
+    """The manual hedge modal's second step: 'SELL 3 shares of NVDA at market on dry_run. Reason: test
+    hedge' and 'Send this order?' with the Send (y) / Edit (n) buttons, Edit focused."""
+
+    async def fill_form(pilot: Pilot[Any]) -> None:
+        await pilot.press("h")
+        await pilot.pause(0.1)
+        await pilot.press(*"nvda", "tab", "enter")
+        await pilot.pause(0.1)
+        await pilot.press("down", "down", "enter", "tab", "3", "tab", *"test hedge", "enter")
+        await pilot.pause(0.1)
+
+    assert snap_compare(hosted, terminal_size=(80, 24), run_before=_then(_trading_session, fill_form))
