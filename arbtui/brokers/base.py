@@ -326,6 +326,11 @@ class Broker(Protocol):
         """Cash and buying power of the trading account."""
         ...
 
+    async def credentials_expire_at(self) -> datetime | None:
+        """When the operator must re-authenticate (Schwab's 7-day refresh token), or ``None`` when the
+        credentials do not expire (API keys, dry-run). The engine alerts a day ahead."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections. Idempotent."""
         ...

@@ -146,5 +146,9 @@ class DryRunBroker:
     async def balances(self) -> AccountBalances:
         return AccountBalances(cash=self._cash, buying_power=self._cash)
 
+    async def credentials_expire_at(self) -> datetime | None:
+        """See :meth:`arbtui.brokers.base.Broker.credentials_expire_at`."""
+        return None
+
     async def aclose(self) -> None:
         return None

@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from loguru import logger
 
@@ -194,6 +194,45 @@ class Engine:
         except BrokerError as exc:
             self.metrics.broker_errors.labels(kind=type(exc).__name__).inc()
             logger.warning("broker check failed: {}", exc)
+        try:  # on its own: an expiring login matters most when broker calls already fail
+            await self._watch_credentials()
+        except BrokerError as exc:
+            logger.warning("cannot read the broker login's expiry: {}", exc)
+        self._watch_chain()
+
+    async def _watch_credentials(self) -> None:
+        expires = await self.broker.credentials_expire_at()
+        if expires is None:
+            return
+        left = expires - _now()
+        if left <= timedelta(days=1):
+            self.alerts.raise_(
+                Alert(
+                    "credentials_expiring",
+                    Severity.CRITICAL if left <= timedelta(hours=2) else Severity.WARNING,
+                    f"{self.broker.kind.value} login expires at {expires.isoformat(timespec='minutes')}"
+                    f" (in {max(left.total_seconds(), 0) / 3600:.1f} h)",
+                    action="arbtui schwab auth (the bot may keep running)",
+                )
+            )
+        else:
+            self.alerts.clear("credentials_expiring", f"{self.broker.kind.value} login renewed")
+
+    def _watch_chain(self) -> None:
+        if self._intake is None:
+            return
+        quiet = time.monotonic() - self.last_chain_progress
+        if quiet > self.options.stale_after_s:
+            self.alerts.raise_(
+                Alert(
+                    "chain_stale",
+                    Severity.CRITICAL,
+                    f"no block recorded for {quiet:.0f} s (intake {'live' if self.chain_live else 'not live'})",
+                    action="check the node (chain.http_url / chain.ws_url) and GET /ready",
+                )
+            )
+        else:
+            self.alerts.clear("chain_stale", "chain intake is recording blocks again")
 
     async def check_position(self, symbol: Symbol, reason: str) -> None:
         if self._stopping:

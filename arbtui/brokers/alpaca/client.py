@@ -165,6 +165,10 @@ class AlpacaBroker:
         model = await self._resilience.call("account", lambda: self._call("account", self._sdk.get_account))
         return parsing.parse_account(self._model(TradeAccount, model))
 
+    async def credentials_expire_at(self) -> datetime | None:
+        """See :meth:`arbtui.brokers.base.Broker.credentials_expire_at`."""
+        return None
+
     async def aclose(self) -> None:
         self._sdk._session.close()
 

@@ -217,6 +217,10 @@ class SchwabBroker:
         raw = await self._get_json(f"/trader/v1/accounts/{await self._hash()}", "balances")
         return parsing.parse_balances(raw)
 
+    async def credentials_expire_at(self) -> datetime | None:
+        """See :meth:`arbtui.brokers.base.Broker.credentials_expire_at`."""
+        return await self.tokens.refresh_expires_at()
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
