@@ -9,15 +9,43 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+_new = object.__new__
+_set = object.__setattr__
 
 
 class Frozen(BaseModel):
     """Immutable value with strict field names: base of commands, events and states."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+
+    # Trusted construction for ``evolve``, which folds already-validated values and has no checks.
+    # Both give the same instance pydantic's own ``model_construct``/``model_copy`` would (no extras,
+    # no private attributes on these models), without their generic per-field bookkeeping.
+
+    @classmethod
+    def trusted(cls, **fields: Any) -> Self:
+        """``model_construct`` given every field, in declaration order, of already-valid values."""
+        made = _new(cls)
+        _set(made, "__dict__", fields)
+        _set(made, "__pydantic_fields_set__", set(fields))
+        _set(made, "__pydantic_extra__", None)
+        _set(made, "__pydantic_private__", None)
+        return made
+
+    def evolved(self, **changes: Any) -> Self:
+        """``model_copy(update=changes)``: a shallow copy with ``changes`` applied, unvalidated."""
+        made = _new(type(self))
+        values = self.__dict__.copy()
+        values.update(changes)
+        _set(made, "__dict__", values)
+        _set(made, "__pydantic_fields_set__", self.__pydantic_fields_set__.union(changes))
+        _set(made, "__pydantic_extra__", None)
+        _set(made, "__pydantic_private__", None)
+        return made
 
 
 class DomainEvent(Frozen):

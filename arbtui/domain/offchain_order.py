@@ -201,52 +201,42 @@ def _invalid(state: OffchainOrder, command: str, why: str) -> InvalidTransition:
 
 def evolve(state: OffchainOrder, event: OffchainOrderEvent) -> OffchainOrder:
     if isinstance(event, Placed):
-        return state.model_copy(
-            update={
-                "status": OrderStatus.PENDING,
-                "symbol": event.symbol,
-                "shares": event.shares,
-                "direction": event.direction,
-                "broker": event.broker,
-                "trigger_reason": event.trigger_reason,
-                "placed_at": event.at,
-            }
+        return state.evolved(
+            status=OrderStatus.PENDING,
+            symbol=event.symbol,
+            shares=event.shares,
+            direction=event.direction,
+            broker=event.broker,
+            trigger_reason=event.trigger_reason,
+            placed_at=event.at,
         )
     if isinstance(event, Submitted):
-        return state.model_copy(
-            update={
-                "status": OrderStatus.SUBMITTED,
-                "broker_order_id": event.broker_order_id,
-                "submitted_at": event.at,
-            }
+        return state.evolved(
+            status=OrderStatus.SUBMITTED,
+            broker_order_id=event.broker_order_id,
+            submitted_at=event.at,
         )
     if isinstance(event, PartiallyFilled):
-        return state.model_copy(
-            update={
-                "status": OrderStatus.PARTIALLY_FILLED,
-                "shares_filled": event.shares_filled,
-                "price_cents": event.avg_price_cents,
-            }
+        return state.evolved(
+            status=OrderStatus.PARTIALLY_FILLED,
+            shares_filled=event.shares_filled,
+            price_cents=event.avg_price_cents,
         )
     if isinstance(event, OrderFilled):
-        return state.model_copy(
-            update={
-                "status": OrderStatus.FILLED,
-                "shares_filled": event.shares_filled,
-                "price_cents": event.price_cents,
-                "completed_at": event.at,
-            }
+        return state.evolved(
+            status=OrderStatus.FILLED,
+            shares_filled=event.shares_filled,
+            price_cents=event.price_cents,
+            completed_at=event.at,
         )
     if isinstance(event, OrderFailed):
-        return state.model_copy(update={"status": OrderStatus.FAILED, "error": event.error, "completed_at": event.at})
-    return state.model_copy(
-        update={
-            "status": OrderStatus.CANCELLED,
-            "shares_filled": event.shares_filled,
-            "price_cents": event.avg_price_cents,
-            "error": event.reason,
-            "completed_at": event.at,
-        }
+        return state.evolved(status=OrderStatus.FAILED, error=event.error, completed_at=event.at)
+    return state.evolved(
+        status=OrderStatus.CANCELLED,
+        shares_filled=event.shares_filled,
+        price_cents=event.avg_price_cents,
+        error=event.reason,
+        completed_at=event.at,
     )
 
 

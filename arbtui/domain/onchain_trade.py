@@ -209,20 +209,18 @@ def _invalid(state: OnChainTrade, message: str) -> InvalidTransition:
 
 def evolve(state: OnChainTrade, event: OnChainTradeEvent) -> OnChainTrade:
     if isinstance(event, Filled):
-        return state.model_copy(
-            update={
-                "status": TradeStatus.FILLED,
-                "fill": event.fill,
-                "filled_at": event.at,
-                "enriched": None,
-                "reorged": None,
-            }
+        return state.evolved(
+            status=TradeStatus.FILLED,
+            fill=event.fill,
+            filled_at=event.at,
+            enriched=None,
+            reorged=None,
         )
     if isinstance(event, Enriched):
-        return state.model_copy(update={"enriched": event})
+        return state.evolved(enriched=event)
     if isinstance(event, Reorged):
-        return state.model_copy(update={"status": TradeStatus.REORGED, "reorged": event})
-    return state.model_copy(update={"status": TradeStatus.SKIPPED, "skip": event.skip})
+        return state.evolved(status=TradeStatus.REORGED, reorged=event)
+    return state.evolved(status=TradeStatus.SKIPPED, skip=event.skip)
 
 
 SPEC: AggregateSpec[OnChainTrade, OnChainTradeEvent] = AggregateSpec(

@@ -26,7 +26,7 @@ from decimal import (
     Rounded,
 )
 from enum import StrEnum
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
@@ -54,6 +54,8 @@ def to_decimal(value: object) -> Decimal:
     """Parse an exact decimal from ``Decimal``, ``int`` or a decimal string. Floats are refused."""
     if type(value) is Decimal and value.is_finite():  # the hot path: arithmetic results
         return value
+    if type(value) is str:  # the other hot path: stored amounts
+        return _parse(value)
     if isinstance(value, bool | float):
         raise InvalidAmount(f"refusing {type(value).__name__} {value!r}: amounts must be exact")
     if isinstance(value, Decimal):
@@ -61,12 +63,19 @@ def to_decimal(value: object) -> Decimal:
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation as exc:
-            raise InvalidAmount(f"not a decimal number: {value!r}") from exc
+        return _parse(value)
     else:
         raise InvalidAmount(f"not an amount: {value!r}")
+    if not result.is_finite():
+        raise InvalidAmount(f"not a finite number: {value!r}")
+    return result
+
+
+def _parse(value: str) -> Decimal:
+    try:
+        result = Decimal(value.strip())
+    except InvalidOperation as exc:
+        raise InvalidAmount(f"not a decimal number: {value!r}") from exc
     if not result.is_finite():
         raise InvalidAmount(f"not a finite number: {value!r}")
     return result
@@ -77,6 +86,9 @@ def canonical(value: Decimal) -> str:
     if value.is_zero():
         return "0"
     return format(value.normalize(EXACT), "f")
+
+
+_Q = TypeVar("_Q", bound="_Quantity")
 
 
 class _Quantity:
@@ -93,23 +105,26 @@ class _Quantity:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
     # arithmetic within one unit -------------------------------------------------------------
+    # Results of EXACT operations on finite operands are finite Decimals: no need to re-validate.
     def __add__(self, other: Self) -> Self:
-        self._same_unit(other)
-        return type(self)(EXACT.add(self.value, other.value))
+        if type(other) is not type(self):
+            self._same_unit(other)
+        return _make(type(self), EXACT.add(self.value, other.value))
 
     def __sub__(self, other: Self) -> Self:
-        self._same_unit(other)
-        return type(self)(EXACT.subtract(self.value, other.value))
+        if type(other) is not type(self):
+            self._same_unit(other)
+        return _make(type(self), EXACT.subtract(self.value, other.value))
 
     def __neg__(self) -> Self:
-        return type(self)(EXACT.minus(self.value))
+        return _make(type(self), EXACT.minus(self.value))
 
     def __abs__(self) -> Self:
-        return type(self)(EXACT.abs(self.value))
+        return _make(type(self), EXACT.abs(self.value))
 
     def scaled(self, factor: int | Decimal) -> Self:
         """Exact product with a dimensionless factor."""
-        return type(self)(EXACT.multiply(self.value, to_decimal(factor)))
+        return _make(type(self), EXACT.multiply(self.value, to_decimal(factor)))
 
     # comparisons ----------------------------------------------------------------------------
     def _same_unit(self, other: object) -> None:
@@ -153,7 +168,7 @@ class _Quantity:
 
     @classmethod
     def zero(cls) -> Self:
-        return cls(Decimal(0))
+        return _make(cls, _ZERO)
 
     # text -----------------------------------------------------------------------------------
     def __str__(self) -> str:
@@ -179,7 +194,19 @@ class _Quantity:
             return value  # type: ignore[return-value,unused-ignore]
         if isinstance(value, _Quantity):
             raise InvalidAmount(f"expected {cls.__name__}, got {type(value).__name__}")
-        return cls(value)
+        return _make(cls, to_decimal(value))
+
+
+_ZERO = Decimal(0)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _make(cls: type[_Q], value: Decimal) -> _Q:
+    """Trusted construction: ``value`` is already a finite ``Decimal`` (checked or an EXACT result)."""
+    quantity = _new(cls)
+    _set(quantity, "value", value)
+    return quantity
 
 
 @dataclass(frozen=True, slots=True, init=False, eq=False, repr=False)
@@ -375,7 +402,12 @@ class TradeId:
         match = _TRADE_ID.fullmatch(text) if isinstance(text, str) else None
         if match is None:
             raise ValueError(f"not a trade id: {text!r}")
-        return cls(match[1], int(match[2]), 1 if match[3] else 0)
+        # the pattern already guarantees what __post_init__ checks: skip checking twice
+        parsed = _new(cls)
+        _set(parsed, "tx_hash", match[1])
+        _set(parsed, "log_index", int(match[2]))
+        _set(parsed, "leg", 1 if match[3] else 0)
+        return parsed
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:

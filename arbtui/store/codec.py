@@ -80,9 +80,15 @@ def view_time(moment: datetime | None) -> str | None:
     filters like ``created_at > datetime('now', '-7 days')`` compare correctly as text."""
     if moment is None:
         return None
+    text = moment.isoformat(" ", "microseconds")
+    if text.endswith("+00:00"):  # already UTC (the usual case): the same text without converting
+        return text[:-6]
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def dumps(payload: dict[str, Any]) -> str:
     """Canonical JSON for view payloads: rebuilt views come out byte-identical."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return _CANONICAL.encode(payload)

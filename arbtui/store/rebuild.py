@@ -7,11 +7,13 @@ the same projection functions the live path uses, so a rebuild is byte-identical
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
+import pickle
+import queue
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,15 +42,23 @@ class Difference:
 
 
 PARALLEL_ABOVE = 50_000
-PARTITIONS = ("aggregate_type = 'Position'", "aggregate_type != 'Position'")
-"""Long Position streams on one core, every other aggregate on the other: each fill yields one event of
-each, so the halves stay balanced as the log grows."""
+CHUNKS = 256
+"""A parallel rebuild cuts the log into about this many ranges of aggregates (at evenly spaced events)."""
+QUEUE_DEPTH = 8
+"""Row batches the helper process may have in flight to the writer before it waits."""
+WRITE_CACHE_KIB = 65536
+"""Page cache of the writing connection during a parallel rebuild: the views' indexes stay cached."""
+
+Where = tuple[str, tuple[str, ...]]
+"""An SQL condition on ``events`` and its parameters."""
+Out = list[tuple[str, projections.Row]]
+"""View rows to write: ``(table, row)``."""
 
 
 def rebuild_views(conn: sqlite3.Connection, progress: Progress | None = None, *, parallel: bool | None = None) -> int:
     """Replace every view's rows with a fresh projection of the log, in one transaction.
-    Large logs are folded in two processes (see :data:`PARTITIONS`) and merged in that transaction.
-    Returns the number of events folded."""
+    Large logs are folded by two processes (see :func:`_rebuild_in_parallel`), written in that
+    transaction. Returns the number of events folded."""
     path = _main_file(conn)
     if parallel is None:
         parallel = (
@@ -58,86 +68,196 @@ def rebuild_views(conn: sqlite3.Connection, progress: Progress | None = None, *,
         return _rebuild_in_parallel(conn, path, progress)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for table in projections.ALL_TABLES:
-            conn.execute(f"DELETE FROM {table}")
-        count = _write_projection(conn, conn, "1", progress)
+        _clear_views(conn)
+        writer = _Writer(conn, progress)
+        for count, rows in _project(conn, ("1", ())):
+            writer.add(count, rows)
+        writer.flush()
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return count
+    return writer.count
 
 
-def _write_projection(
-    source: sqlite3.Connection, target: sqlite3.Connection, where: str, progress: Progress | None
-) -> int:
-    count = 0
-    pending: dict[str, list[projections.Row]] = {table: [] for table in projections.ALL_TABLES}
-    for count, rows in _project(source, where):
+def _clear_views(conn: sqlite3.Connection) -> None:
+    for table in projections.ALL_TABLES:
+        conn.execute(f"DELETE FROM {table}")
+
+
+class _Writer:
+    """Buffers view rows and inserts them in batches; ``count`` is the events folded so far."""
+
+    def __init__(self, conn: sqlite3.Connection, progress: Progress | None) -> None:
+        self.conn, self.progress = conn, progress
+        self.rows: Out = []
+        self.count = 0
+        self.elsewhere = 0  # events folded by the helper process, for progress
+
+    def add(self, count: int, rows: Out) -> bool:
+        """Buffer rows; True when a batch was written."""
+        self.count = count
+        self.rows.extend(rows)
+        if len(self.rows) < BATCH:
+            return False
+        self.flush()
+        return True
+
+    def write(self, rows: Out) -> None:
+        by_table: dict[str, list[projections.Row]] = {}
         for table, row in rows:
-            bucket = pending[table]
-            bucket.append(row)
-            if len(bucket) >= BATCH:
-                _insert(target, table, bucket)
-                bucket.clear()
-                if progress is not None:
-                    progress(count)
-    for table, bucket in pending.items():
-        _insert(target, table, bucket)
-    if progress is not None:
-        progress(count)
-    return count
+            by_table.setdefault(table, []).append(row)
+        for table, bucket in by_table.items():
+            _insert(self.conn, table, bucket)
+
+    def flush(self) -> None:
+        self.write(self.rows)
+        self.rows = []
+        if self.progress is not None:
+            self.progress(self.count + self.elsewhere)
 
 
 def _rebuild_in_parallel(conn: sqlite3.Connection, path: str, progress: Progress | None) -> int:
-    with tempfile.TemporaryDirectory(prefix="arbtui-rebuild-", dir=Path(path).parent) as folder:
-        parts = [str(Path(folder) / f"part{i}.db") for i in range(len(PARTITIONS))]
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=len(PARTITIONS), mp_context=spawn) as pool:
-            futures = [
-                pool.submit(project_partition, path, where, part) for where, part in zip(PARTITIONS, parts, strict=True)
-            ]
-            count = sum(future.result() for future in futures)
-        for i, part in enumerate(parts):
-            conn.execute(f"ATTACH DATABASE ? AS part{i}", (part,))
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for table in projections.ALL_TABLES:
-                    conn.execute(f"DELETE FROM {table}")
-                    for i in range(len(parts)):
-                        conn.execute(
-                            f"INSERT INTO main.{table} (view_id, version, payload)"
-                            f" SELECT view_id, version, payload FROM part{i}.{table} ORDER BY rowid"
-                        )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        finally:
-            for i in range(len(parts)):
-                conn.execute(f"DETACH DATABASE part{i}")
-    if progress is not None:
-        progress(count)
-    return count
-
-
-def project_partition(source_path: str, where: str, target_path: str) -> int:
-    """Worker: fold the aggregates matching ``where`` into bare view tables in ``target_path``."""
-    source = connect_sync(source_path, readonly=True)
-    target = sqlite3.connect(target_path, isolation_level=None)
+    """Fold ranges of aggregates (see :data:`CHUNKS`) in this process from the front of the log and in
+    a helper process from the back, until they meet; the helper sends its view rows here, and this
+    process writes every row in the one transaction. An error is the one a serial rebuild reports:
+    the first bad event in key order (this process's ranges all come before the helper's)."""
+    ranges = _ranges(_bounds(conn, CHUNKS))
+    spawn = multiprocessing.get_context("spawn")
+    claims = spawn.Array("i", [0, len(ranges)])  # [next range from the front, end of the unclaimed ranges]
+    inbox = spawn.Queue(maxsize=QUEUE_DEPTH)
+    process = spawn.Process(target=fold_from_back, args=(path, ranges, claims, inbox), daemon=True)
+    helper = _Helper(inbox, process.is_alive)
+    # The log is read through its own connection, so reading does not evict the written pages from
+    # the writer's cache; the write lock is held before anyone reads, so no event lands meanwhile.
+    reader = connect_sync(path, readonly=True)
+    (cache,) = conn.execute("PRAGMA cache_size").fetchone()
+    conn.execute(f"PRAGMA cache_size = {-WRITE_CACHE_KIB}")
     try:
-        target.execute("PRAGMA journal_mode=OFF")
-        target.execute("PRAGMA synchronous=OFF")
-        for table in projections.ALL_TABLES:
-            target.execute(f"CREATE TABLE {table} (view_id TEXT, version INTEGER, payload TEXT)")
-        target.execute("BEGIN")
-        count = _write_projection(source, target, where, None)
-        target.execute("COMMIT")
-        return count
+        conn.execute("BEGIN IMMEDIATE")
+        process.start()
+        try:
+            _clear_views(conn)
+            writer = _Writer(conn, progress)
+            base = 0
+            while (i := _claim(claims, front=True)) is not None:
+                for count, rows in _project(reader, ranges[i]):
+                    if writer.add(base + count, rows):
+                        helper.deliver(writer, wait=False)
+                base = writer.count
+            writer.flush()
+            helper.deliver(writer, wait=True)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        if process.is_alive():
+            process.terminate()
+        if process.pid is not None:
+            process.join()
+        reader.close()
+        conn.execute(f"PRAGMA cache_size = {int(cache)}")
+    if progress is not None:
+        progress(writer.count + writer.elsewhere)
+    return writer.count + writer.elsewhere
+
+
+class _Helper:
+    """The writer's end of the helper process's row batches."""
+
+    POLL = 1.0  # seconds between checks that the helper still runs, while waiting for it
+
+    def __init__(self, inbox: Any, alive: Callable[[], bool]) -> None:
+        self.inbox, self.alive = inbox, alive
+        self.failure: BaseException | None = None
+        self.done = False
+
+    def deliver(self, writer: _Writer, *, wait: bool) -> None:
+        """Write the batches that arrived; with ``wait``, until the helper is done (or raise its error).
+        A helper error is kept until this process has folded its own, earlier, ranges."""
+        while self.failure is None and not self.done:
+            try:
+                kind, value, count = self.inbox.get(block=wait, timeout=self.POLL if wait else None)
+            except queue.Empty:
+                if not wait:
+                    return
+                if not self.alive() and self.inbox.empty():
+                    raise RuntimeError("rebuild helper process stopped without a result") from None
+                continue
+            if kind == "failed":
+                self.failure = value
+            else:
+                writer.write(value)
+                writer.elsewhere = count
+                self.done = kind == "done"
+        if wait and self.failure is not None:
+            raise self.failure
+
+
+def fold_from_back(path: str, ranges: list[Where], claims: Any, outbox: Any) -> None:
+    """Helper process: fold ranges from the back of the log, sending view rows in batches."""
+    source = connect_sync(path, readonly=True)
+    count, base, rows = 0, 0, []
+    try:
+        while (i := _claim(claims, front=False)) is not None:
+            for count, out in _project(source, ranges[i]):
+                rows.extend(out)
+                if len(rows) >= BATCH:
+                    outbox.put(("rows", rows, base + count))
+                    rows = []
+            base += count
+            count = 0
+        outbox.put(("done", rows, base))
+    except BaseException as exc:  # noqa: BLE001 - reported to the writer, which raises it
+        outbox.put(("failed", exc if _picklable(exc) else RuntimeError(repr(exc)), 0))
     finally:
         source.close()
-        target.close()
+
+
+def _picklable(exc: BaseException) -> bool:
+    try:
+        pickle.dumps(exc)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+def _claim(claims: Any, *, front: bool) -> int | None:
+    with claims.get_lock():
+        start, end = claims[0], claims[1]
+        if start >= end:
+            return None
+        if front:
+            claims[0] = start + 1
+            return int(start)
+        claims[1] = end - 1
+        return int(end - 1)
+
+
+def _bounds(conn: sqlite3.Connection, chunks: int) -> list[tuple[str, str]]:
+    """Aggregate keys at evenly spaced events: the cut points of the ranges, sorted, distinct."""
+    high = conn.execute("SELECT max(rowid) FROM events").fetchone()[0] or 0
+    found = set()
+    for k in range(1, chunks):
+        row = conn.execute(
+            "SELECT aggregate_type, aggregate_id FROM events WHERE rowid >= ? ORDER BY rowid LIMIT 1",
+            (high * k // chunks,),
+        ).fetchone()
+        if row is not None:
+            found.add((str(row[0]), str(row[1])))
+    return sorted(found)
+
+
+def _ranges(bounds: list[tuple[str, str]]) -> list[Where]:
+    """Disjoint ranges of aggregate keys covering every key, in key order."""
+    lower, upper = "(aggregate_type, aggregate_id) >= (?, ?)", "(aggregate_type, aggregate_id) < (?, ?)"
+    if not bounds:
+        return [("1", ())]
+    ranges: list[Where] = [(upper, bounds[0])]
+    ranges += [(f"{lower} AND {upper}", (*a, *b)) for a, b in itertools.pairwise(bounds)]
+    ranges.append((lower, bounds[-1]))
+    return ranges
 
 
 def _main_file(conn: sqlite3.Connection) -> str | None:
@@ -152,11 +272,12 @@ def _insert(conn: sqlite3.Connection, table: str, rows: list[projections.Row]) -
         conn.executemany(f"INSERT INTO {table} (view_id, version, payload) VALUES (?, ?, ?)", rows)
 
 
-def _project(conn: sqlite3.Connection, where: str) -> Iterator[tuple[int, list[tuple[str, projections.Row]]]]:
+def _project(conn: sqlite3.Connection, where: Where) -> Iterator[tuple[int, Out]]:
     """Fold each aggregate stream; yield (events so far, rows to write) at the end of each stream."""
     cursor = conn.execute(
         "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload FROM events"
-        f" WHERE {where} ORDER BY aggregate_type, aggregate_id, sequence"
+        f" WHERE {where[0]} ORDER BY aggregate_type, aggregate_id, sequence",
+        where[1],
     )
     count = 0
     key: tuple[str, str] | None = None
