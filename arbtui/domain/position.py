@@ -344,28 +344,24 @@ def evolve(state: Position, event: PositionEvent) -> Position:
     if isinstance(event, OnChainFillAcknowledged):
         signed = event.direction.signed(event.amount)
         is_buy = event.direction is Direction.BUY
-        return state.model_copy(
-            update={
-                "net": state.net + signed,
-                "accumulated_long": state.accumulated_long + (signed if is_buy else Shares.zero()),
-                "accumulated_short": state.accumulated_short + (Shares.zero() if is_buy else -signed),
-                "lots": _absorb(state.lots, Lot(source=event.trade_id, shares=signed), front=False),
-                "last_price": event.price_usdc,
-                "last_updated": event.at,
-            }
+        return state.evolved(
+            net=state.net + signed,
+            accumulated_long=state.accumulated_long + (signed if is_buy else Shares.zero()),
+            accumulated_short=state.accumulated_short + (Shares.zero() if is_buy else -signed),
+            lots=_absorb(state.lots, Lot.trusted(source=event.trade_id, shares=signed), front=False),
+            last_price=event.price_usdc,
+            last_updated=event.at,
         )
     if isinstance(event, OffChainOrderPlaced):
         removes = event.shares if event.direction is Direction.SELL else -event.shares
         contributions, lots = _take(state.lots, removes)
-        pending = PendingExecution(
+        pending = PendingExecution.trusted(
             execution_id=event.execution_id,
             direction=event.direction,
             shares=event.shares,
             contributions=contributions,
         )
-        return state.model_copy(
-            update={"net": state.net - removes, "lots": lots, "pending": pending, "last_updated": event.at}
-        )
+        return state.evolved(net=state.net - removes, lots=lots, pending=pending, last_updated=event.at)
     if isinstance(event, OffChainOrderFilled):
         pending = _pending(state)
         filled = event.shares_filled if pending.direction is Direction.SELL else -event.shares_filled
@@ -374,30 +370,26 @@ def evolve(state: Position, event: PositionEvent) -> Position:
         lots = state.lots
         for lot in reversed(returned):
             lots = _absorb(lots, lot, front=True)
-        return state.model_copy(
-            update={
-                "net": state.net + unfilled,
-                "hedged": state.hedged + filled,
-                "lots": lots,
-                "pending": None,
-                "last_updated": event.at,
-                "last_hedge_at": event.at,
-            }
+        return state.evolved(
+            net=state.net + unfilled,
+            hedged=state.hedged + filled,
+            lots=lots,
+            pending=None,
+            last_updated=event.at,
+            last_hedge_at=event.at,
         )
     if isinstance(event, OffChainOrderFailed):
         pending = _pending(state)
         lots = state.lots
         for lot in reversed(pending.contributions):
             lots = _absorb(lots, lot, front=True)
-        return state.model_copy(
-            update={
-                "net": state.net + pending.reserved,
-                "lots": lots,
-                "pending": None,
-                "last_updated": event.at,
-            }
+        return state.evolved(
+            net=state.net + pending.reserved,
+            lots=lots,
+            pending=None,
+            last_updated=event.at,
         )
-    return state.model_copy(update={"threshold": event.threshold, "last_updated": event.at})
+    return state.evolved(threshold=event.threshold, last_updated=event.at)
 
 
 def _pending(state: Position) -> PendingExecution:
@@ -414,17 +406,17 @@ def _take(lots: tuple[Lot, ...], amount: Shares) -> tuple[tuple[Lot, ...], tuple
     remaining = amount
     while rest and not remaining.is_zero and rest[0].shares.is_positive == remaining.is_positive:
         head = rest[0]
-        if abs(head.shares) <= abs(remaining):
+        if _fits(head.shares, remaining):
             taken.append(head)
             remaining = remaining - head.shares
             rest.pop(0)
         else:
-            taken.append(Lot(source=head.source, shares=remaining))
-            rest[0] = Lot(source=head.source, shares=head.shares - remaining)
+            taken.append(Lot.trusted(source=head.source, shares=remaining))
+            rest[0] = Lot.trusted(source=head.source, shares=head.shares - remaining)
             remaining = Shares.zero()
     if not remaining.is_zero:
-        overhedge = Lot(source="manual:over-hedge", shares=-remaining)
-        taken.append(Lot(source="manual:over-hedge", shares=remaining))
+        overhedge = Lot.trusted(source="manual:over-hedge", shares=-remaining)
+        taken.append(Lot.trusted(source="manual:over-hedge", shares=remaining))
         rest = list(_absorb(tuple(rest), overhedge, front=False))
     return tuple(taken), tuple(rest)
 
@@ -436,8 +428,8 @@ def _tail(contributions: tuple[Lot, ...], amount: Shares) -> tuple[Lot, ...]:
     for lot in reversed(contributions):
         if remaining.is_zero:
             break
-        part = lot.shares if abs(lot.shares) <= abs(remaining) else remaining
-        out.append(Lot(source=lot.source, shares=part))
+        part = lot.shares if _fits(lot.shares, remaining) else remaining
+        out.append(Lot.trusted(source=lot.source, shares=part))
         remaining = remaining - part
     return tuple(reversed(out))
 
@@ -453,29 +445,27 @@ def _reversed(state: Position, event: OnChainFillReversed) -> Position:
     pending = state.pending
     if pending is not None and not remaining.is_zero:
         own = _sum(lot.shares for lot in pending.contributions if lot.source == event.trade_id)
-        covered = own if abs(own) <= abs(remaining) else -remaining
+        covered = own if _fits(own, remaining) else -remaining
         if not covered.is_zero and own.is_positive != remaining.is_positive:
             taken, lots = _take_same_sign(lots, covered)
             uncovered = covered - _sum(lot.shares for lot in taken)
             orphan = f"reorged:{event.trade_id}"
             contributions = [*_without(pending.contributions, event.trade_id, covered), *taken]
             if not uncovered.is_zero:
-                contributions.append(Lot(source=orphan, shares=uncovered))
-                lots = _absorb(lots, Lot(source=orphan, shares=-uncovered), front=False)
-            pending = pending.model_copy(update={"contributions": tuple(contributions)})
+                contributions.append(Lot.trusted(source=orphan, shares=uncovered))
+                lots = _absorb(lots, Lot.trusted(source=orphan, shares=-uncovered), front=False)
+            pending = pending.evolved(contributions=tuple(contributions))
             remaining = remaining + covered
     if not remaining.is_zero:
-        lots = _absorb(lots, Lot(source=event.trade_id, shares=remaining), front=False)
+        lots = _absorb(lots, Lot.trusted(source=event.trade_id, shares=remaining), front=False)
     is_buy = event.direction is Direction.BUY
-    return state.model_copy(
-        update={
-            "net": state.net + reversal,
-            "accumulated_long": state.accumulated_long + (reversal if is_buy else Shares.zero()),
-            "accumulated_short": state.accumulated_short + (Shares.zero() if is_buy else -reversal),
-            "lots": lots,
-            "pending": pending,
-            "last_updated": event.at,
-        }
+    return state.evolved(
+        net=state.net + reversal,
+        accumulated_long=state.accumulated_long + (reversal if is_buy else Shares.zero()),
+        accumulated_short=state.accumulated_short + (Shares.zero() if is_buy else -reversal),
+        lots=lots,
+        pending=pending,
+        last_updated=event.at,
     )
 
 
@@ -485,10 +475,10 @@ def _cancel_own(lots: tuple[Lot, ...], source: str, signed: Shares) -> tuple[tup
     for i, lot in enumerate(rest):
         if lot.source != source or lot.shares.is_positive == signed.is_positive:
             continue
-        if abs(lot.shares) <= abs(signed):
+        if _fits(lot.shares, signed):
             rest.pop(i)
             return tuple(rest), signed + lot.shares
-        rest[i] = Lot(source=source, shares=lot.shares + signed)
+        rest[i] = Lot.trusted(source=source, shares=lot.shares + signed)
         return tuple(rest), Shares.zero()
     return lots, signed
 
@@ -500,12 +490,12 @@ def _take_same_sign(lots: tuple[Lot, ...], amount: Shares) -> tuple[tuple[Lot, .
     remaining = amount
     while rest and not remaining.is_zero and rest[0].shares.is_positive == remaining.is_positive:
         head = rest.pop(0)
-        if abs(head.shares) <= abs(remaining):
+        if _fits(head.shares, remaining):
             taken.append(head)
             remaining = remaining - head.shares
         else:
-            taken.append(Lot(source=head.source, shares=remaining))
-            rest.insert(0, Lot(source=head.source, shares=head.shares - remaining))
+            taken.append(Lot.trusted(source=head.source, shares=remaining))
+            rest.insert(0, Lot.trusted(source=head.source, shares=head.shares - remaining))
             remaining = Shares.zero()
     return tuple(taken), tuple(rest)
 
@@ -516,13 +506,18 @@ def _without(contributions: tuple[Lot, ...], source: str, amount: Shares) -> lis
     remaining = amount
     for lot in contributions:
         if lot.source == source and not remaining.is_zero:
-            part = lot.shares if abs(lot.shares) <= abs(remaining) else remaining
+            part = lot.shares if _fits(lot.shares, remaining) else remaining
             remaining = remaining - part
             if part != lot.shares:
-                out.append(Lot(source=source, shares=lot.shares - part))
+                out.append(Lot.trusted(source=source, shares=lot.shares - part))
             continue
         out.append(lot)
     return out
+
+
+def _fits(part: Shares, whole: Shares) -> bool:
+    """``abs(part) <= abs(whole)``, exactly (``copy_abs`` needs no context), without two new Shares."""
+    return part.value.copy_abs() <= whole.value.copy_abs()
 
 
 def _sum(values: Iterable[Shares]) -> Shares:
@@ -535,35 +530,43 @@ def _sum(values: Iterable[Shares]) -> Shares:
 def _absorb(lots: tuple[Lot, ...], lot: Lot, *, front: bool) -> tuple[Lot, ...]:
     """Add a signed lot: first offset opposite-signed lots oldest first, then queue what remains
     (at the back for a new fill, at the front for shares returned from an execution)."""
+    if not lots or lots[0].shares.is_positive == lot.shares.is_positive:
+        # lots share one sign, so none is opposite: queue it without scanning. This is every fill while a
+        # hedge is pending (a closed market's weekend of them), so it must not cost O(lots) Python work.
+        return _queue(lots, lot, front=front)
     rest = list(lots)
     remaining = lot.shares
     for i, own in enumerate(rest):  # the lot's own opposite shares first (a returned reorg reservation)
         if own.source == lot.source and own.shares.is_positive != remaining.is_positive:
-            if abs(own.shares) <= abs(remaining):
+            if _fits(own.shares, remaining):
                 remaining = remaining + own.shares
                 rest.pop(i)
             else:
-                rest[i] = Lot(source=own.source, shares=own.shares + remaining)
+                rest[i] = Lot.trusted(source=own.source, shares=own.shares + remaining)
                 remaining = Shares.zero()
             break
     while rest and not remaining.is_zero and rest[0].shares.is_positive != remaining.is_positive:
         head = rest[0]
-        if abs(head.shares) <= abs(remaining):
+        if _fits(head.shares, remaining):
             remaining = remaining + head.shares
             rest.pop(0)
         else:
-            rest[0] = Lot(source=head.source, shares=head.shares + remaining)
+            rest[0] = Lot.trusted(source=head.source, shares=head.shares + remaining)
             remaining = Shares.zero()
     if remaining.is_zero:
         return tuple(rest)
-    new = Lot(source=lot.source, shares=remaining)
+    return _queue(tuple(rest), Lot.trusted(source=lot.source, shares=remaining), front=front)
+
+
+def _queue(lots: tuple[Lot, ...], new: Lot, *, front: bool) -> tuple[Lot, ...]:
+    """Put a lot of the queue's own sign at the front or back, merging it with a neighbour of its source."""
     if front:
-        if rest and rest[0].source == new.source:
-            return (Lot(source=new.source, shares=new.shares + rest[0].shares), *rest[1:])
-        return (new, *rest)
-    if rest and rest[-1].source == new.source:
-        return (*rest[:-1], Lot(source=new.source, shares=rest[-1].shares + new.shares))
-    return (*rest, new)
+        if lots and lots[0].source == new.source:
+            return (Lot.trusted(source=new.source, shares=new.shares + lots[0].shares), *lots[1:])
+        return (new, *lots)
+    if lots and lots[-1].source == new.source:
+        return (*lots[:-1], Lot.trusted(source=new.source, shares=lots[-1].shares + new.shares))
+    return (*lots, new)
 
 
 SPEC: AggregateSpec[Position, PositionEvent] = AggregateSpec(
