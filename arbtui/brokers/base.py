@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import NewType, Protocol, TypedDict, Unpack, runtime_checkable
 
+from arbtui.domain.offchain_order import OrderStatus
 from arbtui.domain.values import (
     BrokerKind,
     Cents,
@@ -161,20 +161,9 @@ class BrokerProtocolError(FatalBrokerError):
 # ------------------------------------------------------------------------------------------------
 # normalised values
 # ------------------------------------------------------------------------------------------------
-class OrderState(StrEnum):
-    """Normalised order state; the engine's state machine speaks only these."""
-
-    PENDING = "PENDING"
-    """Not (yet) acknowledged by the broker, or in a state it calls unknown: keep polling."""
-    SUBMITTED = "SUBMITTED"
-    PARTIALLY_FILLED = "PARTIALLY_FILLED"
-    FILLED = "FILLED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (OrderState.FILLED, OrderState.FAILED, OrderState.CANCELLED)
+OrderState = OrderStatus
+"""Normalised order state: the domain's own status vocabulary (``PENDING`` here also covers "the broker
+calls it unknown: keep polling"). The engine's state machine speaks only these."""
 
 
 @dataclass(frozen=True, slots=True)
