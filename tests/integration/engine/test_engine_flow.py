@@ -5,6 +5,7 @@ resume / kill switch / manual hedge, market closed, recovery of executions left 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,12 +13,14 @@ from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from pydantic import SecretStr
 
 from arbtui.brokers.alpaca import AlpacaBroker, AlpacaConfig
 from arbtui.brokers.base import Broker, MarketOrder
 from arbtui.brokers.dry_run import DryRunBroker
 from arbtui.brokers.resilience import RetryPolicy
+from arbtui.cli import main
 from arbtui.domain import control, offchain_order, position
 from arbtui.domain.errors import ControlStateConflict, ExecutionPending, KillSwitchEngaged
 from arbtui.domain.values import Direction, Shares, Symbol
@@ -129,6 +132,18 @@ async def test_random_fills_hedge_exactly_the_floor_batches(
         assert row[3] == "FILLED"
         by_symbol[str(row[0])].append((str(row[1]), Decimal(str(row[2]))))
     assert dict(by_symbol) == dict(model)
+    # the views and `arbtui position` (a replay of the log) agree, exactly
+    view_nets = {
+        str(symbol): str(net)
+        for symbol, net in rows(
+            tmp_path / "ledger.db", "SELECT symbol, json_extract(payload, '$.net_position') FROM position_view"
+        )
+    }
+    printed = CliRunner().invoke(main, ["--db", str(tmp_path / "ledger.db"), "position", "--json"])
+    assert printed.exit_code == 0, printed.output
+    cli_nets = {p["symbol"]: p["net"] for p in json.loads(printed.output)["positions"]}
+    assert cli_nets == view_nets
+    assert set(view_nets) == {symbol for symbol, _, _ in fills}
     if venue == "alpaca":  # one broker order per execution, none doubled
         assert alpaca_server.book.total_orders == len(recorded)
         assert set(alpaca_server.book.submissions.values()) == {1}
