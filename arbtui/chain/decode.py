@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
+from eth_utils.crypto import keccak
 
 from arbtui.chain import abi
 from arbtui.domain.onchain_trade import OnChainFill, SkippedFill, SkipReason
@@ -346,6 +347,43 @@ def extract_sides(logs: Iterable[RawLog], config: DecodeConfig) -> tuple[list[Or
         except _MalformedLogError as exc:
             skips.append(_skip(log, SkipReason.MALFORMED_LOG, str(exc)))
     return sides, skips
+
+
+def bloom_bits(item: str) -> tuple[int, ...]:
+    """The three bits a log's address or topic (``0x`` hex) sets in a block's ``logsBloom`` (yellow paper
+    M3:2048: the low 11 bits of byte pairs 0-1, 2-3, 4-5 of its keccak256)."""
+    digest = keccak(bytes.fromhex(item.removeprefix("0x")))
+    return tuple(((digest[i] << 8) | digest[i + 1]) & 2047 for i in (0, 2, 4))
+
+
+def bloom_may_hold(bloom_hex: str, address_bits: tuple[int, ...], topic_bits: Iterable[tuple[int, ...]]) -> bool:
+    """False only if the block's ``logsBloom`` proves it has no log of ``address`` with any of the topics
+    (a bloom has false positives, never false negatives); True for an unreadable bloom."""
+    try:
+        bloom = int(bloom_hex, 16)
+    except (TypeError, ValueError):
+        return True
+    if len(bloom_hex.removeprefix("0x")) != 512:
+        return True
+
+    def has(bits: tuple[int, ...]) -> bool:
+        return all(bloom >> bit & 1 for bit in bits)
+
+    return has(address_bits) and any(has(bits) for bits in topic_bits)
+
+
+def clears_complete(logs: Iterable[RawLog]) -> bool:
+    """Every ``ClearV2`` among ``logs`` has its ``AfterClear`` among them, and every ``AfterClear`` its
+    ``ClearV2``: a part of a block's logs (e.g. from notifications) can be decoded on its own."""
+    ordered = sorted(logs, key=lambda log: (log.block_number, log.log_index))
+    consumed: set[int] = set()
+    for position, log in enumerate(ordered):
+        if log.topics and log.topics[0] == CLEAR_V2:
+            after = _following_after_clear(ordered, position)
+            if after is None:
+                return False
+            consumed.add(id(after))
+    return all(id(log) in consumed for log in ordered if log.topics and log.topics[0] == AFTER_CLEAR)
 
 
 def _following_after_clear(ordered: Sequence[RawLog], position: int) -> RawLog | None:

@@ -9,10 +9,16 @@
                                                                 FillLedger
 ```
 
-* Every fill comes from ``eth_getLogs`` over block ranges starting at the durable cursor; the
-  subscription only says "look now" (lesson 15: it is a latency shortcut). Backfill and live intake
-  are the same pass, so they hand over by block number, never by timing (lesson 11): no gap, no
-  duplicate (and the ledger's dedup makes a repeat a no-op anyway).
+* Every fill is read with ``eth_getLogs`` over block ranges starting at the verified cursor; the
+  subscription is a latency shortcut (lesson 15). Backfill and live intake are the same pass, so they
+  hand over by block number, never by timing (lesson 11): no gap, no duplicate (and the ledger's dedup
+  makes a repeat a no-op anyway).
+* Live shortcut (``confirmations == 0``): a ``newHeads`` header whose ``parentHash`` is the cursor's hash
+  plus the ``logs`` notifications of that block are recorded at once (cursor := that block, one
+  transaction); the pass that follows reads the block back from the verified cursor, so a block the
+  subscription delivered only in part is completed and one a reorg removed is retracted
+  (``RangeReader.record_notified``). Anything else — an unknown or unlinked header, a block ahead of
+  the cursor, a partial ``ClearV2``/``AfterClear`` pair — is left to the range read.
 * A reconciling pass also runs every ``poll_interval`` seconds, subscribed or not, so a subscription
   that silently stops delivering loses nothing. A subscription stream that ends is an error: the
   session restarts (reconnect with backoff, backfill from the cursor, subscribe again).
@@ -33,16 +39,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import websockets
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import WebSocketException
 
-from arbtui.chain.decode import INTAKE_TOPICS, DecodeConfig, DecodeError
+from arbtui.chain.decode import INTAKE_TOPICS, DecodeConfig, DecodeError, RawLog, bloom_bits, bloom_may_hold
 from arbtui.chain.pyth import PythConfig, enrichment
-from arbtui.chain.ranges import PassOutcome, RangeReader
+from arbtui.chain.ranges import MAX_UNVERIFIED, NotifiedHead, PassOutcome, RangeReader
 from arbtui.chain.rpc import ChainRpcError, JsonRpcClient
 from arbtui.chain.signals import (
     AlertKind,
@@ -56,6 +64,16 @@ from arbtui.chain.signals import (
 from arbtui.chain.tokens import TokenCache
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill
 from arbtui.domain.values import BlockRef, TradeId
+
+MAX_NOTIFIED_LOGS = 10_000
+"""Logs notifications buffered for the live shortcut (beyond that, the range read covers them)."""
+HEADS_KEPT = 64
+VERIFY_AT = MAX_UNVERIFIED // 2
+"""Blocks recorded from notifications after which a range read runs even if more keep coming."""
+VERIFY_DELAY = 0.05
+"""Seconds without notifications after which blocks recorded from them are read back."""
+HEAD_WAIT = 0.02
+"""Seconds logs notifications wait for their block's ``newHeads`` header (they may come first)."""
 
 
 class FillLedger(Protocol):
@@ -134,9 +152,27 @@ class FillIntake:
         self._stopping = False
         self._enrich_slots = asyncio.Semaphore(config.enrich_concurrency)
         self._enrich_tasks: set[asyncio.Task[None]] = set()
+        self._heads: dict[int, NotifiedHead] = {}
+        """Recent ``newHeads`` headers by number (the live shortcut's parent links)."""
+        self._notified: list[dict[str, object]] = []
+        self._notified_at = 0.0
+        self._bloom_bits = (bloom_bits(config.decode.orderbook), [bloom_bits(topic) for topic in INTAKE_TOPICS])
+        """``logs`` notifications not yet handled by the live shortcut."""
+        self._heads_subscription: str | None = None
         self.sessions = 0
         """Sessions started (1 + reconnects): tests assert that a fault really restarted intake."""
         self.passes = 0
+        self._reader: RangeReader | None = None
+
+    @property
+    def notified_blocks(self) -> int:
+        """Blocks recorded straight from notifications (the live shortcut) so far."""
+        return self._reader.notified_blocks if self._reader is not None else 0
+
+    @property
+    def unverified_blocks(self) -> int:
+        """Blocks recorded from notifications and not yet read back with ``eth_getLogs``."""
+        return self._reader.unverified_blocks if self._reader is not None else 0
 
     def stop(self) -> None:
         self._stopping = True
@@ -161,6 +197,7 @@ class FillIntake:
             on_new_fills=self._enrich_later if self.config.pyth is not None else None,
         )
         self._client = client
+        self._reader = reader
         backoff = self.config.reconnect_initial
         try:
             while not self._stopping:
@@ -188,6 +225,9 @@ class FillIntake:
     async def _session(self, reader: RangeReader) -> None:
         self.sessions += 1
         self._reader_error = None
+        self._heads.clear()
+        self._notified.clear()
+        self._heads_subscription = None
         subscription: asyncio.Task[None] | None = None
         try:
             if self.config.ws_url is not None:
@@ -199,8 +239,14 @@ class FillIntake:
             await self._catch_up(reader, backfill=True)
             self.observer(IntakeStatus(IntakeState.LIVE))
             while not self._stopping:
+                # blocks recorded from notifications are read back as soon as intake is idle
+                wait = self.config.poll_interval
+                if self._notified:
+                    wait = HEAD_WAIT
+                elif reader.unverified_blocks:
+                    wait = min(VERIFY_DELAY, wait)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
+                    await asyncio.wait_for(self._wake.wait(), wait)
                 self._wake.clear()
                 if self._reader_error is not None:
                     raise SubscriptionEnded(str(self._reader_error)) from self._reader_error
@@ -217,6 +263,14 @@ class FillIntake:
     async def _catch_up(self, reader: RangeReader, *, backfill: bool) -> None:
         """Passes until the target is reached (a reorg or a smaller chunk size means: go again)."""
         for _ in range(64):
+            if self._notified and not backfill:
+                waiting = await self._record_notified(reader)
+                if self._hint >= 0 and reader.unverified_blocks < VERIFY_AT:
+                    if waiting:
+                        return  # logs wait (briefly) for their header; the next wake-up tries again
+                    if reader.recorded_through(self._hint):
+                        self._hint = -1  # all recorded from notifications: read back when idle (or at VERIFY_AT)
+                        return
             hint = self._hint
             if self.config.confirmations == 0 and not backfill and hint >= 0:
                 target = hint  # the notification's block: its header is fetched in the same batch anyway
@@ -231,22 +285,69 @@ class FillIntake:
                     continue  # more blocks were announced while recording
                 return
 
+    async def _record_notified(self, reader: RangeReader) -> bool:
+        """The live shortcut: record notified blocks, oldest first, while each one can be (see
+        ``RangeReader.record_notified``); the rest is left to the range read the hint asks for. Returns
+        True if logs were put back to wait for their header (for :data:`HEAD_WAIT` seconds at most)."""
+        pending, self._notified = self._notified, []
+        by_block: dict[tuple[int, str], list[tuple[dict[str, object], RawLog]]] = {}
+        try:
+            for item in pending:
+                log = RawLog.from_rpc(item)
+                by_block.setdefault((log.block_number, log.block_hash), []).append((item, log))
+        except DecodeError:
+            return False  # a broken envelope: the range read reports it
+        blocks = sorted(by_block.items())
+        for index, ((number, block_hash), entries) in enumerate(blocks):
+            head = self._heads.get(number)
+            if head is None and asyncio.get_running_loop().time() - self._notified_at < HEAD_WAIT:
+                self._notified = [item for _, rest in blocks[index:] for item, _ in rest] + self._notified
+                return True
+            if head is None or head.ref.hash != block_hash:
+                return False
+            if not await reader.record_notified(head, [log for _, log in entries], self._between(reader, head)):
+                return False
+        return False
+
+    def _between(self, reader: RangeReader, head: NotifiedHead) -> list[NotifiedHead]:
+        """Known headers from just above the cursor up to ``head``'s parent (may be incomplete: the
+        reader checks every link)."""
+        cursor = reader.recorded_cursor
+        if cursor is None:
+            return []
+        found = [self._heads.get(n) for n in range(cursor.number + 1, head.ref.number)]
+        return [h for h in found if h is not None]
+
     async def _subscribe(self, url: str, ready: asyncio.Future[None]) -> None:
-        """Reads notifications into wake-up hints. Always ends by recording an error (stream end = error)."""
-        request = {
+        """Reads notifications into wake-up hints (and, with ``confirmations == 0``, headers and logs
+        for the live shortcut). Always ends by recording an error (stream end = error)."""
+        logs_request = {
             "jsonrpc": "2.0",
             "id": 1,
             "method": "eth_subscribe",
             "params": ["logs", {"address": self.config.decode.orderbook, "topics": [list(INTAKE_TOPICS)]}],
         }
+        heads_request = {"jsonrpc": "2.0", "id": 2, "method": "eth_subscribe", "params": ["newHeads"]}
         try:
             async with websockets.connect(url, max_size=2**24, open_timeout=self.config.subscribe_timeout) as ws:
-                await ws.send(json.dumps(request))
+                await ws.send(json.dumps(logs_request))
                 answer = json.loads(await ws.recv())
                 if not isinstance(answer, dict) or not isinstance(answer.get("result"), str):
                     raise SubscriptionEnded(f"eth_subscribe refused: {answer!r:.200}")
+                if self.config.confirmations == 0:
+                    # optional: a node without newHeads only loses the shortcut
+                    await ws.send(json.dumps(heads_request))
+                    async for message in ws:
+                        _quick_ack(ws)
+                        reply = json.loads(message)
+                        if isinstance(reply, dict) and reply.get("id") == heads_request["id"]:
+                            result = reply.get("result")
+                            self._heads_subscription = result if isinstance(result, str) else None
+                            break
+                        self._on_notification(message)
                 ready.set_result(None)
                 async for message in ws:
+                    _quick_ack(ws)
                     self._on_notification(message)
             raise SubscriptionEnded("the node closed the subscription stream")
         except (WebSocketException, OSError, json.JSONDecodeError, SubscriptionEnded, TimeoutError) as exc:
@@ -260,15 +361,35 @@ class FillIntake:
     def _on_notification(self, message: str | bytes) -> None:
         try:
             payload = json.loads(message)
-            log = payload["params"]["result"]
+            params = payload["params"]
+            if self._heads_subscription is not None and params["subscription"] == self._heads_subscription:
+                self._on_head(params["result"])
+                return
+            log = params["result"]
             block = int(str(log["blockNumber"]), 16)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             self._wake.set()  # unreadable notification: reconcile anyway
             return
         if log.get("removed"):
             self.observer(IntakeAlert(AlertKind.REORG, f"node reports a removed log in block {block}", {}))
+        elif self._heads_subscription is not None and len(self._notified) < MAX_NOTIFIED_LOGS:
+            if not self._notified:
+                self._notified_at = asyncio.get_running_loop().time()
+            self._notified.append(log)
         self._hint = max(self._hint, block)
         self._wake.set()
+
+    def _on_head(self, header: dict[str, object]) -> None:
+        """Remember a ``newHeads`` header (a wake-up only for logs waiting for it)."""
+        number = int(str(header["number"]), 16)
+        ref = BlockRef(number, str(header["hash"]).lower())
+        bloom = header.get("logsBloom")
+        may_hold = bloom_may_hold(bloom, *self._bloom_bits) if isinstance(bloom, str) else True
+        self._heads[number] = NotifiedHead(ref, str(header["parentHash"]).lower(), may_hold)
+        for old in [n for n in self._heads if n <= number - HEADS_KEPT or n > number]:
+            del self._heads[old]  # older ones, and those of a branch a reorg replaced
+        if self._notified:
+            self._wake.set()  # logs may be waiting for this header
 
     async def _enrich_later(self, fills: list[OnChainFill]) -> None:
         by_tx: dict[str, list[OnChainFill]] = {}
@@ -296,3 +417,14 @@ class FillIntake:
         """Wait for enrichment already started (tests, shutdown)."""
         while self._enrich_tasks:
             await asyncio.gather(*list(self._enrich_tasks), return_exceptions=True)
+
+
+def _quick_ack(ws: ClientConnection) -> None:
+    """Acknowledge what arrives at once (Linux ``TCP_QUICKACK``, re-armed after each message): a node
+    whose socket runs Nagle holds its next notification until our ACK, which the kernel may otherwise
+    delay by ~40 ms."""
+    option = getattr(socket, "TCP_QUICKACK", None)
+    sock = ws.transport.get_extra_info("socket") if ws.transport is not None else None
+    if option is not None and sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, option, 1)

@@ -5,18 +5,37 @@ first chunk (reorg check), ``eth_getLogs(first..end)`` and ``eth_getBlockByNumbe
 recorded — fills, skips and cursor := end in one ledger transaction — only if that same node knows
 ``end`` (lesson 16: an empty answer from a lagging node is not "no events"). Up to
 ``max_inflight_chunks`` requests are in flight ahead of the recorder; recording stays in order.
+
+The cursor is read from the ledger once and then kept in memory (intake is its only writer; a failed
+write makes it read again). Next to it the reader keeps the *verified* cursor: the end of the last range
+read back with ``eth_getLogs``. The two differ only after :meth:`RangeReader.record_notified` recorded
+blocks straight from the subscription (each header linked to the cursor by ``parentHash``; at most
+:data:`MAX_UNVERIFIED` of them, each with its own checkpoint). A pass reads again from the verified
+cursor; a range ending at, or a log in, a block recorded above it must carry the recorded hash, else the
+ledger rewinds — so a block the subscription delivered only in part is completed (duplicates are no-ops)
+and one a reorg removed is retracted. After a restart the newest :data:`MAX_UNVERIFIED` recorded ranges
+are read again, since they may have come from notifications.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-from arbtui.chain.decode import INTAKE_TOPICS, DecodeConfig, RawLog, build_fill, extract_sides, tokens_needed
+from arbtui.chain.decode import (
+    INTAKE_TOPICS,
+    DecodeConfig,
+    RawLog,
+    build_fill,
+    clears_complete,
+    extract_sides,
+    tokens_needed,
+)
 from arbtui.chain.rpc import JsonRpcClient, RpcResponseError, RpcTransportError
 from arbtui.chain.signals import (
     AlertKind,
@@ -28,10 +47,14 @@ from arbtui.chain.signals import (
 )
 from arbtui.chain.tokens import TokenCache
 from arbtui.domain.onchain_trade import OnChainFill, SkippedFill
-from arbtui.domain.values import BlockRef
+from arbtui.domain.values import BlockRef, TradeId
 
 if TYPE_CHECKING:
     from arbtui.chain.intake import FillLedger
+
+
+MAX_UNVERIFIED = 32
+"""Blocks recorded from notifications and not yet read back, at most (and ranges re-read at start)."""
 
 
 class PassOutcome(StrEnum):
@@ -63,6 +86,20 @@ class _Answer:
     cursor_block: object
     logs: object
     end_block: object
+
+
+@dataclass(frozen=True)
+class NotifiedHead:
+    """A block header as a ``newHeads`` notification announced it."""
+
+    ref: BlockRef
+    parent_hash: str
+    may_hold_ours: bool = True
+    """False when its ``logsBloom`` proves the block has none of the logs intake reads."""
+
+
+def _key(log: RawLog) -> tuple[str, str, int]:
+    return (log.block_hash, log.tx_hash, log.log_index)
 
 
 def _block_ref(block: object) -> BlockRef | None:
@@ -98,11 +135,63 @@ class RangeReader:
         self.max_inflight = max(1, max_inflight_chunks)
         self.checkpoint_limit = checkpoint_limit
         self.on_new_fills = on_new_fills
+        self._loaded = False
+        self._cursor: BlockRef | None = None
+        self._verified: BlockRef | None = None
+        self._recorded: dict[int, BlockRef] = {}
+        """Recorded range ends above the verified cursor, by number: what a range read must find again."""
+        self._notified_keys: set[tuple[str, str, int]] = set()
+        """(block hash, tx hash, log index) of logs recorded from notifications and not yet read back."""
+        self.notified_blocks = 0
+        """Blocks recorded straight from notifications (tests assert that the path really ran)."""
+
+    async def cursor(self) -> BlockRef | None:
+        """The ledger's cursor: read once, then kept in memory (intake is its only writer)."""
+        if not self._loaded:
+            recent = await self.ledger.checkpoints(MAX_UNVERIFIED + 1)
+            self._cursor = recent[0] if recent else None
+            # the newest ranges may have been recorded from notifications: they are read back once more
+            self._verified = recent[MAX_UNVERIFIED] if len(recent) > MAX_UNVERIFIED else None
+            self._recorded = {ref.number: ref for ref in recent[:MAX_UNVERIFIED]}
+            self._notified_keys.clear()
+            self._loaded = True
+        return self._cursor
+
+    @property
+    def unverified_blocks(self) -> int:
+        """Blocks recorded from notifications (or, after a start, recorded at all) not yet read back."""
+        return len(self._recorded)
+
+    @property
+    def recorded_cursor(self) -> BlockRef | None:
+        """The cursor as kept in memory (None also before the first read)."""
+        return self._cursor
+
+    def recorded_through(self, block: int) -> bool:
+        """Whether the cursor (in memory) is at or past ``block``."""
+        return self._cursor is not None and self._cursor.number >= block
+
+    def forget_cursor(self) -> None:
+        """Read the cursor from the ledger again before the next use (a write failed: it may or may not
+        have committed)."""
+        self._loaded = False
+
+    def _advance(self, end: BlockRef, *, verified: bool) -> None:
+        if self._cursor is None or end.number >= self._cursor.number:
+            self._cursor = end
+        if verified:
+            self._verified = end
+            self._recorded = {n: ref for n, ref in self._recorded.items() if n > end.number}
+            if not self._recorded:
+                self._notified_keys.clear()
+        else:
+            self._recorded[end.number] = end
 
     async def run_pass(self, target: int, *, report_progress: bool = False) -> PassResult:
-        """Record everything from the cursor through ``target`` (or stop early and say why)."""
-        cursor = await self.ledger.cursor()
-        first = cursor.number + 1 if cursor is not None else self.deployment_block
+        """Record everything from the verified cursor through ``target`` (or stop early and say why)."""
+        cursor = await self.cursor()
+        verified = self._verified if cursor is not None else None
+        first = verified.number + 1 if verified is not None else self.deployment_block
         if target < first:
             if cursor is not None and not await self._cursor_still_canonical(cursor):
                 await self._rewind_from(cursor, target)
@@ -112,11 +201,11 @@ class RangeReader:
         start = first
         while start <= target:
             end = min(target, start + self.chunk_blocks - 1)
-            chunks.append(_Chunk(start, end, cursor if start == first else None))
+            chunks.append(_Chunk(start, end, verified if start == first else None))
             start = end + 1
         inflight: deque[asyncio.Task[_Answer]] = deque()
         new_total = 0
-        recorded_through: int | None = cursor.number if cursor else None
+        recorded_through: int | None = verified.number if verified else None
         try:
             while chunks or inflight:
                 while chunks and len(inflight) < self.max_inflight:
@@ -161,7 +250,7 @@ class RangeReader:
         if chunk.check_cursor is not None:
             seen = _block_ref(answer.cursor_block)
             if seen != chunk.check_cursor:
-                await self._rewind_from(chunk.check_cursor, target)
+                await self._rewind_from(self._cursor or chunk.check_cursor, target)
                 return PassOutcome.REORG, 0
         if isinstance(answer.logs, RpcResponseError):
             span = chunk.end - chunk.first + 1
@@ -195,22 +284,98 @@ class RangeReader:
         logs = [RawLog.from_rpc(item) for item in answer.logs]
         if any(log.block_number == end_ref.number and log.block_hash != end_ref.hash for log in logs):
             return PassOutcome.REORG, 0  # the chain moved between the two reads: the next pass re-checks
+        cursor = self._cursor
+        if cursor is not None and self._conflicts(end_ref, logs):
+            await self._rewind_from(cursor, target)  # a block recorded above the verified cursor is gone
+            return PassOutcome.REORG, 0
+        if self._recorded.get(end_ref.number) == end_ref and all(_key(log) in self._notified_keys for log in logs):
+            # read back exactly what was recorded from notifications: nothing to write
+            self._advance(end_ref, verified=True)
+            return PassOutcome.DONE, 0
         logs = await self._with_timestamps(logs)
         fills, skips = await self._decode(logs)
-        new_ids = await self.ledger.record_range(fills, skips, end_ref)
+        new_ids = await self._write(fills, skips, end_ref, chunk.first, chunk.end)
+        self._advance(end_ref, verified=True)
+        return PassOutcome.DONE, len(new_ids)
+
+    def _conflicts(self, end_ref: BlockRef, logs: list[RawLog]) -> bool:
+        """A range read disagrees with a block recorded above the verified cursor (it was reorged away)."""
+        if not self._recorded:
+            return False
+        seen = self._recorded.get(end_ref.number)
+        if seen is not None and seen != end_ref:
+            return True
+        for log in logs:
+            ref = self._recorded.get(log.block_number)
+            if ref is not None and ref.hash != log.block_hash:
+                return True
+        return False
+
+    async def record_notified(
+        self, head: NotifiedHead, logs: Sequence[RawLog], between: Sequence[NotifiedHead] = ()
+    ) -> bool:
+        """Record ``logs`` of block ``head`` straight from the subscription, without a range read. Only
+        when that is safe: the block follows the cursor — its ``parentHash`` is the cursor's hash, or the
+        headers ``between`` link it to the cursor and their blooms prove they hold none of our logs — or
+        it is the cursor block itself, not yet read back (more of its logs); every log carries the
+        header's hash and a timestamp; every ``ClearV2`` comes with its ``AfterClear``. The cursor moves
+        to the block in the same transaction; a later pass reads the blocks back (see the module docs).
+        False = not recorded (nothing was written): a range read must cover it."""
+        cursor = await self.cursor()
+        if cursor is None or not logs:
+            return False
+        if head.ref.number > cursor.number:
+            chain = [*between, head]
+            if (
+                chain[0].ref.number != cursor.number + 1
+                or chain[0].parent_hash != cursor.hash
+                or any(b.parent_hash != a.ref.hash or b.ref.number != a.ref.number + 1 for a, b in pairwise(chain))
+                or any(h.may_hold_ours for h in between)
+                or self.unverified_blocks >= MAX_UNVERIFIED
+            ):
+                return False
+        elif head.ref != cursor:
+            return False
+        elif self._verified == cursor:
+            return True  # a range read already read this very block back: nothing of it is missing
+        if not all(
+            log.block_hash == head.ref.hash
+            and log.block_number == head.ref.number
+            and log.block_timestamp is not None
+            and log.address == self.decode.orderbook
+            and not log.removed
+            for log in logs
+        ) or not clears_complete(logs):
+            return False
+        fills, skips = await self._decode(list(logs))
+        await self._write(fills, skips, head.ref, min(head.ref.number, cursor.number + 1), head.ref.number)
+        self._advance(head.ref, verified=False)
+        self._notified_keys.update(_key(log) for log in logs)
+        self.notified_blocks += 1
+        return True
+
+    async def _write(
+        self, fills: list[OnChainFill], skips: list[SkippedFill], end: BlockRef, first: int, last: int
+    ) -> list[TradeId]:
+        """One ledger transaction for a range (fills, skips, cursor := ``end``), then the signals."""
+        try:
+            new_ids = await self.ledger.record_range(fills, skips, end)
+        except BaseException:
+            self.forget_cursor()
+            raise
         if skips:
             self.observer(
                 IntakeAlert(
                     AlertKind.FILL_SKIPPED,
-                    f"{len(skips)} fill(s) of our orders could not be decoded in blocks {chunk.first}..{chunk.end}",
+                    f"{len(skips)} fill(s) of our orders could not be decoded in blocks {first}..{last}",
                     {"skipped": [f"{s.trade_id} {s.reason}: {s.detail}" for s in skips]},
                 )
             )
-        self.observer(RangeRecorded(chunk.first, end_ref, tuple(new_ids), tuple(skips)))
+        self.observer(RangeRecorded(first, end, tuple(new_ids), tuple(skips)))
         if new_ids and self.on_new_fills is not None:
             wanted = set(new_ids)
             await self.on_new_fills([fill for fill in fills if fill.trade_id in wanted])
-        return PassOutcome.DONE, len(new_ids)
+        return new_ids
 
     async def _decode(self, logs: list[RawLog]) -> tuple[list[OnChainFill], list[SkippedFill]]:
         sides, skips = extract_sides(logs, self.decode)
@@ -265,7 +430,14 @@ class RangeReader:
                 )
             )
         depth = cursor.number - (fork.number if fork is not None else self.deployment_block - 1)
-        retracted = await self.ledger.rewind(fork, reorg_depth=depth, detected_at_block=detected_at)
+        try:
+            retracted = await self.ledger.rewind(fork, reorg_depth=depth, detected_at_block=detected_at)
+        except BaseException:
+            self.forget_cursor()
+            raise
+        self._cursor = self._verified = fork
+        self._recorded.clear()
+        self._notified_keys.clear()
         self.observer(
             IntakeAlert(
                 AlertKind.REORG,

@@ -53,8 +53,11 @@ class Ledger:
     ) -> list[TradeId]:
         """Witness ``fills`` (duplicates are no-ops), record ``skipped``, move the cursor to ``end``."""
 
+        trade_ids = [str(fill.trade_id) for fill in fills] + [str(skip.trade_id) for skip in skipped]
+
         async def work(uow: UnitOfWork) -> list[TradeId]:
             uow.checkpoint = end
+            await uow.preload(onchain_trade.SPEC, trade_ids)  # one query for the range, not one per fill
             new: list[TradeId] = []
             for fill in fills:
                 try:
