@@ -237,6 +237,31 @@ def events_command(obj: Context, aggregate: str | None, limit: int | None, as_js
             )
 
 
+@main.command("get-pyth-price")
+@click.argument("tx_hash")
+@click.option("--rpc", metavar="URL", help="Node with debug_traceTransaction (default: the config's chain.http_url).")
+@click.option("--pyth", "pyth_address", metavar="ADDRESS", help="Pyth contract (default: the config's chain.pyth).")
+@click.pass_obj
+def get_pyth_price_command(obj: Context, tx_hash: str, rpc: str | None, pyth_address: str | None) -> None:
+    """Print every Pyth price read inside a transaction (value, conf, expo, publish time, decimal price)."""
+    import asyncio
+
+    from arbtui.chain.pyth import KNOWN_FEEDS, PythConfig, PythTraceError, format_pyth_prices, get_pyth_prices
+
+    chain = obj.table("chain")
+    feeds = {**KNOWN_FEEDS, **obj.table("pyth").get("feeds", {})}
+    rpc = rpc or chain.get("http_url")
+    pyth_address = pyth_address or chain.get("pyth")
+    if not rpc or not pyth_address:
+        raise click.UsageError("give --rpc and --pyth, or a --config with chain.http_url and chain.pyth")
+    config = PythConfig(address=str(pyth_address).lower(), feeds=feeds)
+    try:
+        trace = asyncio.run(get_pyth_prices(str(rpc), tx_hash, config))
+    except PythTraceError as exc:
+        raise click.ClickException(f"cannot trace {tx_hash}: {exc}") from exc
+    click.echo(format_pyth_prices(trace, feeds))
+
+
 @main.group()
 def schwab() -> None:
     """Charles Schwab: authorise the bot (OAuth 2.0 authorization-code flow)."""

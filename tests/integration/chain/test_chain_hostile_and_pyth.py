@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+from click.testing import CliRunner
+
 from arbtui.chain import decode
 from arbtui.chain.pyth import PythConfig, format_pyth_prices, get_pyth_prices
 from arbtui.chain.signals import FillEnriched
+from arbtui.cli import main
 from arbtui.store.ledger import Ledger
 from tests.chain_support.anvil import AnvilNode
 from tests.chain_support.deploy import AAPL_FEED, MSFT_FEED, OUR_OWNER, ChainDriver, OrderTuple, order
@@ -119,3 +122,20 @@ async def test_pyth_prices_recovered_exactly_from_the_trace(
     assert "187.12345" in text
     empty = await get_pyth_prices(anvil.http_url, without.tx_hash, PythConfig(address=d.pyth))
     assert format_pyth_prices(empty).startswith("No Pyth price read found")
+
+    # `arbtui get-pyth-price TX_HASH` as an operator runs it
+    cli = CliRunner()
+    printed = await asyncio.to_thread(
+        cli.invoke, main, ["get-pyth-price", both.tx_hash, "--rpc", anvil.http_url, "--pyth", d.pyth]
+    )
+    assert printed.exit_code == 0, printed.output
+    assert "415.23456789" in printed.output
+    assert "187.12345" in printed.output
+    printed = await asyncio.to_thread(
+        cli.invoke, main, ["get-pyth-price", without.tx_hash, "--rpc", anvil.http_url, "--pyth", d.pyth]
+    )
+    assert printed.exit_code == 0
+    assert printed.output.startswith("No Pyth price read found")
+    printed = await asyncio.to_thread(cli.invoke, main, ["get-pyth-price", without.tx_hash])
+    assert printed.exit_code == 2
+    assert "give --rpc and --pyth" in printed.output
