@@ -39,6 +39,8 @@ demo: setup
 bench: setup
 	$(BIN)/python -m bench.ledger
 	$(BIN)/python -m bench.brokers
+	$(BIN)/python -m bench.intake
+	$(BIN)/python -m bench.engine
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis tests/contracts/.build
