@@ -36,6 +36,9 @@ from arbtui.store.migrate import connect_sync, migrate
 S = TypeVar("S", bound=Frozen)
 T = TypeVar("T")
 
+_RETRY = object()
+_RETRY_FRESH = object()
+
 SNAPSHOT_EVERY = 100
 CACHE_SIZE = 4096
 MAX_ATTEMPTS = 8
@@ -154,6 +157,11 @@ class EventStore:
         self._snapshot_every = snapshot_every
         self._cache: OrderedDict[tuple[str, str], tuple[Any, int]] = OrderedDict()
         self._lock = asyncio.Lock()
+        self._deciding = asyncio.Lock()
+        """One unit of work decides and commits at a time in this process (commits are serialised by the
+        single writer anyway). Without it a long unit — a backfill range of a thousand fills — would keep
+        losing its optimistic race to the small commits of hedges on the same positions (a livelock).
+        Writers in *other* processes are still caught by the events table's key."""
         self.listeners: list[Callable[[list[Committed]], None]] = []
         """Called after every commit with what it appended (the engine's bus subscribes here)."""
 
@@ -331,28 +339,40 @@ class EventStore:
         """Run ``work`` and commit what it recorded; on a concurrency conflict, run it again."""
         fresh = False
         for attempt in range(1, attempts + 1):
-            uow = UnitOfWork(self, dict(metadata or {}))
-            try:
-                result = await work(uow)
-            except DomainError:
-                # a rule refused the command; if that may have been decided on a cached state that another
-                # process has since moved on, decide once more on state read from the database
-                if fresh or attempt == attempts:
-                    raise
+            async with self._deciding:
+                outcome = await self._attempt(work, metadata, fresh=fresh, last=attempt == attempts)
+            if outcome is _RETRY_FRESH:
                 fresh = True
-                for key in uow.loaded:
-                    self._cache.pop(key, None)
                 continue
-            try:
-                await self._commit(uow)
-            except ConcurrencyConflict:
-                for touched in uow.changes:
-                    self._cache.pop((touched.spec.type_name, touched.aggregate_id), None)
-                if attempt == attempts:
-                    raise
+            if outcome is _RETRY:
                 continue
-            return result
+            return outcome  # type: ignore[return-value]
         raise AssertionError("unreachable")
+
+    async def _attempt(
+        self, work: Callable[[UnitOfWork], Awaitable[T]], metadata: dict[str, Any] | None, *, fresh: bool, last: bool
+    ) -> T | object:
+        """One decide-and-commit: the work's result, or a marker saying how to try again."""
+        uow = UnitOfWork(self, dict(metadata or {}))
+        try:
+            result = await work(uow)
+        except DomainError:
+            # a rule refused the command; if that may have been decided on a cached state that another
+            # process has since moved on, decide once more on state read from the database
+            if fresh or last:
+                raise
+            for key in uow.loaded:
+                self._cache.pop(key, None)
+            return _RETRY_FRESH
+        try:
+            await self._commit(uow)
+        except ConcurrencyConflict:
+            for touched in uow.changes:
+                self._cache.pop((touched.spec.type_name, touched.aggregate_id), None)
+            if last:
+                raise
+            return _RETRY
+        return result
 
     async def _commit(self, uow: UnitOfWork) -> None:
         changes = uow.changes
@@ -391,6 +411,9 @@ class EventStore:
             error = await asyncio.get_running_loop().run_in_executor(self._write_thread, self._write, batch)
         if isinstance(error, sqlite3.IntegrityError):
             conflict = await self._find_conflict(uow)
+            if conflict is None and "events." in str(error):  # the key refused it: someone wrote first
+                first = uow.changes[0]
+                conflict = ConcurrencyConflict(first.spec.type_name, first.aggregate_id, first.base_version + 1)
             if conflict is not None:
                 raise conflict from error
             raise error
