@@ -22,13 +22,14 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Protocol, TypeVar
 
 from loguru import logger
 
-from arbtui.brokers.base import BrokerUnavailable, RateLimited
+from arbtui.brokers.base import BrokerUnavailable, MarketClock, MarketClosed, MarketOrder, RateLimited
+from arbtui.domain.values import BrokerKind
 
 T = TypeVar("T")
 
@@ -258,3 +259,36 @@ def log_exchange(
         )
     else:
         logger.debug("{} {} {} → {} in {:.1f}ms", venue, method, redact_url(url), status, elapsed * 1000)
+
+
+class MarketGate:
+    """Refuses an order while the market is shut, asking the broker's clock as seldom as is safe: an
+    "open" answer is reused for ``max_age_s`` and never past the close it announced."""
+
+    def __init__(self, clock: Clock, max_age_s: float) -> None:
+        self._clock = clock
+        self._max_age_s = max_age_s
+        self._last: tuple[float, MarketClock] | None = None
+
+    def remember(self, market: MarketClock) -> None:
+        """Every fresh clock answer passes through here."""
+        self._last = (self._clock.monotonic(), market)
+
+    async def ensure_open(
+        self, ask: Callable[[], Awaitable[MarketClock]], order: MarketOrder, broker: BrokerKind
+    ) -> None:
+        """Return when the market is open; else raise :class:`MarketClosed` (nothing is sent)."""
+        if self._last is not None and self._last[1].is_open:
+            age = self._clock.monotonic() - self._last[0]
+            closes = self._last[1].next_close
+            if age <= self._max_age_s and (closes is None or self._last[1].as_of + timedelta(seconds=age) < closes):
+                return
+        market = await ask()
+        if not market.is_open:
+            raise MarketClosed(
+                "market closed: order not sent",
+                retry_at=market.next_open,
+                broker=broker,
+                symbol=order.symbol,
+                execution_id=order.execution_id,
+            )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -41,7 +41,6 @@ from arbtui.brokers.base import (
     BrokerProtocolError,
     BrokerUnavailable,
     MarketClock,
-    MarketClosed,
     MarketOrder,
     OrderNotFound,
     OrderRefused,
@@ -52,6 +51,7 @@ from arbtui.brokers.base import (
 from arbtui.brokers.resilience import (
     ALPACA_REQUESTS_PER_MINUTE,
     Clock,
+    MarketGate,
     Resilience,
     RetryPolicy,
     SystemClock,
@@ -108,7 +108,7 @@ class AlpacaBroker:
         self._sdk._retry = 0
         self._sdk._retry_codes = []
         _instrument_session(self._sdk._session, timeout=config.retry.request_timeout + 1.0)
-        self._cached_clock: tuple[float, MarketClock] | None = None
+        self._market = MarketGate(self._clock, config.clock_cache_seconds)
 
     @property
     def kind(self) -> BrokerKind:
@@ -152,7 +152,7 @@ class AlpacaBroker:
     async def clock(self) -> MarketClock:
         model = await self._resilience.call("clock", lambda: self._call("clock", self._sdk.get_clock))
         market = parsing.parse_clock(self._model(AlpacaClock, model))
-        self._cached_clock = (self._clock.monotonic(), market)
+        self._market.remember(market)
         return market
 
     async def positions(self) -> tuple[BrokerPosition, ...]:
@@ -191,23 +191,7 @@ class AlpacaBroker:
         return OrderRefused(message, broker=self.kind, symbol=order.symbol, execution_id=order.execution_id)
 
     async def _ensure_open(self, order: MarketOrder) -> None:
-        cached = self._cached_clock
-        now = self._clock.monotonic()
-        fresh = cached is not None and now - cached[0] <= self._config.clock_cache_seconds
-        if cached is not None and fresh and cached[1].is_open:
-            closes = cached[1].next_close
-            elapsed = timedelta(seconds=now - cached[0])
-            if closes is None or cached[1].as_of + elapsed < closes:
-                return
-        market = await self.clock()
-        if not market.is_open:
-            raise MarketClosed(
-                "market closed: order not sent",
-                retry_at=market.next_open,
-                broker=self.kind,
-                symbol=order.symbol,
-                execution_id=order.execution_id,
-            )
+        await self._market.ensure_open(self.clock, order, self.kind)
 
     async def _by_client_id(self, order: MarketOrder) -> OrderReport | None:
         try:

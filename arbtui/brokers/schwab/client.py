@@ -31,7 +31,6 @@ from arbtui.brokers.base import (
     BrokerPosition,
     BrokerUnavailable,
     MarketClock,
-    MarketClosed,
     MarketOrder,
     OrderNotFound,
     OrderRefused,
@@ -42,6 +41,7 @@ from arbtui.brokers.base import (
 from arbtui.brokers.resilience import (
     SCHWAB_REQUESTS_PER_MINUTE,
     Clock,
+    MarketGate,
     Resilience,
     RetryPolicy,
     SystemClock,
@@ -115,7 +115,7 @@ class SchwabBroker:
         self._account_hash: str | None = None
         self._by_execution: dict[str, BrokerOrderId] = {}
         self._claimed: set[BrokerOrderId] = set()
-        self._cached_clock: tuple[float, MarketClock] | None = None
+        self._market = MarketGate(self._clock, config.clock_cache_seconds)
 
     @property
     def kind(self) -> BrokerKind:
@@ -204,7 +204,7 @@ class SchwabBroker:
                 break
         if market is None:
             market = MarketClock(as_of=now, is_open=False, next_open=None, next_close=None)
-        self._cached_clock = (self._clock.monotonic(), market)
+        self._market.remember(market)
         return market
 
     async def positions(self) -> tuple[BrokerPosition, ...]:
@@ -261,21 +261,7 @@ class SchwabBroker:
         return [r for r in reports if r.order_id not in self._claimed]
 
     async def _ensure_open(self, order: MarketOrder) -> None:
-        cached = self._cached_clock
-        if cached is not None and cached[1].is_open:
-            age = self._clock.monotonic() - cached[0]
-            closes = cached[1].next_close
-            if age <= self._config.clock_cache_seconds and (closes is None or self._clock.now() < closes):
-                return
-        market = await self.clock()
-        if not market.is_open:
-            raise MarketClosed(
-                "market closed: order not sent",
-                retry_at=market.next_open,
-                broker=self.kind,
-                symbol=order.symbol,
-                execution_id=order.execution_id,
-            )
+        await self._market.ensure_open(self.clock, order, self.kind)
 
     async def _hash(self) -> str:
         if self._account_hash is None:
