@@ -43,4 +43,4 @@ bench: setup
 	$(BIN)/python -m bench.engine
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis tests/contracts/.build
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis arbtui/demo/contracts/.build

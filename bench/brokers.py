@@ -30,8 +30,8 @@ from arbtui.brokers.resilience import RetryPolicy, SystemClock
 from arbtui.brokers.schwab import SchwabBroker, SchwabConfig
 from arbtui.brokers.schwab.crypto import TokenCipher
 from arbtui.brokers.schwab.oauth import AccessTokens, authorize_url, exchange_redirect
+from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain.values import Direction, ExecutionId, PriceUsdc, Shares, Symbol
-from tests.fakes.alpaca_server import AlpacaServer
 from tests.fakes.schwab_server import ACCOUNT_HASH, SchwabServer
 from tests.fakes.token_vault import InMemoryTokenVault
 

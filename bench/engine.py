@@ -32,6 +32,9 @@ from loguru import logger
 from arbtui.brokers.dry_run import DryRunBroker
 from arbtui.chain.rpc import JsonRpcClient
 from arbtui.config import load_settings
+from arbtui.demo.anvil import AnvilNode
+from arbtui.demo.artifacts import load_artifacts
+from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Deployment, deploy_all, order
 from arbtui.domain import offchain_order, position
 from arbtui.domain.values import Direction
 from arbtui.engine.app import Engine, EngineOptions
@@ -42,9 +45,6 @@ from bench.intake import Sender, baseline_latency
 from bench.ledger import durable_fills
 from bench.report import Figure, save, table
 from tests.builders import block, make_fill
-from tests.chain_support.anvil import AnvilNode
-from tests.chain_support.artifacts import load_artifacts
-from tests.chain_support.deploy import OUR_OWNER, ChainDriver, Deployment, deploy_all, order
 
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "GOOG")
 BARE_TOPIC = "0x" + "be" * 32

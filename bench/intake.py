@@ -38,12 +38,12 @@ from arbtui.chain.decode import DecodeConfig
 from arbtui.chain.intake import FillIntake, FillLedger, IntakeConfig
 from arbtui.chain.rpc import JsonRpcClient
 from arbtui.chain.signals import BackfillProgress, IntakeSignal, IntakeState, IntakeStatus, RangeRecorded
+from arbtui.demo.anvil import AnvilNode
+from arbtui.demo.artifacts import load_artifacts
+from arbtui.demo.deploy import OUR_OWNER, TX_GAS, ChainDriver, deploy_all, order
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill
 from arbtui.domain.values import BlockRef, TradeId
 from arbtui.store.ledger import Ledger
-from tests.chain_support.anvil import AnvilNode
-from tests.chain_support.artifacts import load_artifacts
-from tests.chain_support.deploy import OUR_OWNER, TX_GAS, ChainDriver, deploy_all, order
 
 RESULTS = Path(__file__).resolve().parent / "results" / "intake.json"
 BARE_TOPIC = "0x" + "be" * 32

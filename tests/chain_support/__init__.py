@@ -1,2 +1,2 @@
-"""Real local chain infrastructure for the chain tests and benchmark: anvil, solc-js artifacts, deploy
-helpers and a fault-injecting JSON-RPC proxy."""
+"""Test-only chain plumbing: log helpers and a fault-injecting JSON-RPC proxy. anvil, the contract
+artifacts and the deploy helpers live in :mod:`arbtui.demo`, which the embedded demo shares."""

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from tests.chain_support.anvil import free_port
+from arbtui.demo.anvil import free_port
 
 
 @dataclass

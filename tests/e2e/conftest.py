@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.chain_support.artifacts import Artifact, load_artifacts
-from tests.chain_support.deploy import deploy_all
+from arbtui.demo.artifacts import Artifact, load_artifacts
+from arbtui.demo.deploy import deploy_all
 from tests.e2e.harness import Bot, Chain, CountingAlpacaServer, allocate_port, start_chain, write_config
 
 

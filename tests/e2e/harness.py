@@ -25,10 +25,10 @@ import aiohttp
 from aiohttp import web
 from web3 import Web3
 
-from tests.chain_support.anvil import REPO_ROOT, AnvilNode, free_port
-from tests.chain_support.artifacts import Artifact
-from tests.chain_support.deploy import OUR_OWNER, ChainDriver, Deployment, OrderTuple, order
-from tests.fakes.alpaca_server import AlpacaServer
+from arbtui.demo.alpaca_server import AlpacaServer
+from arbtui.demo.anvil import REPO_ROOT, AnvilNode, free_port
+from arbtui.demo.artifacts import Artifact
+from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Deployment, OrderTuple, order
 
 API_KEY = "e2e-key"
 API_SECRET = "e2e-secret"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.chain_support.anvil import ANVIL_BIN, AnvilNode
-from tests.chain_support.artifacts import Artifact
-from tests.chain_support.deploy import ChainDriver, deploy_all
+from arbtui.demo.anvil import ANVIL_BIN, AnvilNode
+from arbtui.demo.artifacts import Artifact
+from arbtui.demo.deploy import ChainDriver, deploy_all
 from tests.e2e.harness import (
     Bot,
     Chain,

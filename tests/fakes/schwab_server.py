@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from aiohttp import web
 
-from tests.fakes._server import LocalServer, OrderBook, SimOrder, now_utc
+from arbtui.demo.local_server import LocalServer, OrderBook, SimOrder, now_utc
 
 NEW_YORK = ZoneInfo("America/New_York")
 ACCOUNT_NUMBER = "12345678"

@@ -21,8 +21,8 @@ from arbtui.brokers.schwab import SchwabBroker, SchwabConfig
 from arbtui.brokers.schwab.crypto import TokenCipher
 from arbtui.brokers.schwab.oauth import AccessTokens, authorize_url, exchange_redirect
 from arbtui.brokers.schwab.parsing import SCHWAB_STATES
+from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain.values import Direction, ExecutionId, PriceUsdc, Shares, Symbol
-from tests.fakes.alpaca_server import AlpacaServer
 from tests.fakes.clock import FakeClock
 from tests.fakes.schwab_server import SchwabServer
 from tests.fakes.token_vault import InMemoryTokenVault

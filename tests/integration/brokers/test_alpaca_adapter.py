@@ -20,8 +20,8 @@ from arbtui.brokers.base import (
     RateLimited,
 )
 from arbtui.brokers.resilience import RetryPolicy
+from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain.values import Shares
-from tests.fakes.alpaca_server import AlpacaServer
 from tests.fakes.clock import FakeClock
 from tests.integration.brokers.conftest import FAST_POLICY, market_order, wait_terminal
 

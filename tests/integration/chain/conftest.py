@@ -16,10 +16,10 @@ import pytest
 from arbtui.chain.decode import DecodeConfig
 from arbtui.chain.intake import FillIntake, IntakeConfig
 from arbtui.chain.signals import IntakeAlert, IntakeSignal
+from arbtui.demo.anvil import AnvilNode
+from arbtui.demo.artifacts import Artifact, load_artifacts
+from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Deployment, deploy_all
 from arbtui.store.ledger import Ledger
-from tests.chain_support.anvil import AnvilNode
-from tests.chain_support.artifacts import Artifact, load_artifacts
-from tests.chain_support.deploy import OUR_OWNER, ChainDriver, Deployment, deploy_all
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ from arbtui.chain import decode
 from arbtui.chain.pyth import PythConfig, format_pyth_prices, get_pyth_prices
 from arbtui.chain.signals import FillEnriched
 from arbtui.cli import main
+from arbtui.demo.anvil import AnvilNode
+from arbtui.demo.deploy import AAPL_FEED, MSFT_FEED, OUR_OWNER, ChainDriver, OrderTuple, order
 from arbtui.store.ledger import Ledger
-from tests.chain_support.anvil import AnvilNode
-from tests.chain_support.deploy import AAPL_FEED, MSFT_FEED, OUR_OWNER, ChainDriver, OrderTuple, order
 from tests.chain_support.logs import take_data
 from tests.integration.chain.conftest import StartIntake, eventually, filled_counts, trade_events
 

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from arbtui.chain.signals import AlertKind, IntakeState, IntakeStatus, ReorgHandled
+from arbtui.demo.anvil import AnvilNode
+from arbtui.demo.deploy import OTHER_OWNER, OUR_OWNER, ChainDriver, OrderTuple, Sent, order
 from arbtui.store.ledger import Ledger
-from tests.chain_support.anvil import AnvilNode
-from tests.chain_support.deploy import OTHER_OWNER, OUR_OWNER, ChainDriver, OrderTuple, Sent, order
 from tests.chain_support.proxy import RpcProxy
 from tests.integration.chain.conftest import RunningIntake, StartIntake, eventually, filled_counts, trade_events
 

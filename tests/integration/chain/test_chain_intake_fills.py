@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from arbtui.chain.decode import DecodeConfig
 from arbtui.chain.signals import BackfillProgress, IntakeState, IntakeStatus
+from arbtui.demo.deploy import OTHER_OWNER, OUR_OWNER, ChainDriver, OrderTuple, order
 from arbtui.store.ledger import Ledger
-from tests.chain_support.deploy import OTHER_OWNER, OUR_OWNER, ChainDriver, OrderTuple, order
 from tests.integration.chain.conftest import StartIntake, eventually, filled_counts, trade_events
 
 

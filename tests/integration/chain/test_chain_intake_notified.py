@@ -14,10 +14,10 @@ from arbtui.chain.ranges import MAX_UNVERIFIED, NotifiedHead, PassOutcome, Range
 from arbtui.chain.rpc import JsonRpcClient
 from arbtui.chain.signals import IntakeSignal, IntakeState, IntakeStatus, RangeRecorded, ReorgHandled
 from arbtui.chain.tokens import TokenCache
+from arbtui.demo.anvil import AnvilNode
+from arbtui.demo.deploy import OUR_OWNER, ChainDriver, OrderTuple, Sent, order
 from arbtui.domain.values import BlockRef
 from arbtui.store.ledger import Ledger
-from tests.chain_support.anvil import AnvilNode
-from tests.chain_support.deploy import OUR_OWNER, ChainDriver, OrderTuple, Sent, order
 from tests.chain_support.proxy import RpcProxy
 from tests.integration.chain.conftest import RunningIntake, StartIntake, eventually, filled_counts, trade_events
 

@@ -21,6 +21,7 @@ from arbtui.brokers.base import Broker, MarketOrder
 from arbtui.brokers.dry_run import DryRunBroker
 from arbtui.brokers.resilience import RetryPolicy
 from arbtui.cli import main
+from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain import control, offchain_order, position
 from arbtui.domain.errors import ControlStateConflict, ExecutionPending, KillSwitchEngaged
 from arbtui.domain.values import Direction, Shares, Symbol
@@ -28,7 +29,6 @@ from arbtui.engine.app import Engine, EngineOptions
 from arbtui.engine.executions import ExecutionOptions
 from arbtui.store.ledger import Ledger
 from tests.builders import block, make_fill
-from tests.fakes.alpaca_server import AlpacaServer
 from tests.integration.store.conftest import rows
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "TSLA", "GOOG"]

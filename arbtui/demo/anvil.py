@@ -14,7 +14,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# The npm tooling (anvil, solc, Pyth SDK) lives in ``node_modules`` of the checkout (``make setup``);
+# ARBTUI_NODE_ROOT points elsewhere when arbtui is installed from a wheel.
+REPO_ROOT = Path(os.environ.get("ARBTUI_NODE_ROOT") or Path(__file__).resolve().parents[2])
 ANVIL_BIN = REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 
 

@@ -17,7 +17,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxParams, TxReceipt, Wei
 
-from tests.chain_support.artifacts import Artifact
+from arbtui.demo.artifacts import Artifact
 
 OUR_OWNER = Web3.to_checksum_address("0x71b94911fd1ce621fc40970450004c544e5287a8")
 OTHER_OWNER = Web3.to_checksum_address("0x00000000000000000000000000000000000b0b00")

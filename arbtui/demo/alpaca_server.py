@@ -3,7 +3,7 @@
 Routes: ``POST/GET /v2/orders``, ``GET /v2/orders/{id}``, ``GET /v2/orders:by_client_order_id``,
 ``GET /v2/clock``, ``GET /v2/positions``, ``GET /v2/account``. Auth headers are checked; a duplicate
 ``client_order_id`` gets 422 like the real API; money and quantity fields are strings in responses
-(alpaca-py requires that). Faults: see :class:`tests.fakes._server.Faults` plus :meth:`reject_next`,
+(alpaca-py requires that). Faults: see :class:`arbtui.demo.local_server.Faults` plus :meth:`reject_next`,
 :meth:`partial_fill_next`, ``market_open`` and :meth:`OrderBook.force` for any status.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes._server import LocalServer, OrderBook, SimOrder, dec, iso, now_utc
+from arbtui.demo.local_server import LocalServer, OrderBook, SimOrder, dec, iso, now_utc
 
 ALPACA_STATUSES = (
     "new",

@@ -6,7 +6,7 @@ const path = require("path");
 const solc = require("solc");
 
 const here = __dirname;
-const root = path.resolve(here, "..", "..");
+const root = process.env.ARBTUI_NODE_ROOT || path.resolve(here, "..", "..", "..");
 const out = process.argv[2];
 if (!out) {
   console.error("usage: node compile.js OUT.json");

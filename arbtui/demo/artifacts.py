@@ -1,4 +1,4 @@
-"""Compiled test contracts: solc-js through ``tests/contracts/compile.js``, cached by source hash."""
+"""Compiled demo/test contracts: solc-js through ``arbtui/demo/contracts/compile.js``, cached by source hash."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import json
 import os
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from tests.chain_support.anvil import REPO_ROOT
+from arbtui.demo.anvil import REPO_ROOT
 
-CONTRACTS = REPO_ROOT / "tests" / "contracts"
-BUILD = CONTRACTS / ".build"
+CONTRACTS = Path(__file__).resolve().parent / "contracts"
+BUILD = Path(os.environ.get("ARBTUI_ARTIFACTS_DIR") or CONTRACTS / ".build")
 PYTH_SDK = REPO_ROOT / "node_modules" / "@pythnetwork" / "pyth-sdk-solidity"
 SOLC_PACKAGE = REPO_ROOT / "node_modules" / "solc" / "package.json"
 
@@ -34,12 +35,17 @@ def _source_hash() -> str:
 
 
 def load_artifacts() -> dict[str, Artifact]:
-    """Every contract of ``tests/contracts`` (and Pyth's MockPyth), compiling only when sources changed."""
-    BUILD.mkdir(exist_ok=True)
+    """Every contract of ``arbtui/demo/contracts`` (and Pyth's MockPyth), compiling only when sources changed."""
+    BUILD.mkdir(parents=True, exist_ok=True)
     target = BUILD / f"artifacts-{_source_hash()}.json"
     if not target.exists():
         partial = target.with_suffix(f".{os.getpid()}.tmp")
-        subprocess.run(["node", str(CONTRACTS / "compile.js"), str(partial)], check=True, cwd=REPO_ROOT)
+        subprocess.run(
+            ["node", str(CONTRACTS / "compile.js"), str(partial)],
+            check=True,
+            cwd=REPO_ROOT,
+            env={**os.environ, "ARBTUI_NODE_ROOT": str(REPO_ROOT)},
+        )
         partial.replace(target)
     raw = json.loads(target.read_text())
     return {
