@@ -368,10 +368,19 @@ def run_command(obj: Context, headless: bool) -> None:
     raise SystemExit(asyncio.run(run_headless(settings, db=db)))
 
 
+async def _host_console(engine: Any) -> int:
+    """The operator console on ``engine`` (imported only when a console opens)."""
+    from arbtui.tui.commands import host
+
+    return await host(engine)
+
+
 def _register_subcommands() -> None:
     from arbtui.api.commands import register as register_control
+    from arbtui.demo.commands import register as register_demo
 
     register_control(main)
+    register_demo(main, _host_console)
 
 
 _register_subcommands()

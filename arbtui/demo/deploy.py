@@ -7,7 +7,7 @@ connection, never on the subscription's socket.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -156,6 +156,20 @@ class ChainDriver:
         self._send(self.pyth.functions.updatePriceFeeds([update]), value=fee)
         return publish_time
 
+    def push_prices(self, prices: Sequence[tuple[str, int, int, int]]) -> int:
+        """Push several (feed id, price, conf, expo) into MockPyth in one transaction, stamped with the
+        latest block's time; returns the publish time."""
+        publish_time = int(self.w3.eth.get_block("latest")["timestamp"]) + 1
+        updates = [
+            self.pyth.functions.createPriceFeedUpdateData(
+                HexBytes(feed_id), price, conf, expo, price, conf, publish_time, publish_time - 1
+            ).call()
+            for feed_id, price, conf, expo in prices
+        ]
+        fee = self.pyth.functions.getUpdateFee(updates).call()
+        self._send(self.pyth.functions.updatePriceFeeds(updates), value=fee)
+        return publish_time
+
     # --- chain control --------------------------------------------------------------------------
     def snapshot(self) -> str:
         with self._lock:
@@ -177,7 +191,8 @@ class ChainDriver:
             return int(self.w3.eth.block_number)
 
 
-def deploy_all(http_url: str, artifacts: dict[str, Artifact]) -> Deployment:
+def _deployer(http_url: str, artifacts: dict[str, Artifact]) -> Callable[..., ChecksumAddress]:
+    """``deploy(contract name, *constructor args) -> address``, sent from anvil's first account."""
     w3 = Web3(Web3.HTTPProvider(http_url, request_kwargs={"timeout": 30}))
     sender = w3.eth.accounts[0]
 
@@ -189,6 +204,29 @@ def deploy_all(http_url: str, artifacts: dict[str, Artifact]) -> Deployment:
         address = receipt["contractAddress"]
         assert address is not None
         return address
+
+    return deploy
+
+
+def deploy_demo(http_url: str, artifacts: dict[str, Artifact], tokens: Sequence[tuple[str, int]]) -> Deployment:
+    """The demo's world: MockPyth, USDC, one ``TestToken`` per (symbol, decimals) — named by its symbol
+    in :attr:`Deployment.tokens` — and the orderbook stand-in reading that MockPyth."""
+    deploy = _deployer(http_url, artifacts)
+    pyth = deploy("MockPyth", 60, 1)
+    usdc = deploy("TestToken", "USD Coin", "USDC", 6)
+    deployed = {symbol: deploy("TestToken", f"Demo {symbol}", symbol, decimals) for symbol, decimals in tokens}
+    return Deployment(
+        orderbook=deploy("OrderBookStandIn", pyth),
+        bytes32_emitter=deploy("TakeOrderBytes32Emitter"),
+        pyth=pyth,
+        pyth_proxy=deploy("DelegatingProxy", pyth),
+        usdc=usdc,
+        tokens=deployed,
+    )
+
+
+def deploy_all(http_url: str, artifacts: dict[str, Artifact]) -> Deployment:
+    deploy = _deployer(http_url, artifacts)
 
     pyth = deploy("MockPyth", 60, 1)
     pyth_proxy = deploy("DelegatingProxy", pyth)

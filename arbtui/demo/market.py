@@ -1,0 +1,185 @@
+"""The demo market, pure: listed tokens, each symbol's Pyth price as a seeded random walk, and the
+solver's next move (which order, which side, how many shares, at what price). No I/O and no clock: the
+solver (:mod:`arbtui.demo.solver`) sends what this decides.
+
+Amounts are integers in base units throughout — shares in the token's decimals, USDC in 6 decimals,
+prices as Pyth publishes them (``PRICE_EXPO``) — so every fill is exact.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from arbtui.domain.values import Direction, PriceUsdc, Shares, Usdc
+
+PRICE_EXPO = -8
+"""Pyth's exponent for the equity feeds: price = value · 10^-8 USD."""
+USDC_DECIMALS = 6
+SHARE_DECIMALS = 18
+BPS = 10_000
+MIN_PRICE = 10**8
+"""The walk never goes below $1."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A token the demo deploys. ``ticker`` is the broker symbol behind it, None for a token the bot
+    cannot map (its fills of our orders must be recorded as skipped)."""
+
+    token: str
+    decimals: int
+    ticker: str | None
+    start_price: str
+    """USD, e.g. ``"231.40"``."""
+
+
+LISTINGS: tuple[Listing, ...] = (
+    Listing("tAAPL", 18, "AAPL", "231.40"),
+    Listing("tTSLA", 18, "TSLA", "352.10"),
+    Listing("tMSFT", 18, "MSFT", "418.25"),
+    Listing("NVDAs1", 9, "NVDA", "141.60"),
+)
+UNKNOWN = Listing("WETH", 18, None, "3120.00")
+"""Not a tokenized equity: no symbol marker maps it to a broker ticker."""
+
+
+def price_raw(usd: str | Decimal) -> int:
+    """USD → Pyth integer at :data:`PRICE_EXPO` (exact; refuses sub-unit precision)."""
+    scaled = Decimal(usd).scaleb(-PRICE_EXPO)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"price {usd} has more than {-PRICE_EXPO} decimals")
+    return int(scaled)
+
+
+def price_usd(raw: int) -> PriceUsdc:
+    return PriceUsdc(Decimal(raw).scaleb(PRICE_EXPO))
+
+
+@dataclass
+class PriceWalk:
+    """Each ticker's price, moving by a uniform random step of at most ``max_step_bps`` per tick."""
+
+    prices: dict[str, int]
+    max_step_bps: int = 15
+
+    @classmethod
+    def starting(cls, listings: tuple[Listing, ...] = LISTINGS, max_step_bps: int = 15) -> PriceWalk:
+        return cls({li.ticker: price_raw(li.start_price) for li in listings if li.ticker}, max_step_bps)
+
+    def tick(self, rng: random.Random) -> None:
+        for ticker, raw in self.prices.items():
+            step = rng.randint(-self.max_step_bps, self.max_step_bps)
+            change = raw * abs(step) // BPS  # rounded toward zero: a move never exceeds its step
+            self.prices[ticker] = max(MIN_PRICE, raw + change if step > 0 else raw - change)
+
+    def price(self, ticker: str) -> PriceUsdc:
+        return price_usd(self.prices[ticker])
+
+
+def random_shares(rng: random.Random, decimals: int, max_shares: int = 2) -> int:
+    """A fractional size in base units of a ``decimals`` token: uniform in [0.01, max_shares] shares
+    drawn at 18 decimals (every digit random), truncated to the token's precision."""
+    drawn = rng.randint(10**SHARE_DECIMALS // 100, max_shares * 10**SHARE_DECIMALS)
+    if decimals >= SHARE_DECIMALS:
+        return drawn * _unit(decimals - SHARE_DECIMALS)
+    return drawn // _unit(SHARE_DECIMALS - decimals)
+
+
+def quote_usdc(shares: int, decimals: int, price: int, spread_bps: int, ours: Direction) -> int:
+    """USDC base units for ``shares`` at ``price`` ± spread, in our favour: our order sells above the
+    Pyth price and buys below it. Rounded down (a taker never overpays by a dust unit)."""
+    adjusted = price * (BPS + spread_bps if ours is Direction.SELL else BPS - spread_bps)
+    return shares * adjusted * _unit(USDC_DECIMALS) // (_unit(decimals) * _unit(-PRICE_EXPO) * BPS)
+
+
+def _unit(decimals: int) -> int:
+    """10^decimals, for decimals ≥ 0."""
+    if decimals < 0:
+        raise ValueError(f"negative decimals: {decimals}")
+    return int(10**decimals)
+
+
+class Move(StrEnum):
+    TAKE = "take"
+    """A taker fills one of our orders."""
+    CLEAR_OURS = "clear_ours"
+    """A clear where both sides are our orders: two fills, opposite sides, same size."""
+    CLEAR_OTHER = "clear_other"
+    """A clear of one of our orders against another owner's."""
+    UNKNOWN_TOKEN = "unknown_token"
+    """A take of our order in a token that maps to no ticker: recorded as skipped."""
+    OTHER_OWNER = "other_owner"
+    """A take of someone else's order: not ours, ignored by the bot."""
+
+
+MOVE_WEIGHTS: dict[Move, int] = {
+    Move.TAKE: 80,
+    Move.CLEAR_OURS: 6,
+    Move.CLEAR_OTHER: 6,
+    Move.UNKNOWN_TOKEN: 4,
+    Move.OTHER_OWNER: 4,
+}
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One move: ``direction`` is our order's side (for OTHER_OWNER: the other owner's)."""
+
+    move: Move
+    listing: Listing
+    direction: Direction
+    shares: int
+    """Base units of the listing's token."""
+    usdc: int
+    """USDC base units our order received (SELL) or gave (BUY)."""
+    price: int
+    """The Pyth price the quote was made at (:data:`PRICE_EXPO`)."""
+
+    @property
+    def amount(self) -> Shares:
+        return Shares.from_base_units(self.shares, self.listing.decimals)
+
+    @property
+    def notional(self) -> Usdc:
+        return Usdc.from_base_units(self.usdc, USDC_DECIMALS)
+
+    @property
+    def signed_fills(self) -> dict[str, Shares]:
+        """Net shares per ticker this move adds to our positions (BUY +, SELL −)."""
+        ticker = self.listing.ticker
+        if ticker is None or self.move in (Move.UNKNOWN_TOKEN, Move.OTHER_OWNER, Move.CLEAR_OURS):
+            return {}
+        return {ticker: self.direction.signed(self.amount)}
+
+
+@dataclass
+class Strategy:
+    """What the simulated solver does next, from a seeded RNG."""
+
+    rng: random.Random
+    walk: PriceWalk
+    listings: tuple[Listing, ...] = LISTINGS
+    unknown: Listing = UNKNOWN
+    spread_bps: tuple[int, int] = (5, 40)
+    weights: dict[Move, int] = field(default_factory=lambda: dict(MOVE_WEIGHTS))
+
+    def next_delay(self, rate: float) -> float:
+        """Seconds until the next move: exponential with mean 1/rate (a Poisson stream of fills)."""
+        return self.rng.expovariate(rate)
+
+    def next_trade(self) -> Trade:
+        move = self.rng.choices(list(self.weights), weights=list(self.weights.values()))[0]
+        if move is Move.UNKNOWN_TOKEN:
+            listing, price = self.unknown, price_raw(self.unknown.start_price)
+        else:
+            listing = self.rng.choice(self.listings)
+            assert listing.ticker is not None
+            price = self.walk.prices[listing.ticker]
+        direction = self.rng.choice((Direction.BUY, Direction.SELL))
+        shares = random_shares(self.rng, listing.decimals)
+        spread = 0 if move is Move.CLEAR_OURS else self.rng.randint(*self.spread_bps)
+        usdc = max(1, quote_usdc(shares, listing.decimals, price, spread, direction))
+        return Trade(move, listing, direction, shares, usdc, price)

@@ -1,0 +1,183 @@
+"""The demo's world, set up and torn down as one async context manager: anvil with the demo tokens,
+USDC, MockPyth and the orderbook stand-in; the local Alpaca-style broker; a throwaway config and
+database; and the engine built from them by the real factory (:func:`arbtui.engine.factory.build_engine`
+from :func:`arbtui.config.load_settings`), exactly as ``arbtui run`` builds it.
+
+Whatever happens inside (an error, Ctrl-C, a quit), the broker server and anvil are stopped by their
+own handles and the temporary directory is removed; only a database asked for with ``--keep-db`` stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from arbtui.config import ConfigError, Settings, format_problems, load_settings
+from arbtui.demo.alpaca_server import AlpacaServer
+from arbtui.demo.anvil import ANVIL_BIN, REPO_ROOT, AnvilError, AnvilNode
+from arbtui.demo.artifacts import PYTH_SDK, SOLC_PACKAGE, Artifact, load_artifacts
+from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Deployment, deploy_demo
+from arbtui.demo.market import LISTINGS, UNKNOWN, PriceWalk, Strategy
+from arbtui.demo.solver import Solver
+from arbtui.engine.app import Engine
+from arbtui.engine.factory import build_engine
+
+BROKER_ACCEPT_DELAY_S = 0.2
+BROKER_FILL_DELAY_S = 0.6
+"""The local broker accepts, then fills, each hedge after these delays (a visible SUBMITTED phase)."""
+
+Progress = Callable[[str], None]
+
+
+class DemoSetupError(RuntimeError):
+    """The demo cannot start; the message says what to do (one line)."""
+
+
+@dataclass
+class DemoWorld:
+    node: AnvilNode
+    deployment: Deployment
+    driver: ChainDriver
+    broker: AlpacaServer
+    settings: Settings
+    engine: Engine
+    config_path: Path
+    db_path: Path
+    kept: bool
+    """True when the database outlives the demo (``--keep-db``)."""
+    ledger_closed: bool = False
+    """Set by whoever closed the engine's ledger (the console host or the headless runner)."""
+
+    def solver(self, *, seed: int | None, rate: float) -> Solver:
+        """A simulated solver on this world; the same seed gives the same prices, moves and sizes."""
+        root = random.Random(seed)
+        moves, prices = random.Random(root.getrandbits(64)), random.Random(root.getrandbits(64))
+        strategy = Strategy(moves, PriceWalk.starting(LISTINGS))
+        return Solver(self.driver, strategy, rate=rate, price_rng=prices, broker_prices=self.broker.book.prices)
+
+
+def check_tooling() -> None:
+    """The npm tooling the demo needs (``make setup`` installs it), or a one-line error saying so."""
+    if shutil.which("node") is None:
+        raise DemoSetupError("node is not on PATH: install Node 20+, then run `make setup`")
+    for needed in (ANVIL_BIN, SOLC_PACKAGE, PYTH_SDK):
+        if not needed.exists():
+            raise DemoSetupError(f"{REPO_ROOT / 'node_modules'} is missing or incomplete: run `make setup`")
+
+
+def _config_text(world: Deployment, node: AnvilNode, broker_url: str, db: Path, first_block: int) -> str:
+    def q(value: object) -> str:
+        return json.dumps(str(value))  # a TOML basic string is a JSON string
+
+    return f"""# Written by `arbtui demo` for this run only.
+[chain]
+http_url = {q(node.http_url)}
+ws_url = {q(node.ws_url)}
+orderbook = {q(world.orderbook)}
+owner = {q(OUR_OWNER)}
+usdc = {q(world.usdc)}
+pyth = {q(world.pyth)}
+deployment_block = {first_block}
+poll_interval_s = 0.5
+stale_after_s = 60.0
+
+[broker]
+kind = "alpaca"
+poll_interval_s = 0.2
+
+[alpaca]
+paper = true
+base_url = {q(broker_url)}
+
+[database]
+path = {q(db)}
+
+[engine]
+check_interval_s = 1.0
+shutdown_timeout_s = 10.0
+"""
+
+
+@contextlib.asynccontextmanager
+async def demo_world(*, keep_db: Path | None, progress: Progress) -> AsyncIterator[DemoWorld]:
+    """Start everything (reporting each step through ``progress``), yield the world, stop everything."""
+    check_tooling()
+    workdir, db = _paths(keep_db)
+    node: AnvilNode | None = None
+    broker: AlpacaServer | None = None
+    world: DemoWorld | None = None
+    try:
+        progress("compiling the demo contracts with solc-js (cached after the first run)…")
+        artifacts = await _compile()
+        progress("starting anvil…")
+        node = await asyncio.to_thread(_start_anvil)
+        progress(f"anvil on {node.http_url}; deploying USDC, MockPyth, the orderbook stand-in and the tokens…")
+        tokens = [(li.token, li.decimals) for li in (*LISTINGS, UNKNOWN)]
+        deployment = await asyncio.to_thread(deploy_demo, node.http_url, artifacts, tokens)
+        driver = ChainDriver(node.http_url, deployment, artifacts)
+        first_block = await asyncio.to_thread(driver.head) + 1
+        key, secret = f"demo-{secrets.token_hex(4)}", secrets.token_hex(16)
+        broker = AlpacaServer(api_key=key, api_secret=secret)
+        broker.book.accept_delay, broker.book.fill_delay = BROKER_ACCEPT_DELAY_S, BROKER_FILL_DELAY_S
+        await broker.start()
+        progress(f"local Alpaca-style broker on {broker.url}")
+        config_path = workdir / "arbtui-demo.toml"
+        config_path.write_text(_config_text(deployment, node, broker.url, db, first_block))
+        try:  # the demo's own secrets only: no ARBTUI_* of the operator's shell leaks into the demo
+            settings = load_settings(
+                config_path, environ={"ARBTUI_ALPACA_API_KEY": key, "ARBTUI_ALPACA_API_SECRET": secret}
+            )
+        except ConfigError as exc:
+            raise DemoSetupError(f"the demo's config is invalid: {format_problems(exc)}") from exc
+        for listing in LISTINGS:
+            assert listing.ticker is not None
+            broker.book.prices[listing.ticker] = Decimal(listing.start_price)
+        built = await build_engine(settings)
+        world = DemoWorld(
+            node, deployment, driver, broker, settings, built.engine, config_path, db, kept=keep_db is not None
+        )
+        progress(f"engine built (ledger {db}); the simulated solver starts trading")
+        yield world
+    finally:
+        if world is not None and not world.ledger_closed:
+            with contextlib.suppress(Exception):
+                await world.engine.ledger.close()
+        if broker is not None:
+            await broker.stop()
+        if node is not None:
+            node.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _paths(keep_db: Path | None) -> tuple[Path, Path]:
+    """A new temporary directory, and the database path: ``keep_db`` (must not exist yet) or in there."""
+    if keep_db is not None and keep_db.exists():
+        raise DemoSetupError(f"{keep_db} already exists: give --keep-db a new path (the demo starts a fresh ledger)")
+    workdir = Path(tempfile.mkdtemp(prefix="arbtui-demo-"))
+    return workdir, keep_db.resolve() if keep_db is not None else workdir / "demo.db"
+
+
+async def _compile() -> dict[str, Artifact]:
+    try:
+        return await asyncio.to_thread(load_artifacts)
+    except subprocess.CalledProcessError as exc:  # solc printed why on stderr
+        raise DemoSetupError(f"compiling the demo contracts failed ({exc}); see the solc output above") from exc
+    except OSError as exc:
+        raise DemoSetupError(f"compiling the demo contracts failed ({exc}): run `make setup`") from exc
+
+
+def _start_anvil() -> AnvilNode:
+    try:
+        return AnvilNode.start()
+    except AnvilError as exc:
+        raise DemoSetupError(f"anvil did not start: {exc}") from exc
