@@ -18,15 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
 from authlib.integrations.base_client import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from loguru import logger
 from pydantic import SecretStr
+
+# authlib announces its move to "httpx2" on import, on the operator's terminal at every CLI start; we
+# pin authlib and use its httpx client as documented, so that notice is noise here.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=r".*httpx2.*")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from arbtui.brokers.base import AuthExpired, BrokerUnavailable, RateLimited
 from arbtui.brokers.resilience import Clock, log_exchange, parse_retry_after
