@@ -25,6 +25,7 @@ lint: setup
 	$(BIN)/ruff format --check arbtui tests bench
 	$(BIN)/mypy arbtui tests bench
 	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
 
 test: lint
 	$(BIN)/pytest
@@ -33,14 +34,10 @@ unit: setup
 	$(BIN)/pytest tests/unit -q
 
 demo: setup
-	@echo "not yet: the embedded demo (arbtui demo) lands with the operator console (issue 6)."
-	@echo "Meanwhile: make test, then .venv/bin/arbtui --help"
+	$(BIN)/arbtui demo
 
 bench: setup
-	$(BIN)/python -m bench.ledger
-	$(BIN)/python -m bench.brokers
-	$(BIN)/python -m bench.intake
-	$(BIN)/python -m bench.engine
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis arbtui/demo/contracts/.build

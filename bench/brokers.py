@@ -35,6 +35,9 @@ from arbtui.domain.values import Direction, ExecutionId, PriceUsdc, Shares, Symb
 from tests.fakes.schwab_server import ACCOUNT_HASH, SchwabServer
 from tests.fakes.token_vault import InMemoryTokenVault
 
+# `python -m bench --quick` runs this module with these arguments (see bench/README.md).
+QUICK_ARGS = ("--orders", "30")
+
 RESULTS = Path(__file__).parent / "results" / "brokers.json"
 UNLIMITED = 10**9
 POLICY = RetryPolicy(request_timeout=10.0)

@@ -39,6 +39,9 @@ from arbtui.store.rebuild import rebuild_views
 from bench.report import Figure, save, table
 from tests.builders import T0, block, make_fill
 
+# `python -m bench --quick` runs this module with these arguments (see bench/README.md).
+QUICK_ARGS = ("--events", "20000", "--fills", "300")
+
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "GOOG")
 Row = tuple[str, str, int, str, str, str, str]
 
