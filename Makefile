@@ -6,7 +6,7 @@ PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 NODE_DEPS  := $(if $(wildcard package.json),$(NODE_STAMP),)
 
-.PHONY: setup test lint unit demo bench clean
+.PHONY: setup test lint unit demo bench chaos clean
 
 setup: $(PY_STAMP) $(NODE_DEPS)
 
@@ -38,6 +38,9 @@ demo: setup
 
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+chaos: setup
+	$(BIN)/python -m tests.chaos
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis arbtui/demo/contracts/.build

@@ -9,13 +9,14 @@ import contextlib
 import json
 import os
 import random
+import resource
 import signal
-import sqlite3
+import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -24,16 +25,18 @@ from typing import Any, TextIO
 import aiohttp
 from aiohttp import web
 from web3 import Web3
+from web3.exceptions import TransactionNotFound
 
 from arbtui.demo.alpaca_server import AlpacaServer
-from arbtui.demo.anvil import REPO_ROOT, AnvilNode, free_port
+from arbtui.demo.anvil import ANVIL_BIN, REPO_ROOT, AnvilNode, free_port
 from arbtui.demo.artifacts import Artifact
 from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Deployment, OrderTuple, order
+from tests.e2e.ledger_view import OPEN, TERMINAL, Execution, LedgerView
+
+__all__ = ["OPEN", "TERMINAL", "Execution", "LedgerView"]  # re-exported: the tests import them from here
 
 API_KEY = "e2e-key"
 API_SECRET = "e2e-secret"
-TERMINAL = ("FILLED", "FAILED", "CANCELLED")
-OPEN = ("PENDING", "SUBMITTED", "PARTIALLY_FILLED")
 
 # token name in the deployment → (broker symbol, token decimals)
 TOKENS: dict[str, tuple[str, int]] = {
@@ -167,10 +170,25 @@ class FillEmitter:
             listener()
         return made
 
-    def model_onchain_net(self) -> dict[str, Decimal]:
-        """Σ signed fills per symbol (our BUY +, our SELL −)."""
+    def canonical(self) -> list[EmittedFill]:
+        """The emitted fills whose transaction is on the node's chain now, asked of the node itself by
+        receipt (a reorg drops some; a replayed transaction brings its fills back under the same ids)."""
+        tx_hashes = {fill.trade_id.split(":")[0] for fill in self.emitted}
+        on_chain = {tx for tx in tx_hashes if self._mined(tx)}
+        return [fill for fill in self.emitted if fill.trade_id.split(":")[0] in on_chain]
+
+    def _mined(self, tx_hash: str) -> bool:
+        try:
+            receipt = self.driver.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return False
+        block = self.driver.w3.eth.get_block(receipt["blockNumber"])
+        return bytes(block["hash"]) == bytes(receipt["blockHash"])
+
+    def model_onchain_net(self, fills: list[EmittedFill] | None = None) -> dict[str, Decimal]:
+        """Σ signed fills per symbol (our BUY +, our SELL −), of ``fills`` (default: every emitted one)."""
         net: dict[str, Decimal] = {}
-        for fill in self.emitted:
+        for fill in self.emitted if fills is None else fills:
             signed = fill.amount if fill.direction == "BUY" else -fill.amount
             net[fill.symbol] = net.get(fill.symbol, Decimal(0)) + signed
         return net
@@ -193,6 +211,32 @@ def start_chain(artifacts: dict[str, Artifact], deploy: Callable[[str, dict[str,
     except BaseException:
         node.stop()
         raise
+
+
+def anvil_on(port: int, *args: str) -> AnvilNode:
+    """anvil on a given port (a restart on the node's old port), stopped by its PID like any node."""
+    process = subprocess.Popen(
+        [str(ANVIL_BIN), "--port", str(port), "--host", "127.0.0.1", "--silent", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    node = AnvilNode(process, port)
+    try:
+        node.wait_ready(15)
+    except BaseException:
+        node.stop()
+        raise
+    return node
+
+
+def restart_anvil(chain: Chain, state: Path) -> None:
+    """Stop anvil by PID (started with ``--dump-state state``, it dumps its state), start it again from
+    that state on the same port."""
+    port = chain.node.port
+    chain.node.stop()
+    assert state.exists(), "anvil wrote no state on exit"
+    chain.node = anvil_on(port, "--load-state", str(state), "--dump-state", str(state))
 
 
 # --- the bot --------------------------------------------------------------------------------------
@@ -244,6 +288,13 @@ check_interval_s = 0.5
     return path
 
 
+def _limit_file_size(limit: int) -> Callable[[], None]:
+    def apply() -> None:  # runs in the child between fork and exec; Python ignores SIGXFSZ, so EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
 def bot_environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARBTUI_")}
     env["ARBTUI_ALPACA_API_KEY"] = API_KEY
@@ -264,6 +315,8 @@ class Bot:
     process: asyncio.subprocess.Process | None = None
     starts: int = 0
     kills: int = 0
+    file_size_limit: int | None = None
+    """RLIMIT_FSIZE (bytes) for the next starts: a write past it fails with EFBIG, as on a full disk."""
     _log: TextIO | None = None
 
     @property
@@ -297,6 +350,7 @@ class Bot:
             stdout=self._log,
             stderr=self._log,
             start_new_session=True,
+            preexec_fn=None if self.file_size_limit is None else _limit_file_size(self.file_size_limit),
         )
 
     async def healthy(self) -> bool:
@@ -384,91 +438,6 @@ async def run_cli(*args: str, within: float = 120.0) -> tuple[int, str]:
             await process.wait()
     assert process.returncode is not None
     return process.returncode, out.decode(errors="replace")
-
-
-# --- the ledger, read-only -------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _readonly(db: Path) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-@dataclass(frozen=True)
-class Execution:
-    execution_id: str
-    symbol: str
-    direction: str
-    shares: Decimal
-    shares_filled: Decimal
-    status: str
-    broker_order_id: str | None
-
-
-class LedgerView:
-    """Reads the bot's SQLite ledger read-only while the bot runs (or after)."""
-
-    def __init__(self, db: Path) -> None:
-        self.db = db
-
-    def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
-        if not self.db.exists():
-            return []
-        try:
-            with _readonly(self.db) as conn:
-                return list(conn.execute(sql, params).fetchall())
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                return []
-            raise
-
-    def filled_counts(self) -> Counter[str]:
-        """Filled events per onchain trade id, from the event log itself."""
-        rows = self.query(
-            "SELECT aggregate_id, count(*) FROM events"
-            " WHERE aggregate_type = 'OnChainTrade' AND event_type = 'Filled' GROUP BY aggregate_id"
-        )
-        return Counter({str(a): int(n) for a, n in rows})
-
-    def fill_count(self) -> int:
-        rows = self.query("SELECT count(*) FROM events WHERE aggregate_type = 'OnChainTrade' AND event_type = 'Filled'")
-        return int(rows[0][0]) if rows else 0
-
-    def executions(self) -> list[Execution]:
-        rows = self.query("SELECT view_id, payload FROM offchain_trade_view")
-        result = []
-        for view_id, payload in rows:
-            p = json.loads(payload)
-            result.append(
-                Execution(
-                    execution_id=str(view_id),
-                    symbol=str(p["symbol"]),
-                    direction=str(p["direction"]),
-                    shares=Decimal(p["shares"]),
-                    shares_filled=Decimal(p["shares_filled"]),
-                    status=str(p["status"]),
-                    broker_order_id=p.get("broker_order_id"),
-                )
-            )
-        return result
-
-    def positions(self) -> dict[str, dict[str, Any]]:
-        return {str(v): json.loads(p) for v, p in self.query("SELECT view_id, payload FROM position_view")}
-
-    def settled(self, expected_fills: int) -> bool:
-        """Every fill recorded, no execution open, no position with a pending execution or ≥ 1 share net."""
-        if self.fill_count() < expected_fills:
-            return False
-        if any(e.status not in TERMINAL for e in self.executions()):
-            return False
-        for pos in self.positions().values():
-            if pos["pending_execution_id"] is not None or abs(Decimal(pos["net_position"])) >= 1:
-                return False
-        return True
 
 
 def emitter_for(chain: Chain, seed: int) -> FillEmitter:

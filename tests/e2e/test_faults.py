@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from arbtui.demo.anvil import ANVIL_BIN, AnvilNode
+from arbtui.demo.anvil import AnvilNode
 from arbtui.demo.artifacts import Artifact
 from arbtui.demo.deploy import ChainDriver, deploy_all
 from tests.e2e.harness import (
@@ -24,26 +23,11 @@ from tests.e2e.harness import (
     LedgerView,
     emitter_for,
     eventually,
+    restart_anvil,
     run_cli,
 )
 
 TIMEOUT_DELAY_S = 11.0  # the Alpaca adapter's own request timeout is 10 s
-
-
-def _anvil_on(port: int, *args: str) -> AnvilNode:
-    process = subprocess.Popen(
-        [str(ANVIL_BIN), "--port", str(port), "--host", "127.0.0.1", "--silent", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    node = AnvilNode(process, port)
-    try:
-        node.wait_ready(15)
-    except BaseException:
-        node.stop()
-        raise
-    return node
 
 
 @pytest.fixture
@@ -58,14 +42,6 @@ def chain(artifacts: dict[str, Artifact], tmp_path: Path) -> Iterator[Chain]:
         yield started
     finally:
         started.node.stop()
-
-
-def _restart_anvil(chain: Chain, state: Path) -> None:
-    """Stop anvil by PID (it dumps its state), start it again from that state on the same port."""
-    port = chain.node.port
-    chain.node.stop()
-    assert state.exists(), "anvil wrote no state on exit"
-    chain.node = _anvil_on(port, "--load-state", str(state), "--dump-state", str(state))
 
 
 async def _send(emitter: FillEmitter, fills: int) -> None:
@@ -116,7 +92,7 @@ async def test_broker_faults_and_a_node_restart_end_like_a_clean_run(
             what="a hedge or the rejection",
         )
     # 4. the node stops and comes back from its dumped state on the same port; fills continue
-    await asyncio.to_thread(_restart_anvil, chain, tmp_path / "anvil-state.json")
+    await asyncio.to_thread(restart_anvil, chain, tmp_path / "anvil-state.json")
     await _send(emitter, 30)
     total = len(emitter.emitted)
     await eventually(lambda: view.settled(total), within=120, what="everything recorded and hedged")
