@@ -125,6 +125,8 @@ class AlpacaBroker:
         body = parsing.order_body(order)
 
         async def attempt() -> BrokerOrderId:
+            # Again after the rate-limit wait: a queued order must not go out past a close.
+            await self._ensure_open(order)
             try:
                 raw = await self._call("submit", lambda: self._sdk.post("/orders", body), order)
                 return parsing.parse_order(self._model(Order, raw)).order_id

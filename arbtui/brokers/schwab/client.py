@@ -143,6 +143,8 @@ class SchwabBroker:
         started = self._clock.now()
 
         async def attempt() -> BrokerOrderId:
+            # Again after the rate-limit wait: a queued order must not go out past a close.
+            await self._ensure_open(order)
             try:
                 response = await self._send("POST", path, what="submit", json=body, order=order)
             except _NotSent:
