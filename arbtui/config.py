@@ -366,6 +366,18 @@ class AlertsSettings(_Table):
     """An alert still true repeats at most this often."""
 
 
+class InventorySettings(_Table):
+    """``[inventory]``: how our inventory should be split between the orderbook and the broker."""
+
+    target_onchain_ratio: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
+    """Onchain share of each asset's total we aim for (0.5 = half in orderbook vaults)."""
+    drift_alert: Decimal = Field(default=Decimal("0.2"), gt=0, le=1)
+    """Alert (and suggest a manual transfer) once the onchain share is this far from the target."""
+    vaults: dict[str, str] = Field(default_factory=dict)
+    """Our owner's orderbook vaults per asset: ``AAPL = "0x07"`` or ``"ID@0xTOKEN"``; ``USDC`` for cash.
+    Empty: no inventory in the console, and ``arbtui report inventory`` needs ``--vault``."""
+
+
 def _parsed_listen(value: str) -> tuple[str, int]:
     parsed = parse_listen(value)
     assert parsed is not None, "validated on construction"
@@ -406,6 +418,8 @@ class Settings(BaseSettings):
     """``[engine]``."""
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     """``[alerts]``."""
+    inventory: InventorySettings = Field(default_factory=InventorySettings)
+    """``[inventory]``."""
     alpaca_api_key: Secret | None = None
     """``ARBTUI_ALPACA_API_KEY`` (environment only); required when ``broker.kind = "alpaca"``."""
     alpaca_api_secret: Secret | None = None

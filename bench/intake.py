@@ -45,6 +45,20 @@ from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill
 from arbtui.domain.values import BlockRef, TradeId
 from arbtui.store.ledger import Ledger
 
+# `python -m bench --quick` runs this module with these arguments (see bench/README.md).
+QUICK_ARGS = (
+    "--fills",
+    "50",
+    "--history",
+    "2000",
+    "--per-tx",
+    "200",
+    "--store-history",
+    "500",
+    "--store-per-tx",
+    "100",
+)
+
 RESULTS = Path(__file__).resolve().parent / "results" / "intake.json"
 BARE_TOPIC = "0x" + "be" * 32
 
@@ -64,21 +78,6 @@ class Sender:
     async def send(self, data: str) -> str:
         tx = {"from": self.sender, "to": self.to, "data": data, "gas": hex(TX_GAS)}
         return str(await self.client.call("eth_sendTransaction", [tx]))
-
-
-async def baseline_latency(anvil: AnvilNode, sender: Sender, bare_data: str, count: int) -> list[float]:
-    """Raw web3 subscription latency for a bare log: send → notification received (ms). Used on its own
-    by ``bench.engine``; this bench pairs it with intake round by round (:func:`paired_latency`)."""
-    latencies: list[float] = []
-    async with AsyncWeb3(WebSocketProvider(anvil.ws_url)) as w3:
-        await w3.eth.subscribe("logs", {"address": sender.to, "topics": [BARE_TOPIC]})
-        stream = w3.socket.process_subscriptions()
-        for _ in range(count):
-            start = time.perf_counter()
-            await sender.send(bare_data)
-            await anext(stream)
-            latencies.append((time.perf_counter() - start) * 1000)
-    return latencies
 
 
 async def paired_latency(anvil: AnvilNode, sender: Sender, decode: DecodeConfig, take_data: str, bare_data: str,

@@ -28,6 +28,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from arbtui.domain import pnl
 from arbtui.domain.errors import ExecutionPending, InvalidCommand, UnknownExecution
 from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
 from arbtui.domain.values import BrokerKind, Cents, Direction, ExecutionId, PriceUsdc, Shares
@@ -226,6 +227,8 @@ class Position(Frozen):
     last_price: PriceUsdc | None = None
     last_updated: datetime | None = None
     last_hedge_at: datetime | None = None
+    book: pnl.PnlBook = pnl.PnlBook()
+    """Realized PnL: FIFO lots over both venues' fills (:mod:`arbtui.domain.pnl`)."""
 
     @property
     def reserved(self) -> Shares:
@@ -350,6 +353,7 @@ def evolve(state: Position, event: PositionEvent) -> Position:
             accumulated_short=state.accumulated_short + (Shares.zero() if is_buy else -signed),
             lots=_absorb(state.lots, Lot.trusted(source=event.trade_id, shares=signed), front=False),
             last_price=event.price_usdc,
+            book=pnl.book_trade(state.book, event.trade_id, event.direction, event.amount, event.price_usdc),
             last_updated=event.at,
         )
     if isinstance(event, OffChainOrderPlaced):
@@ -375,6 +379,9 @@ def evolve(state: Position, event: PositionEvent) -> Position:
             hedged=state.hedged + filled,
             lots=lots,
             pending=None,
+            book=pnl.book_trade(
+                state.book, event.execution_id, pending.direction, event.shares_filled, event.price_cents.to_price()
+            ),
             last_updated=event.at,
             last_hedge_at=event.at,
         )
@@ -466,6 +473,7 @@ def _reversed(state: Position, event: OnChainFillReversed) -> Position:
         lots=lots,
         pending=pending,
         last_updated=event.at,
+        book=pnl.unbook(state.book, event.trade_id, event.direction, event.amount, state.last_price),
     )
 
 
@@ -582,4 +590,5 @@ SPEC: AggregateSpec[Position, PositionEvent] = AggregateSpec(
     ),
     initial=initial,
     evolve=evolve,
+    snapshot_version="2",  # 2: the PnL book
 )

@@ -2,10 +2,15 @@
 
 One :meth:`EventStore.run` is one unit of work: the caller loads aggregates, decides, records
 :class:`~arbtui.domain.flows.Change` lists; the store then appends every event, updates every view
-they affect, writes due snapshots and (optionally) the chain checkpoint in **one** SQLite
-transaction. If another writer got to an aggregate first, the primary key ``(aggregate_type,
-aggregate_id, sequence)`` refuses the insert, nothing is written, and the work runs again on fresh
-state. Loaded states are cached (bounded LRU); the key makes a stale cache harmless.
+they affect, writes due snapshots and (optionally) the chain checkpoint, all-or-nothing. If another
+writer got to an aggregate first, the primary key ``(aggregate_type, aggregate_id, sequence)`` refuses
+the insert, nothing of the unit is written, and the work runs again on fresh state. Loaded states are
+cached (bounded LRU); the key makes a stale cache harmless.
+
+Group commit: units queued behind one another share one durable COMMIT (see
+:mod:`arbtui.store.group_commit`); each is still all-or-nothing on its own, the next unit decides on
+the states the staged ones left, and every caller is answered, and the listeners are told, only after
+the COMMIT carrying its unit is durable.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import json
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +35,9 @@ from arbtui.domain.values import BlockRef
 from arbtui.store import projections
 from arbtui.store.codec import decode_event, decode_state, encode_event, encode_state, iso, utc_now
 from arbtui.store.errors import ConcurrencyConflict, CorruptEvent, DatabaseUnavailable
+from arbtui.store.group_commit import GroupCommit
 from arbtui.store.migrate import connect_sync, migrate
+from arbtui.store.writer import Batch, GroupWriter, Refused
 
 S = TypeVar("S", bound=Frozen)
 T = TypeVar("T")
@@ -74,17 +80,13 @@ class Committed:
 
 
 @dataclass(frozen=True)
-class _Batch:
-    """Every row one commit writes."""
+class _Staged:
+    """A unit's result, what to await before handing it over (None: nothing to wait for), and what it
+    appended (announced to the listeners by its caller, once durable)."""
 
-    events: list[tuple[Any, ...]]
-    upserts: dict[str, list[projections.Row]]
-    deletes: dict[str, list[str]]
-    links: list[projections.Row]
-    snapshots: list[tuple[str, str, int, str, str]]
-    checkpoint: BlockRef | None
-    forget_checkpoints_above: int | None
-    recorded_at: str
+    result: Any
+    durable: asyncio.Future[None] | None
+    committed: list[Committed]
 
 
 @dataclass
@@ -94,6 +96,7 @@ class _Touched:
     base_version: int
     state: Any
     events: list[DomainEvent] = field(default_factory=list)
+    derived: list[tuple[str, projections.Row]] = field(default_factory=list)  # metrics_pnl_view rows
 
 
 class UnitOfWork:
@@ -102,6 +105,7 @@ class UnitOfWork:
     def __init__(self, store: EventStore, metadata: dict[str, Any]) -> None:
         self._store = store
         self.metadata = metadata
+        self.generation = store.generation
         self._touched: dict[tuple[str, str], _Touched] = {}
         self.checkpoint: BlockRef | None = None
         self.forget_checkpoints_above: int | None = None
@@ -137,7 +141,11 @@ class UnitOfWork:
                 touched = self._touched[key] = _Touched(
                     change.spec, change.aggregate_id, 0, change.spec.initial(change.aggregate_id)
                 )
-            touched.state = change.spec.fold(touched.state, list(change.events))
+            sequence = touched.base_version + len(touched.events)
+            for event in change.events:
+                sequence += 1
+                before, touched.state = touched.state, change.spec.evolve(touched.state, event)
+                touched.derived.extend(projections.derived_rows(key[0], key[1], sequence, event, before, touched.state))
             touched.events.extend(change.events)
 
     @property
@@ -150,20 +158,31 @@ class EventStore:
 
     def __init__(self, conn: aiosqlite.Connection, writer: sqlite3.Connection, path: Path, snapshot_every: int) -> None:
         self._conn = conn
-        self._writer = writer
-        # every write transaction runs whole on this one thread: one hop per commit, not one per statement
-        self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arbtui-store-writer")
         self.path = path
         self._snapshot_every = snapshot_every
         self._cache: OrderedDict[tuple[str, str], tuple[Any, int]] = OrderedDict()
         self._lock = asyncio.Lock()
-        self._deciding = asyncio.Lock()
-        """One unit of work decides and commits at a time in this process (commits are serialised by the
-        single writer anyway). Without it a long unit — a backfill range of a thousand fills — would keep
-        losing its optimistic race to the small commits of hedges on the same positions (a livelock).
-        Writers in *other* processes are still caught by the events table's key."""
         self.listeners: list[Callable[[list[Committed]], None]] = []
         """Called after every commit with what it appended (the engine's bus subscribes here)."""
+        self._groups = GroupCommit(GroupWriter(writer), path, forget=self._cache.clear, announce=self._announce)
+        """One unit of work decides at a time in this process (its turn: ``_groups.acquire``). Without it
+        a long unit — a backfill range of a thousand fills — would keep losing its optimistic race to the
+        small commits of hedges on the same positions (a livelock). Writers in *other* processes are
+        still caught by the events table's key."""
+
+    @property
+    def generation(self) -> int:
+        """Bumped by a failed COMMIT: units of work decided before it are decided again."""
+        return self._groups.generation
+
+    @property
+    def commits(self) -> int:
+        """Durable COMMITs so far (with :attr:`units_committed`: how well units are grouped)."""
+        return self._groups.commits
+
+    @property
+    def units_committed(self) -> int:
+        return self._groups.units_committed
 
     @classmethod
     async def open(
@@ -185,9 +204,9 @@ class EventStore:
 
     async def close(self) -> None:
         async with self._lock:
+            await self._groups.settle()
             await self._conn.close()
-            await asyncio.get_running_loop().run_in_executor(self._write_thread, self._writer.close)
-            self._write_thread.shutdown(wait=True)
+            await self._groups.writer.close()
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -315,17 +334,7 @@ class EventStore:
 
     async def writable(self) -> str | None:
         """None if a write transaction can start now, else why not (readiness probe; writes nothing)."""
-
-        def probe() -> str | None:
-            try:
-                self._writer.execute("BEGIN IMMEDIATE")
-                self._writer.execute("ROLLBACK")
-            except sqlite3.Error as exc:
-                return f"database not writable: {exc}"
-            return None
-
-        async with self._lock:
-            return await asyncio.get_running_loop().run_in_executor(self._write_thread, probe)
+        return await self._groups.writer.probe()
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -339,20 +348,25 @@ class EventStore:
         """Run ``work`` and commit what it recorded; on a concurrency conflict, run it again."""
         fresh = False
         for attempt in range(1, attempts + 1):
-            async with self._deciding:
+            await self._groups.acquire()
+            try:
                 outcome = await self._attempt(work, metadata, fresh=fresh, last=attempt == attempts)
-            if outcome is _RETRY_FRESH:
-                fresh = True
-                continue
-            if outcome is _RETRY:
-                continue
-            return outcome  # type: ignore[return-value]
+            finally:
+                self._groups.release()
+            if isinstance(outcome, _Staged):
+                if outcome.durable is not None:
+                    await outcome.durable  # this unit's own future: cancelling the wait cancels only it
+                self._announce(outcome.committed)
+                result: T = outcome.result
+                return result
+            fresh = fresh or outcome is _RETRY_FRESH
+            await self._groups.settle()  # decide again on what the database holds, staged units included
         raise AssertionError("unreachable")
 
     async def _attempt(
         self, work: Callable[[UnitOfWork], Awaitable[T]], metadata: dict[str, Any] | None, *, fresh: bool, last: bool
-    ) -> T | object:
-        """One decide-and-commit: the work's result, or a marker saying how to try again."""
+    ) -> _Staged | object:
+        """One decide-and-stage: the work's result, or a marker saying how to try again."""
         uow = UnitOfWork(self, dict(metadata or {}))
         try:
             result = await work(uow)
@@ -365,19 +379,21 @@ class EventStore:
                 self._cache.pop(key, None)
             return _RETRY_FRESH
         try:
-            await self._commit(uow)
+            durable, committed = await self._stage(uow)
         except ConcurrencyConflict:
             for touched in uow.changes:
                 self._cache.pop((touched.spec.type_name, touched.aggregate_id), None)
             if last:
                 raise
             return _RETRY
-        return result
+        return _Staged(result, durable, committed)
 
-    async def _commit(self, uow: UnitOfWork) -> None:
+    async def _stage(self, uow: UnitOfWork) -> tuple[asyncio.Future[None] | None, list[Committed]]:
+        """Stage the unit's rows in the open group; the future resolves when they are durable."""
         changes = uow.changes
         if not changes and uow.checkpoint is None and uow.forget_checkpoints_above is None:
-            return
+            # nothing to write, but it may have read staged states: answer once those are durable
+            return self._groups.after_reading(), []
         now = utc_now()
         metadata = json.dumps(
             {"recorded_at": iso(now), "correlation_id": None, "causation_id": None, **uow.metadata},
@@ -395,6 +411,8 @@ class EventStore:
                 event_type, event_version, payload = encode_event(event)
                 event_rows.append((type_name, agg_id, sequence, event_type, event_version, payload, metadata))
                 links.extend(projections.link_rows(agg_id, sequence, event))
+            for table, derived in touched.derived:
+                upserts.setdefault(table, []).append(derived)
             new_version = touched.base_version + len(touched.events)
             row = projections.view_row(type_name, agg_id, new_version, touched.state)
             table = projections.VIEWS[type_name].table
@@ -404,76 +422,39 @@ class EventStore:
                 upserts.setdefault(table, []).append(row)
             if new_version // self._snapshot_every > touched.base_version // self._snapshot_every:
                 snapshots.append((type_name, agg_id, new_version, encode_state(touched.spec, touched.state), iso(now)))
-        batch = _Batch(
+        batch = Batch(
             event_rows, upserts, deletes, links, snapshots, uow.checkpoint, uow.forget_checkpoints_above, iso(now)
         )
-        async with self._lock:
-            error = await asyncio.get_running_loop().run_in_executor(self._write_thread, self._write, batch)
+        first = changes[0] if changes else None
+        if uow.generation != self.generation:  # decided on states a failed COMMIT lost
+            raise ConcurrencyConflict(*_where(first))
+        error, lost, committed_already = await self._groups.write(batch)
+        if isinstance(error, Refused):
+            raise ConcurrencyConflict(*_where(first)) from error
         if isinstance(error, sqlite3.IntegrityError):
             conflict = await self._find_conflict(uow)
             if conflict is None and "events." in str(error):  # the key refused it: someone wrote first
-                first = uow.changes[0]
-                conflict = ConcurrencyConflict(first.spec.type_name, first.aggregate_id, first.base_version + 1)
+                conflict = ConcurrencyConflict(*_where(first))
             if conflict is not None:
                 raise conflict from error
             raise error
         if error is not None:
             raise DatabaseUnavailable(f"{self.path}: write failed, nothing was recorded: {error}") from error
+        if lost is not None:
+            raise DatabaseUnavailable(f"{self.path}: commit failed, nothing was recorded: {lost}") from lost
         committed: list[Committed] = []
         for touched in changes:
             version = touched.base_version + len(touched.events)
             self._remember((touched.spec.type_name, touched.aggregate_id), touched.state, version)
             committed.append(
-                Committed(
-                    touched.spec.type_name,
-                    touched.aggregate_id,
-                    version,
-                    touched.state,
-                    tuple(touched.events),
-                )
+                Committed(touched.spec.type_name, touched.aggregate_id, version, touched.state, tuple(touched.events))
             )
-        for listener in self.listeners:
-            listener(committed)
+        return (None if committed_already else self._groups.join(committed)), committed
 
-    def _write(self, batch: _Batch) -> sqlite3.Error | None:
-        """One transaction on the writer thread. Returns the SQLite error instead of raising it, after
-        rolling back, so nothing partial is ever left behind."""
-        conn = self._writer
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            return exc
-        try:
-            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", batch.events)
-            for table, rows in batch.upserts.items():
-                conn.executemany(
-                    f"INSERT INTO {table} (view_id, version, payload) VALUES (?, ?, ?) ON CONFLICT(view_id)"
-                    " DO UPDATE SET version = excluded.version, payload = excluded.payload",
-                    rows,
-                )
-            for table, ids in batch.deletes.items():
-                conn.executemany(f"DELETE FROM {table} WHERE view_id = ?", [(i,) for i in ids])
-            if batch.links:
-                conn.executemany(
-                    f"INSERT INTO {projections.LINK_TABLE} (view_id, version, payload) VALUES (?, ?, ?)", batch.links
-                )
-            if batch.snapshots:
-                conn.executemany("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?)", batch.snapshots)
-            if batch.forget_checkpoints_above is not None:
-                conn.execute("DELETE FROM chain_checkpoints WHERE block_number > ?", (batch.forget_checkpoints_above,))
-            if batch.checkpoint is not None:
-                conn.execute(
-                    "INSERT OR REPLACE INTO chain_checkpoints VALUES (?, ?, ?)",
-                    (batch.checkpoint.number, batch.checkpoint.hash, batch.recorded_at),
-                )
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            return exc
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return None
+    def _announce(self, committed: list[Committed]) -> None:
+        if committed:
+            for listener in self.listeners:
+                listener(committed)
 
     async def _find_conflict(self, uow: UnitOfWork) -> ConcurrencyConflict | None:
         for touched in uow.changes:
@@ -498,6 +479,13 @@ class EventStore:
         self._cache.move_to_end(key)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
+
+
+def _where(touched: _Touched | None) -> tuple[str, str, int]:
+    """Aggregate and sequence a conflict is reported at."""
+    if touched is None:
+        return ("ChainCheckpoint", "cursor", 0)
+    return (touched.spec.type_name, touched.aggregate_id, touched.base_version + 1)
 
 
 def fold_rows(

@@ -15,6 +15,7 @@ from arbtui.domain import control, offchain_order, onchain_trade, position, schw
 from arbtui.domain.events import DomainEvent
 from arbtui.domain.values import Shares
 from arbtui.store.codec import dumps, view_time
+from arbtui.store.pnl_rows import PNL_TABLE, pnl_rows
 
 Row = tuple[str, int, str]
 """``(view_id, version, payload_json)``"""
@@ -147,7 +148,10 @@ VIEWS: dict[str, View] = {
 
 LINK_TABLE = "trade_execution_link_view"
 STATE_TABLES = tuple(view.table for view in VIEWS.values())
-ALL_TABLES = (*STATE_TABLES, LINK_TABLE)
+ALL_TABLES = (*STATE_TABLES, LINK_TABLE, PNL_TABLE)
+
+derived_rows = pnl_rows
+"""Insert-only rows one event adds given the states around it (``metrics_pnl_view``)."""
 
 
 def view_row(aggregate_type: str, aggregate_id: str, version: int, state: Any) -> Row | None:

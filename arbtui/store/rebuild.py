@@ -299,13 +299,18 @@ def _project(conn: sqlite3.Connection, where: Where) -> Iterator[tuple[int, Out]
             if sequence != version + 1:
                 raise CorruptEvent(type_name, agg_id, sequence, f"expected sequence {version + 1}")
             event = decode_event(spec, agg_id, sequence, event_type, event_version, payload)
+            before = state
             try:
                 state = spec.evolve(state, event)
             except (ValueError, TypeError) as exc:
                 raise CorruptEvent(type_name, agg_id, sequence, f"cannot apply {event_type}: {exc}") from exc
             version = sequence
             links.extend((projections.LINK_TABLE, row) for row in projections.link_rows(agg_id, sequence, event))
+            links.extend(projections.derived_rows(type_name, agg_id, sequence, event, before, state))
             count += 1
+            if len(links) >= BATCH:  # insert-only rows go out as they come: a long stream holds no backlog
+                yield count, links
+                links = []
     if key is not None:
         yield count, _rows_for(key, version, state, links)
 

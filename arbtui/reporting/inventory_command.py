@@ -1,0 +1,142 @@
+"""Wiring for ``arbtui report inventory``: settings → chain client and broker → inventory lines."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from contextlib import closing
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from arbtui.brokers.base import Broker, BrokerError
+from arbtui.chain.rpc import ChainRpcError, JsonRpcClient
+from arbtui.config import ConfigError, Settings, format_problems, load_settings
+from arbtui.domain.values import BrokerKind
+from arbtui.reporting.database import open_readonly
+from arbtui.reporting.inventory import (
+    USDC,
+    InventoryError,
+    Line,
+    Policy,
+    VaultRef,
+    assess_all,
+    ledger_positions,
+    ledger_tokens,
+    read_inventory,
+)
+
+
+def parse_vaults(specs: tuple[str, ...], tokens: dict[str, str], usdc: str) -> list[VaultRef]:
+    """``ASSET=ID[@TOKEN]`` (ID decimal or 0x-hex); the token defaults to the ledger's token address of
+    that symbol (``USDC``: the configured USDC)."""
+    vaults = []
+    for spec in specs:
+        asset, _, rest = spec.partition("=")
+        vault_id, _, token = rest.partition("@")
+        asset = asset.strip().upper()
+        try:
+            number = int(vault_id, 0)
+        except ValueError:
+            raise click.UsageError(f"--vault {spec!r}: expected ASSET=ID[@TOKEN], ID a number or 0x-hex") from None
+        address = token or (usdc if asset == USDC else tokens.get(asset, ""))
+        if not address:
+            raise click.UsageError(
+                f"--vault {spec!r}: no token address known for {asset}; give it as {asset}={vault_id}@0x…"
+            )
+        vaults.append(VaultRef(asset, address, number))
+    return vaults
+
+
+def _settings(obj: Any) -> Settings:
+    config: Path | None = getattr(obj, "config", None)
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise click.ClickException(format_problems(exc).replace("\n", "; ")) from exc
+
+
+def _broker(settings: Settings) -> Broker:
+    kind = settings.broker.kind
+    if kind is BrokerKind.ALPACA:
+        from arbtui.brokers.alpaca.client import AlpacaBroker
+
+        return AlpacaBroker(settings.alpaca_config())
+    if kind is BrokerKind.SCHWAB:
+        raise click.ClickException(
+            "inventory from Schwab needs the bot's stored login: use the console's inventory pane"
+        )
+    from arbtui.brokers.dry_run import DryRunBroker
+
+    return DryRunBroker()
+
+
+def configured_vaults(settings: Settings) -> tuple[str, ...]:
+    """``[inventory.vaults]`` as ``ASSET=ID[@TOKEN]`` specs."""
+    return tuple(f"{asset}={vault}" for asset, vault in settings.inventory.vaults.items())
+
+
+def inventory_lines(
+    obj: Any, conn: sqlite3.Connection, specs: tuple[str, ...], policy_of: Callable[[Settings], Policy]
+) -> list[Line]:
+    settings = _settings(obj)
+    policy = policy_of(settings)
+    chain = settings.chain
+    if chain.http_url is None:
+        raise click.ClickException("[chain] http_url is required to read the orderbook's vaults")
+    vaults = parse_vaults(specs or configured_vaults(settings), ledger_tokens(conn), chain.usdc)
+    unhedged = ledger_positions(conn)
+
+    async def gather() -> list[Line]:
+        client = JsonRpcClient(str(chain.http_url))
+        broker = _broker(settings)
+        try:
+            holdings = await read_inventory(
+                client=client,
+                orderbook=chain.orderbook,
+                owner=chain.owner,
+                vaults=vaults,
+                broker=broker,
+                unhedged=unhedged,
+            )
+        finally:
+            await client.close()
+            await broker.aclose()
+        return assess_all(holdings, policy)
+
+    try:
+        return asyncio.run(gather())
+    except (InventoryError, ChainRpcError, BrokerError) as exc:
+        raise click.ClickException(f"inventory: {exc}") from exc
+
+
+def inventory_source(settings: Settings, broker: Broker, ledger: Path) -> Callable[[], Awaitable[list[Line]]] | None:
+    """The console's inventory reader: the configured vaults on chain, the running bot's broker, the
+    ledger read-only. None when ``[inventory.vaults]`` is empty."""
+    chain = settings.chain
+    if not settings.inventory.vaults or chain.http_url is None:
+        return None
+    policy = Policy(target=settings.inventory.target_onchain_ratio, drift_alert=settings.inventory.drift_alert)
+    http_url = str(chain.http_url)
+
+    def from_ledger() -> tuple[list[VaultRef], dict[str, Decimal]]:
+        with closing(open_readonly(ledger)) as conn:
+            vaults = parse_vaults(configured_vaults(settings), ledger_tokens(conn), chain.usdc)
+            return vaults, ledger_positions(conn)
+
+    async def read() -> list[Line]:
+        vaults, unhedged = await asyncio.to_thread(from_ledger)
+        client = JsonRpcClient(http_url)
+        try:
+            holdings = await read_inventory(
+                client=client, orderbook=chain.orderbook, owner=chain.owner, vaults=vaults, broker=broker,
+                unhedged=unhedged,
+            )  # fmt: skip
+        finally:
+            await client.close()
+        return assess_all(holdings, policy)
+
+    return read

@@ -1,0 +1,163 @@
+"""The single writer of the ledger database, with group commit.
+
+Each unit of work is *staged* inside its own SAVEPOINT of one open transaction — all-or-nothing on its
+own: a unit whose rows are refused is rolled back alone, the units staged before and after it stay —
+and one durable ``COMMIT`` then makes every staged unit permanent at once. The event store answers each
+caller only after the COMMIT that carries its unit, so a crash loses only units nobody was told about.
+Every statement runs on one thread, in submission order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from arbtui.domain.values import BlockRef
+from arbtui.store import projections
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Every row one unit of work writes."""
+
+    events: list[tuple[Any, ...]]
+    upserts: dict[str, list[projections.Row]]
+    deletes: dict[str, list[str]]
+    links: list[projections.Row]
+    snapshots: list[tuple[str, str, int, str, str]]
+    checkpoint: BlockRef | None
+    forget_checkpoints_above: int | None
+    recorded_at: str
+
+
+class Refused(sqlite3.Error):
+    """A unit staged after a failed COMMIT, possibly decided on the rows that COMMIT lost."""
+
+
+class GroupWriter:
+    """The writing connection and its one thread: stage units, commit the open group, probe, close."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        # a unit's SAVEPOINT journal (pages it changes that earlier units had changed) stays in memory
+        conn.execute("PRAGMA temp_store=MEMORY")
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arbtui-store-writer")
+        self._staged = 0  # units in the open transaction (writer thread only)
+        self._lost = False  # a COMMIT failed; refuse stages until the store has forgotten what it lost
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    async def stage(self, batch: Batch, *, commit: bool) -> tuple[sqlite3.Error | None, sqlite3.Error | None]:
+        """Write ``batch`` inside the open transaction (beginning one if needed), then, with ``commit``,
+        commit every staged unit, in one hop to the writer thread. Returns ``(the unit's error, the
+        COMMIT's error)`` instead of raising them; a refused unit is rolled back alone, so nothing
+        partial is ever left behind."""
+        errors: tuple[sqlite3.Error | None, sqlite3.Error | None] = await self._call(self._stage_then, batch, commit)
+        return errors
+
+    async def commit(self) -> sqlite3.Error | None:
+        """Make every staged unit durable (one COMMIT); on failure all of them are rolled back."""
+        error: sqlite3.Error | None = await self._call(self._commit)
+        return error
+
+    async def forget_loss(self) -> None:
+        """Accept stages again after a failed COMMIT (the store has dropped every state it cached)."""
+        await self._call(self._forget_loss)
+
+    async def probe(self) -> str | None:
+        """None if the database can be written now, else why not (writes nothing)."""
+        problem: str | None = await self._call(self._probe)
+        return problem
+
+    async def close(self) -> None:
+        await self._call(self._conn.close)
+        self._thread.shutdown(wait=True)
+
+    # --- on the writer thread -------------------------------------------------------------------
+
+    def _stage_then(self, batch: Batch, commit: bool) -> tuple[sqlite3.Error | None, sqlite3.Error | None]:
+        error = self._stage(batch)
+        return error, (self._commit() if commit else None)
+
+    def _stage(self, batch: Batch) -> sqlite3.Error | None:
+        if self._lost:
+            return Refused("an earlier commit failed; decide again on what the database holds")
+        conn = self._conn
+        if not conn.in_transaction:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                return exc
+        alone = self._staged == 0  # first in the transaction: the transaction itself is its savepoint
+        if not alone:
+            conn.execute("SAVEPOINT unit")
+        try:
+            _write(conn, batch)
+            if not alone:
+                conn.execute("RELEASE unit")
+        except BaseException as exc:
+            if alone:
+                conn.execute("ROLLBACK")
+            else:
+                conn.execute("ROLLBACK TO unit")
+                conn.execute("RELEASE unit")
+            if isinstance(exc, sqlite3.Error):
+                return exc
+            raise
+        self._staged += 1
+        return None
+
+    def _commit(self) -> sqlite3.Error | None:
+        conn, self._staged = self._conn, 0
+        if not conn.in_transaction:
+            return None
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._lost = True
+            return exc
+        return None
+
+    def _forget_loss(self) -> None:
+        self._lost = False
+
+    def _probe(self) -> str | None:
+        if self._conn.in_transaction:  # a group is open: this connection holds the write lock
+            return None
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            return f"database not writable: {exc}"
+        return None
+
+
+def _write(conn: sqlite3.Connection, batch: Batch) -> None:
+    conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", batch.events)
+    for table, rows in batch.upserts.items():
+        conn.executemany(
+            f"INSERT INTO {table} (view_id, version, payload) VALUES (?, ?, ?) ON CONFLICT(view_id)"
+            " DO UPDATE SET version = excluded.version, payload = excluded.payload",
+            rows,
+        )
+    for table, ids in batch.deletes.items():
+        conn.executemany(f"DELETE FROM {table} WHERE view_id = ?", [(i,) for i in ids])
+    if batch.links:
+        conn.executemany(
+            f"INSERT INTO {projections.LINK_TABLE} (view_id, version, payload) VALUES (?, ?, ?)", batch.links
+        )
+    if batch.snapshots:
+        conn.executemany("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?)", batch.snapshots)
+    if batch.forget_checkpoints_above is not None:
+        conn.execute("DELETE FROM chain_checkpoints WHERE block_number > ?", (batch.forget_checkpoints_above,))
+    if batch.checkpoint is not None:
+        conn.execute(
+            "INSERT OR REPLACE INTO chain_checkpoints VALUES (?, ?, ?)",
+            (batch.checkpoint.number, batch.checkpoint.hash, batch.recorded_at),
+        )

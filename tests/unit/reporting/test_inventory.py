@@ -1,0 +1,62 @@
+"""Inventory judgement (pure): totals, onchain ratio, drift at and past the threshold, the suggestion."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from arbtui.reporting.inventory import Holding, Policy, Venue, assess
+
+HALF = Policy(target=Decimal("0.5"), drift_alert=Decimal("0.2"))
+
+
+def test_balanced_inventory_has_no_alert_and_no_suggestion() -> None:
+    line = assess(Holding("AAPL", Decimal("5.5"), Decimal("5.5")), HALF)
+    assert (line.total, line.ratio, line.drift, line.alert, line.suggestion) == (
+        Decimal(11),
+        Decimal("0.5"),
+        Decimal(0),
+        False,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("onchain", "broker", "alert"),
+    [("7", "3", True), ("6.999999", "3.000001", False), ("3", "7", True), ("3.000001", "6.999999", False)],
+)
+def test_the_alert_fires_exactly_at_the_threshold_either_way(onchain: str, broker: str, alert: bool) -> None:
+    assert assess(Holding("AAPL", Decimal(onchain), Decimal(broker)), HALF).alert is alert
+
+
+def test_the_suggestion_moves_the_excess_to_the_short_venue() -> None:
+    line = assess(Holding("AAPL", Decimal("1.25"), Decimal("8.75")), HALF)
+    assert line.suggestion is not None
+    assert (line.suggestion.amount, line.suggestion.source, line.suggestion.destination) == (
+        Decimal("3.75"),
+        Venue.BROKER,
+        Venue.ONCHAIN,
+    )
+    assert str(line.suggestion) == "move 3.75 AAPL broker → onchain (manual, st0x bridge)"
+
+
+def test_other_targets_and_usdc() -> None:
+    line = assess(
+        Holding("USDC", Decimal("900"), Decimal("100")), Policy(target=Decimal("0.25"), drift_alert=Decimal("0.1"))
+    )
+    assert (line.ratio, line.drift, line.alert) == (Decimal("0.9"), Decimal("0.65"), True)
+    assert line.suggestion is not None
+    assert line.suggestion.amount == Decimal(650)  # leaves 250 of 1000 onchain
+
+
+def test_nothing_held_is_not_a_drift() -> None:
+    line = assess(Holding("AAPL", Decimal(0), Decimal(0)), HALF)
+    assert (line.ratio, line.alert, line.suggestion) == (None, False, None)
+    assert line.row()[5:8] == ("", "", "ok")
+
+
+@pytest.mark.parametrize(("target", "drift"), [("1.5", "0.2"), ("0.5", "0"), ("-0.1", "0.2")])
+def test_a_policy_out_of_range_is_refused(target: str, drift: str) -> None:
+    with pytest.raises(ValueError, match="inventory"):
+        Policy(target=Decimal(target), drift_alert=Decimal(drift))
