@@ -6,7 +6,7 @@ PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 NODE_DEPS  := $(if $(wildcard package.json),$(NODE_STAMP),)
 
-.PHONY: setup test lint unit demo bench chaos clean
+.PHONY: setup test lint unit demo bench chaos screenshots clean
 
 setup: $(PY_STAMP) $(NODE_DEPS)
 
@@ -38,6 +38,10 @@ demo: setup
 
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+screenshots: setup
+	@fc-list 2>/dev/null | grep -q "DejaVu Sans Mono" || (apt-get update && apt-get install -y fonts-dejavu-core)
+	$(BIN)/python -m arbtui.tui.screenshots
 
 chaos: setup
 	$(BIN)/python -m tests.chaos

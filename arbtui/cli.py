@@ -378,9 +378,13 @@ async def _host_console(engine: Any) -> int:
 def _register_subcommands() -> None:
     from arbtui.api.commands import register as register_control
     from arbtui.demo.commands import register as register_demo
+    from arbtui.reporting.commands import register as register_reports
+    from arbtui.tui.commands import register as register_console
 
     register_control(main)
     register_demo(main, _host_console)
+    register_console(main)
+    register_reports(main)
 
 
 _register_subcommands()

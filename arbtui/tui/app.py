@@ -13,12 +13,13 @@ import getpass
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
+from textual.widget import Widget
 from textual.widgets import Footer
 
 from arbtui.domain.errors import DomainError
@@ -30,15 +31,22 @@ from arbtui.tui.messages import CommandFinished, EngineHalted, EngineStatus, Sta
 from arbtui.tui.model import ConsoleView, fold, seeded
 from arbtui.tui.readonly import read_seed
 from arbtui.tui.screens import ConfirmScreen, HedgeRequest, HedgeScreen, HelpScreen, HistoryScreen, ReasonScreen
+from arbtui.tui.screens.pnl import InventoryReader
 from arbtui.tui.widgets import AccumulatorsPane, AlertLog, ControlBanner, FillsPane, OrdersPane, StatusBar
 
 BURST = 1000
 """Bus messages folded into one view before it is posted (a burst of fills is one repaint)."""
+FRAME_S = 0.05
+"""At most one view per 50 ms: under a stream of fills the console repaints 20 times a second with
+everything that arrived meanwhile, instead of once per fill (bench/console measures the lag)."""
 
 
 def console_actor() -> str:
     """``console:<login>``: who the audit trail names for actions taken here."""
     return f"console:{getpass.getuser()}"
+
+
+Pane = TypeVar("Pane", bound=Widget)
 
 
 class ArbtuiApp(App[int]):
@@ -52,10 +60,11 @@ class ArbtuiApp(App[int]):
         Binding("h", "hedge", "Hedge"),
         Binding("f", "filter_alerts", "Filter"),
         Binding("y", "history", "History", show=False),
+        Binding("g", "pnl", "PnL", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere (bench) find it too
     HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012  (Textual declares it as an instance attribute)
         (0, "-narrow"),
         (110, "-wide"),
@@ -69,12 +78,16 @@ class ArbtuiApp(App[int]):
         actor: str | None = None,
         clock: Callable[[], datetime] | None = None,
         status_every_s: float = 1.0,
+        frame_s: float = FRAME_S,
+        inventory: InventoryReader | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
+        self.inventory = inventory
         self.actor = actor or console_actor()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.status_every_s = status_every_s
+        self.frame_s = frame_s
         self.view = ConsoleView()
         """The last view rendered (read by actions and tests; replaced, never mutated)."""
         self.status: EngineStatus | None = None
@@ -94,8 +107,8 @@ class ArbtuiApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(ControlBanner).display = False
-        self.query_one(StatusBar).show(None, self.view.unhedged_usd(), 0)
+        self._pane(ControlBanner).display = False
+        self._pane(StatusBar).show(None, self.view.unhedged_usd(), 0)
         subscription = self.engine.bus.subscribe()  # before the seed and the start: nothing is missed
         self._listen(subscription)
         self._run_engine()
@@ -117,6 +130,7 @@ class ArbtuiApp(App[int]):
                     break
                 view = fold(view, message, self.clock)
             self.post_message(ViewChanged(view))
+            await asyncio.sleep(self.frame_s)
 
     @work(group="engine", exit_on_error=True)
     async def _run_engine(self) -> None:
@@ -163,18 +177,22 @@ class ArbtuiApp(App[int]):
 
     # --- handlers: the only code that changes widgets -----------------------------------------
 
+    def _pane(self, kind: type[Pane]) -> Pane:
+        """A pane of the console's own screen, whichever screen (a modal, the PnL screen) is on top."""
+        return self.screen_stack[0].query_one(kind)
+
     def on_view_changed(self, message: ViewChanged) -> None:
         view = self.view = message.view
-        self.query_one(FillsPane).show(view.fills)
-        self.query_one(AccumulatorsPane).show(view.positions, view.control)
-        self.query_one(OrdersPane).show(view.orders)
-        self.query_one(AlertLog).show(view.alerts)
-        self.query_one(ControlBanner).show(view.control)
-        self.query_one(StatusBar).show(self.status, view.unhedged_usd(), len(view.in_flight))
+        self._pane(FillsPane).show(view.fills)
+        self._pane(AccumulatorsPane).show(view.positions, view.control)
+        self._pane(OrdersPane).show(view.orders)
+        self._pane(AlertLog).show(view.alerts)
+        self._pane(ControlBanner).show(view.control)
+        self._pane(StatusBar).show(self.status, view.unhedged_usd(), len(view.in_flight))
 
     def on_status_sampled(self, message: StatusSampled) -> None:
         self.status = message.status
-        self.query_one(StatusBar).show(self.status, self.view.unhedged_usd(), len(self.view.in_flight))
+        self._pane(StatusBar).show(self.status, self.view.unhedged_usd(), len(self.view.in_flight))
 
     def on_command_finished(self, message: CommandFinished) -> None:
         self.notify(message.text, severity="error" if message.refused else "information")
@@ -185,7 +203,7 @@ class ArbtuiApp(App[int]):
     # --- actions ------------------------------------------------------------------------------
 
     def _selected_symbol(self) -> str | None:
-        pane = self.query_one(AccumulatorsPane)
+        pane = self._pane(AccumulatorsPane)
         return pane.selected_symbol if pane.has_focus else None
 
     def action_pause(self) -> None:
@@ -250,11 +268,16 @@ class ArbtuiApp(App[int]):
         self.push_screen(HedgeScreen(self.engine.broker.kind.value, self._selected_symbol()), send)
 
     def action_filter_alerts(self) -> None:
-        shown = self.query_one(AlertLog).cycle_filter()
+        shown = self._pane(AlertLog).cycle_filter()
         self.notify(f"alerts: {shown.value} and worse")
 
     def action_history(self) -> None:
         self.push_screen(HistoryScreen(Path(self.engine.store.path), self._selected_symbol()))
+
+    def action_pnl(self) -> None:
+        from arbtui.tui.screens.pnl import PnlScreen
+
+        self.push_screen(PnlScreen(Path(self.engine.store.path), self.inventory))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -1,10 +1,13 @@
 """The console's entry points for the CLI: ``run_console`` hosts the engine built from the settings, and
-``register`` adds ``arbtui console`` for the lead to wire (``arbtui run`` without ``--headless`` should
-call :func:`run_console`)."""
+``register`` adds ``arbtui console`` and ``arbtui serve`` (the same console in a browser, through
+textual-serve, on loopback unless told otherwise)."""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import shlex
+import sys
 from pathlib import Path
 
 import click
@@ -12,13 +15,15 @@ import click
 from arbtui.config import Settings
 from arbtui.engine.app import Engine
 from arbtui.engine.factory import build_engine
+from arbtui.reporting.inventory_command import inventory_source
 from arbtui.tui.app import ArbtuiApp
+from arbtui.tui.screens.pnl import InventoryReader
 
 
-async def host(engine: Engine) -> int:
+async def host(engine: Engine, inventory: InventoryReader | None = None) -> int:
     """Run the console on ``engine`` until the operator quits; the engine is stopped and its ledger closed.
     Returns the exit code: 0, or 1 when the engine halted on a fault."""
-    app = ArbtuiApp(engine)
+    app = ArbtuiApp(engine, inventory=inventory)
     try:
         code = await app.run_async()
     finally:
@@ -32,13 +37,43 @@ def run_console(settings: Settings, db: Path | None = None) -> int:
 
     async def main() -> int:
         built = await build_engine(settings, db=db)
-        return await host(built.engine)
+        engine = built.engine
+        inventory = inventory_source(settings, engine.broker, db or settings.database.path)
+        return await host(engine, inventory)
 
     return asyncio.run(main())
 
 
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def console_command_line(config: Path | None, db: Path | None) -> str:
+    """The shell command textual-serve runs for each browser session: this Python's ``arbtui console``
+    on the same config and database (absolute paths: the session does not share our working directory)."""
+    words = [sys.executable, "-m", "arbtui.cli"]
+    if config is not None:
+        words += ["--config", str(config.resolve())]
+    if db is not None:
+        words += ["--db", str(db.resolve())]
+    return shlex.join([*words, "console"])
+
+
+def serve_console(command: str, host: str, port: int) -> None:
+    """Serve ``command`` (a console) in the browser until SIGINT/SIGTERM."""
+    from textual_serve.server import Server
+
+    Server(command, host=host, port=port, title="arbtui console").serve()
+
+
 def register(group: click.Group) -> None:
-    """Add ``console`` to ``group`` (the ``arbtui`` command): the operator console on the configured bot."""
+    """Add ``console`` and ``serve`` to ``group`` (the ``arbtui`` command)."""
 
     @group.command("console")
     @click.pass_context
@@ -54,3 +89,36 @@ def register(group: click.Group) -> None:
             raise SystemExit(2) from exc
         db = getattr(obj, "_db", None)
         raise SystemExit(run_console(settings, Path(db) if db else None))
+
+    @group.command("serve")
+    @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+    @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+    @click.option(
+        "--allow-remote",
+        is_flag=True,
+        help="Listen on a non-loopback address. Anyone who reaches it can pause, kill and hedge: no login.",
+    )
+    @click.pass_context
+    def serve_command(ctx: click.Context, host: str, port: int, allow_remote: bool) -> None:
+        """Serve the operator console in a browser (each browser tab runs its own console on this bot)."""
+        from arbtui.config import ConfigError, format_problems, load_settings
+
+        if not is_loopback(host) and not allow_remote:
+            click.echo(
+                f"refusing to serve on {host}: the console can pause, kill and hedge and has no login;"
+                " serve on 127.0.0.1 and reach it through an SSH tunnel, or pass --allow-remote",
+                err=True,
+            )
+            raise SystemExit(2)
+        obj = ctx.obj
+        config: Path | None = getattr(obj, "config", None)
+        try:
+            load_settings(config)  # every problem now, not in each browser tab
+        except ConfigError as exc:
+            click.echo(format_problems(exc), err=True)
+            raise SystemExit(2) from exc
+        db = getattr(obj, "_db", None)
+        command = console_command_line(config, Path(db) if db else None)
+        if not is_loopback(host):
+            click.echo(f"WARNING: serving the console on {host}:{port} without a login", err=True)
+        serve_console(command, host, port)

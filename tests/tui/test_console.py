@@ -186,3 +186,19 @@ async def test_history_replays_a_position_from_the_ledger(engine: Engine) -> Non
         assert "-0.5" in str(result.render())
         await pilot.press("escape")
         await app.stop_engine()
+
+
+async def test_alert_lines_wrap_to_the_pane_and_rewrap_when_it_widens(engine: Engine) -> None:
+    app = ArbtuiApp(engine, actor=ACTOR)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, app.engine_started.is_set)
+        action = "arbtui events --aggregate OnChainTrade:0x" + "ab" * 32 + ":3"
+        engine.alerts.raise_(Alert("s", Severity.WARNING, "skipped fill: unknown token", action=action))
+        log = app.query_one(AlertLog)
+        await until(pilot, lambda: len(log.lines) > 1)
+        narrow = len(log.lines)
+        assert all(line.cell_length <= log.scrollable_content_region.width for line in log.lines)
+        await pilot.resize_terminal(200, 40)
+        await until(pilot, lambda: len(log.lines) < narrow)
+        assert len(log.lines) == 1  # 200 columns hold the whole line
+        await app.stop_engine()

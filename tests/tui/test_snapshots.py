@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,14 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from arbtui.domain.values import Direction
+from arbtui.brokers.dry_run import DryRunBroker
+from arbtui.domain.onchain_trade import SkippedFill, SkipReason
+from arbtui.domain.values import Direction, TradeId
 from arbtui.engine.alerts import Alert, Severity
 from arbtui.engine.app import Engine
 from arbtui.tui import ArbtuiApp
 from arbtui.tui.widgets import FillsPane
-from tests.builders import T0, block, make_fill
+from tests.builders import T0, block, make_fill, tx_hash
 from tests.tui.conftest import ACTOR, STILL, open_engine, until
 
 SnapCompare = Callable[..., bool]
@@ -32,10 +35,24 @@ FILLS = [
 ]
 
 
+# Both fixtures paint every view (frame_s=0): a table's column widths follow what it has shown, so with
+# the 50 ms frame the picture would depend on which intermediate states happened to be painted.
+
+
 @pytest.fixture
 def hosted(tmp_path: Path, pinned_clock: Callable[[], datetime]) -> Iterator[ArbtuiApp]:
     engine = asyncio.run(open_engine(tmp_path / "ledger.db", options=STILL))
-    app = ArbtuiApp(engine, actor=ACTOR, clock=lambda: T0 + timedelta(minutes=6), status_every_s=0.05)
+    app = ArbtuiApp(engine, actor=ACTOR, clock=lambda: T0 + timedelta(minutes=6), status_every_s=0.05, frame_s=0.0)
+    yield app
+    asyncio.run(engine.ledger.close())
+
+
+@pytest.fixture
+def alarmed(tmp_path: Path, pinned_clock: Callable[[], datetime]) -> Iterator[ArbtuiApp]:
+    """As ``hosted``, with an unhedged-exposure alert at $100 raised at once (no grace period)."""
+    options = replace(STILL, unhedged_alert_usd=100.0, unhedged_alert_after_s=0.0)
+    engine = asyncio.run(open_engine(tmp_path / "ledger.db", options=options))
+    app = ArbtuiApp(engine, actor=ACTOR, clock=lambda: T0 + timedelta(minutes=6), status_every_s=0.05, frame_s=0.0)
     yield app
     asyncio.run(engine.ledger.close())
 
@@ -62,6 +79,41 @@ async def _trading_session(pilot: Pilot[Any]) -> None:
     await until(pilot, lambda: app.query_one(FillsPane).row_count == len(FILLS))
     await until(pilot, lambda: len(app.view.orders) == 3 and not app.view.in_flight and not engine.executions.in_flight)
     await until(pilot, lambda: app.status is not None and len(app.view.alerts) == 2)
+    await pilot.pause(0.1)
+
+
+def _skipped(n: int, reason: SkipReason, detail: str) -> SkippedFill:
+    return SkippedFill(
+        trade_id=TradeId(tx_hash(n), 3),
+        block_number=41_000_010 + n,
+        block_hash=block(41_000_010 + n).hash,
+        reason=reason,
+        detail=detail,
+    )
+
+
+async def _alarming_session(pilot: Pilot[Any]) -> None:
+    """After the trading session (whose MSFT and TSLA exposure now crosses a $100 alert line): three
+    skipped logs, then the market closes and an AAPL fill leaves its hedge stuck in flight."""
+    app = pilot.app
+    assert isinstance(app, ArbtuiApp)
+    engine: Engine = app.engine
+    skipped = [
+        _skipped(21, SkipReason.UNKNOWN_TOKEN, "token 0x00…beef is not in the token list"),
+        _skipped(22, SkipReason.NON_USDC_PAIR, "AAPL traded against WETH"),
+        _skipped(23, SkipReason.BAD_DECIMALS, "share token reports 7 decimals"),
+    ]
+    await engine.ledger.record_range([], skipped, block(41_000_040))
+    await until(pilot, lambda: sum(e.alert.key.startswith("skipped:") for e in app.view.alerts) == 3)
+    broker = engine.broker
+    assert isinstance(broker, DryRunBroker)
+    broker.set_market_open(False)
+    fill = make_fill(30, "1.2", Direction.SELL, symbol="AAPL", price="231.60", block_number=41_000_050)
+    await engine.ledger.record_range([fill], [], block(41_000_050))
+    await until(pilot, lambda: len(app.view.in_flight) == 1)
+    await engine.scan("periodic check")  # the scan STILL leaves out: it finds AAPL exposed while stuck
+    keys = {"market_closed", "unhedged:AAPL", "unhedged:MSFT", "unhedged:TSLA"}
+    await until(pilot, lambda: keys <= {e.alert.key for e in app.view.alerts if not e.alert.recovered})
     await pilot.pause(0.1)
 
 
@@ -101,6 +153,15 @@ def test_paused_banner(snap_compare: SnapCompare, hosted: ArbtuiApp) -> None:
         await pilot.pause(0.1)
 
     assert snap_compare(hosted, terminal_size=(80, 24), run_before=_then(_trading_session, pause))
+
+
+def test_alert_heavy(snap_compare: SnapCompare, alarmed: ArbtuiApp) -> None:
+    """120×40 after an alarming session: the alert log (newest last, scrolled to the end) shows the
+    three yellow WARNING skipped fills, each with its reason and '→ arbtui events --aggregate
+    OnChainTrade:…', the yellow WARNING 'market closed: AAPL hedge e… waits' with its action, and the red
+    CRITICAL 'AAPL: $… unhedged' with '→ … arbtui hedge AAPL buy|sell SHARES'. Broker orders has the stuck
+    AAPL BUY 1 still PENDING, and the status bar counts 1 in flight."""
+    assert snap_compare(alarmed, terminal_size=(120, 40), run_before=_then(_trading_session, _alarming_session))
 
 
 def test_hedge_confirmation_repeats_the_order(snap_compare: SnapCompare, hosted: ArbtuiApp) -> None:

@@ -13,6 +13,9 @@ from arbtui.tui.model import Versioned, position_row
 from arbtui.tui.widgets._table import Cell, Row, selected_key, sync_rows
 
 COLUMNS = ("symbol", "net", "carry", "resvd", "pending", "thresh", "hedged at")
+WIDTHS = {"pending": 9}
+"""Fixed, as wide as a short execution id: a column sized by what it once held would jump between an
+execution's pending and done states, and depend on which of them happened to be repainted."""
 
 
 class AccumulatorsPane(DataTable[Cell]):
@@ -25,7 +28,7 @@ class AccumulatorsPane(DataTable[Cell]):
 
     def on_mount(self) -> None:
         for name in COLUMNS:
-            self.add_column(name, key=name)
+            self.add_column(name, key=name, width=WIDTHS.get(name))
 
     @property
     def selected_symbol(self) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.events import Resize
 from textual.widgets import RichLog
 
 from arbtui.engine.alerts import Severity
@@ -23,6 +24,7 @@ class AlertLog(RichLog):
         self.minimum = Severity.INFO
         self._entries: tuple[AlertEntry, ...] = ()
         self._written = 0
+        self._wrapped_at: int | None = None
 
     def show(self, entries: tuple[AlertEntry, ...]) -> None:
         if len(entries) < self._written or entries[: self._written] != self._entries[: self._written]:
@@ -36,10 +38,24 @@ class AlertLog(RichLog):
     def cycle_filter(self) -> Severity:
         self.minimum = FILTERS[(FILTERS.index(self.minimum) + 1) % len(FILTERS)]
         self.border_subtitle = "" if self.minimum is Severity.INFO else f"≥ {self.minimum.value}"
+        self._rewrite()
+        return self.minimum
+
+    def on_resize(self, event: Resize) -> None:
+        """Lines are wrapped to the pane's width: a new width wraps them again (RichLog's own resize
+        handler runs as well)."""
+        if self._wrapped_at != self._width():
+            self._rewrite()
+
+    def _rewrite(self) -> None:
         self.clear()
         for entry in self._entries:
             self._write(entry)
-        return self.minimum
+
+    def _width(self) -> int | None:
+        """The pane's text width, once laid out (the app console's width is not the pane's)."""
+        width = self.scrollable_content_region.width
+        return width if width > 0 else None
 
     def _write(self, entry: AlertEntry) -> None:
         alert = entry.alert
@@ -52,4 +68,5 @@ class AlertLog(RichLog):
         line.append(alert.message)
         if alert.action:
             line.append(f"  → {alert.action}", style="italic cyan")
-        self.write(line)
+        self._wrapped_at = self._width()
+        self.write(line, width=self._wrapped_at)

@@ -10,6 +10,9 @@ from arbtui.tui.model import Versioned, order_row
 from arbtui.tui.widgets._table import Cell, Row, sync_rows
 
 COLUMNS = ("exec", "symbol", "side", "shares", "status", "price", "latency")
+WIDTHS = {"exec": 9, "status": 9}
+"""Fixed: a short execution id, the longest status (SUBMITTED, CANCELLED). Sized by content, the status
+column would stay as wide as the longest status it happened to repaint."""
 STATUS_STYLE = {
     OrderStatus.PENDING: "yellow",
     OrderStatus.SUBMITTED: "cyan",
@@ -29,7 +32,7 @@ class OrdersPane(DataTable[Cell]):
 
     def on_mount(self) -> None:
         for name in COLUMNS:
-            self.add_column(name, key=name)
+            self.add_column(name, key=name, width=WIDTHS.get(name))
 
     def show(self, orders: tuple[Versioned, ...]) -> None:
         rows: list[Row] = []
