@@ -5,7 +5,9 @@ One :meth:`EventStore.run` is one unit of work: the caller loads aggregates, dec
 they affect, writes due snapshots and (optionally) the chain checkpoint, all-or-nothing. If another
 writer got to an aggregate first, the primary key ``(aggregate_type, aggregate_id, sequence)`` refuses
 the insert, nothing of the unit is written, and the work runs again on fresh state. Loaded states are
-cached (bounded LRU); the key makes a stale cache harmless.
+cached (bounded LRU); the key makes a stale cache harmless — and so it makes an *assumption* harmless:
+a unit may decide on aggregates it believes new without reading them (:meth:`UnitOfWork.assume_new`);
+if one was not new after all, the key refuses the unit and it runs again, reading everything.
 
 Group commit: units queued behind one another share one durable COMMIT (see
 :mod:`arbtui.store.group_commit`); each is still all-or-nothing on its own, the next unit decides on
@@ -102,9 +104,12 @@ class _Touched:
 class UnitOfWork:
     """Loads and staged changes of one attempt. Loads see the changes already staged in it."""
 
-    def __init__(self, store: EventStore, metadata: dict[str, Any]) -> None:
+    def __init__(self, store: EventStore, metadata: dict[str, Any], *, read_everything: bool = False) -> None:
         self._store = store
         self.metadata = metadata
+        self.read_everything = read_everything
+        """Set when an earlier attempt was refused: assumptions are not trusted, everything is read."""
+        self.assumed = False
         self.generation = store.generation
         self._touched: dict[tuple[str, str], _Touched] = {}
         self.checkpoint: BlockRef | None = None
@@ -132,6 +137,25 @@ class UnitOfWork:
             return
         for aggregate_id, (state, version) in (await self._store.load_many(spec, wanted)).items():
             self._touched.setdefault((spec.type_name, aggregate_id), _Touched(spec, aggregate_id, version, state))
+
+    async def assume_new(self, spec: AggregateSpec[Any, Any], aggregate_ids: Iterable[str]) -> None:
+        """Aggregates the caller knows to be new (e.g. trades in blocks above every block recorded so
+        far): decide on their initial state without a read, unless cached. If one has events after all,
+        the append is refused by the log's key and the unit is run again with :attr:`read_everything`,
+        when this is :meth:`preload`."""
+        if self.read_everything:
+            await self.preload(spec, aggregate_ids)
+            return
+        for aggregate_id in aggregate_ids:
+            key = (spec.type_name, aggregate_id)
+            if key in self._touched:
+                continue
+            cached = self._store.cached(key)
+            if cached is not None:
+                self._touched[key] = _Touched(spec, aggregate_id, cached[1], cached[0])
+            else:
+                self._touched[key] = _Touched(spec, aggregate_id, 0, spec.initial(aggregate_id))
+                self.assumed = True
 
     def record(self, changes: Iterable[Change]) -> None:
         for change in changes:
@@ -209,6 +233,13 @@ class EventStore:
             await self._groups.writer.close()
 
     # --- reading ------------------------------------------------------------------------------
+
+    def cached(self, key: tuple[str, str]) -> tuple[Any, int] | None:
+        """The cached ``(state, version)`` of an aggregate, if any (no read)."""
+        found = self._cache.get(key)
+        if found is not None:
+            self._cache.move_to_end(key)
+        return found
 
     async def load(self, spec: AggregateSpec[S, Any], aggregate_id: str) -> tuple[S, int]:
         """Current ``(state, version)``; version 0 means the aggregate has no events yet."""
@@ -367,7 +398,7 @@ class EventStore:
         self, work: Callable[[UnitOfWork], Awaitable[T]], metadata: dict[str, Any] | None, *, fresh: bool, last: bool
     ) -> _Staged | object:
         """One decide-and-stage: the work's result, or a marker saying how to try again."""
-        uow = UnitOfWork(self, dict(metadata or {}))
+        uow = UnitOfWork(self, dict(metadata or {}), read_everything=fresh)
         try:
             result = await work(uow)
         except DomainError:
@@ -385,7 +416,7 @@ class EventStore:
                 self._cache.pop((touched.spec.type_name, touched.aggregate_id), None)
             if last:
                 raise
-            return _RETRY
+            return _RETRY_FRESH if uow.assumed else _RETRY
         return _Staged(result, durable, committed)
 
     async def _stage(self, uow: UnitOfWork) -> tuple[asyncio.Future[None] | None, list[Committed]]:

@@ -33,6 +33,10 @@ class Ledger:
         self.threshold = position.Threshold()
         """The hedging threshold a position is held to; a symbol seen for the first time adopts it
         (``ThresholdUpdated``, audited) before its first fill is acknowledged."""
+        self._recorded_up_to: int | None = None
+        """No trade above this block was recorded before (as far as this process knows): fills above
+        it are new, decided without a read. The log's key still refuses any it was wrong about (a
+        trade retracted by a reorg before a restart, re-mined higher), and the range is then read."""
 
     @classmethod
     async def open(cls, path: Path | str, broker: BrokerKind = BrokerKind.DRY_RUN, **store_options: int) -> Ledger:
@@ -53,16 +57,24 @@ class Ledger:
     ) -> list[TradeId]:
         """Witness ``fills`` (duplicates are no-ops), record ``skipped``, move the cursor to ``end``."""
 
-        trade_ids = [str(fill.trade_id) for fill in fills] + [str(skip.trade_id) for skip in skipped]
+        if self._recorded_up_to is None:
+            cursor = await self.cursor()
+            self._recorded_up_to = -1 if cursor is None else cursor.number
+        seen = self._recorded_up_to
+        blocks = [(fill.block_number, str(fill.trade_id)) for fill in fills]
+        blocks += [(skip.block_number, str(skip.trade_id)) for skip in skipped]
+        above = [trade_id for number, trade_id in blocks if number > seen]
+        known = [trade_id for number, trade_id in blocks if number <= seen]
 
         async def work(uow: UnitOfWork) -> list[TradeId]:
             uow.checkpoint = end
-            await uow.preload(onchain_trade.SPEC, trade_ids)  # one query for the range, not one per fill
-            new: list[TradeId] = []
+            await uow.preload(onchain_trade.SPEC, known)  # one query for the range, not one per fill
+            await uow.assume_new(onchain_trade.SPEC, above)
+            recorded: list[TradeId] = []
             for fill in fills:
                 try:
                     if await self._witness(uow, fill):
-                        new.append(fill.trade_id)
+                        recorded.append(fill.trade_id)
                 except DomainError as exc:  # a fill the domain refuses is skipped, never blocks the range
                     await self._skip(
                         uow,
@@ -76,9 +88,11 @@ class Ledger:
                     )
             for skip in skipped:
                 await self._skip(uow, skip)
-            return new
+            return recorded
 
-        return await self.store.run(work, metadata={"correlation_id": f"block:{end.number}"})
+        recorded = await self.store.run(work, metadata={"correlation_id": f"block:{end.number}"})
+        self._recorded_up_to = max(self._recorded_up_to, end.number, *(number for number, _ in blocks))
+        return recorded
 
     async def _witness(self, uow: UnitOfWork, fill: OnChainFill) -> bool:
         trade = await uow.load(onchain_trade.SPEC, str(fill.trade_id))

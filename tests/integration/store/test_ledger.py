@@ -109,6 +109,60 @@ async def test_duplicate_in_a_second_process_is_a_no_op(db_path: Path) -> None:
         await second.close()
 
 
+async def test_a_duplicate_believed_new_is_refused_by_the_key_and_read_again(db_path: Path) -> None:
+    """Fills above every block a ledger has recorded are decided without a read; another process that
+    recorded one meanwhile makes the log's key refuse the unit, which then reads and finds the duplicate."""
+    first, second = await Ledger.open(db_path), await Ledger.open(db_path)
+    try:
+        await second.record_range([], [], block(1))  # the second ledger has now seen up to block 1
+        assert len(await first.record_range([make_fill(2, "2", block_number=2)], [], block(2))) == 1
+        again = [make_fill(2, "2", block_number=2), make_fill(3, "0.5", block_number=3)]
+        assert [str(t) for t in await second.record_range(again, [], block(3))] == [f"{tx_hash(3)}:0"]
+        assert rows(db_path, "SELECT count(*) FROM onchain_trade_view") == [(2,)]
+        assert rows(db_path, "SELECT count(*) FROM offchain_trade_view") == [(1,)]
+        state, _ = await second.store.load(position.SPEC, "AAPL")
+        assert str(state.net) == "-0.5"
+    finally:
+        await first.close()
+        await second.close()
+
+
+ORDER_IDS_HIDDEN = (
+    "SELECT iif(aggregate_type = 'OffchainOrder', 'order', aggregate_id), sequence, event_type"
+    " FROM events ORDER BY rowid"
+)
+"""The log without execution ids (random per run)."""
+
+
+async def test_trade_retracted_before_a_restart_and_re_mined_higher_is_recorded_again(db_path: Path) -> None:
+    """After a restart the ledger only knows the cursor, below the trades a reorg retracted; one of
+    them re-mined above the cursor is assumed new, refused by the key, read, and recorded as on a ledger
+    that never restarted."""
+
+    async def run(restart: bool) -> tuple[str, list[tuple[object, ...]]]:
+        path = db_path.with_name(f"restart-{restart}.db")
+        ledger = await Ledger.open(path)
+        try:
+            for n in (1, 2, 3):
+                await ledger.record_range([make_fill(n, "0.4", block_number=n)], [], block(n))
+            await ledger.rewind(block(1), reorg_depth=2, detected_at_block=3)
+            if restart:
+                await ledger.close()
+                ledger = await Ledger.open(path)
+            remined = make_fill(2, "0.4", block_number=2, fork=1)
+            assert [str(t) for t in await ledger.record_range([remined], [], block(2, 1))] == [f"{tx_hash(2)}:0"]
+            state, _ = await ledger.store.load(position.SPEC, "AAPL")
+        finally:
+            await ledger.close()
+        return str(state.net), rows(path, ORDER_IDS_HIDDEN)
+
+    restarted, straight = await run(restart=True), await run(restart=False)
+    assert restarted == straight
+    events = [event_type for _, _, event_type in straight[1]]
+    assert "OnChainFillReversed" in events
+    assert events[-1] == "OnChainFillAcknowledged"
+
+
 async def test_fill_complete_and_unified_trade_view(ledger: Ledger, db_path: Path) -> None:
     await ledger.record_range([make_fill(1, "1.5", price="200")], [], block(1))
     assert await settle(ledger, "AAPL", price_cents="20012.5")
