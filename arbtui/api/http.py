@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import SecretStr
 
 from arbtui.api._bodies import BadRequest, parse_audit, parse_manual_hedge, parse_symbol_scope
+from arbtui.config import is_loopback
 from arbtui.domain.errors import DomainError, InvalidCommand
 from arbtui.engine.ports import OperatorControl, Readiness
 from arbtui.store.errors import StoreError
@@ -102,7 +102,7 @@ class ListenAddress:
 async def serve(app: web.Application, host: str, port: int) -> AsyncIterator[ListenAddress]:
     """Listen on ``host:port`` (loopback is the safe default; anything else is logged as a warning)
     until the block exits, then stop accepting and give in-flight requests :data:`SHUTDOWN_TIMEOUT`."""
-    if not _is_loopback(host):
+    if not is_loopback(host):
         logger.warning(
             "HTTP service listening on non-loopback address {}: control is protected by the token only", host
         )
@@ -257,12 +257,3 @@ def _bound_port(runner: web.AppRunner, *, fallback: int) -> int:
         if isinstance(address, tuple) and len(address) >= 2 and isinstance(address[1], int):
             return address[1]
     return fallback
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -1,0 +1,68 @@
+"""The settings tree: one TOML file plus ``ARBTUI_*`` environment overrides, validated once, passed down.
+
+:func:`load_settings` is the only way in. It reads the TOML file (tables below), lays the environment
+over it (``ARBTUI_<TABLE>__<KEY>``, e.g. ``ARBTUI_CHAIN__OWNER``; ``ARBTUI_PYTH__FEEDS__AAPL``; lists
+and tables as JSON) and validates everything before anything connects. Every problem found becomes
+one line naming the key as the operator wrote it (``chain.owner: not an address: '0x12'`` or
+``ARBTUI_CHAIN__OWNER: …``); all of them are raised together as one :class:`ConfigError`.
+
+Secrets come only from the environment (``ARBTUI_ALPACA_API_KEY``, ``ARBTUI_ALPACA_API_SECRET``,
+``ARBTUI_SCHWAB_APP_KEY``, ``ARBTUI_SCHWAB_APP_SECRET``, ``ARBTUI_ENCRYPTION_KEY``,
+``ARBTUI_CONTROL_TOKEN``), are held as :class:`~pydantic.SecretStr` and are never echoed: not by
+``repr``, not by :meth:`Settings.redacted_dict`, not in an error message. A secret written in the
+TOML file is itself an error.
+
+Defaults are the safe choice: the dry-run broker, Alpaca's paper environment, the API on loopback.
+"""
+
+from arbtui.config.fields import (
+    CLI_ENVIRONMENT,
+    ENV_PREFIX,
+    KNOWN_PYTH_FEEDS,
+    SECRET_ENVIRONMENT,
+    ConfigError,
+    format_problems,
+    is_loopback,
+    parse_listen,
+)
+from arbtui.config.loading import load_settings
+from arbtui.config.settings import (
+    AlertsSettings,
+    AlpacaSettings,
+    ApiSettings,
+    BrokerSettings,
+    ChainSettings,
+    DatabaseSettings,
+    EngineSettings,
+    InventorySettings,
+    PythSettings,
+    SchwabSettings,
+    Settings,
+    TokenMarkers,
+    TokensSettings,
+)
+
+__all__ = [
+    "CLI_ENVIRONMENT",
+    "ENV_PREFIX",
+    "KNOWN_PYTH_FEEDS",
+    "SECRET_ENVIRONMENT",
+    "AlertsSettings",
+    "AlpacaSettings",
+    "ApiSettings",
+    "BrokerSettings",
+    "ChainSettings",
+    "ConfigError",
+    "DatabaseSettings",
+    "EngineSettings",
+    "InventorySettings",
+    "PythSettings",
+    "SchwabSettings",
+    "Settings",
+    "TokenMarkers",
+    "TokensSettings",
+    "format_problems",
+    "is_loopback",
+    "load_settings",
+    "parse_listen",
+]

@@ -1,0 +1,86 @@
+"""Rules that span fields, checked on raw values (so that a problem names the key the operator set) and
+again by the settings model itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from arbtui.config.fields import SECRET_ENVIRONMENT, is_loopback, parse_listen
+from arbtui.domain.position import ThresholdKind
+from arbtui.domain.values import BrokerKind
+
+RULES_ERROR = "config_rules"
+"""The pydantic error type the settings model raises for these rules."""
+
+NEEDS: Mapping[str, tuple[str, ...]] = {
+    "alpaca": ("alpaca_api_key", "alpaca_api_secret"),
+    "schwab": ("schwab_app_key", "schwab_app_secret", "encryption_key"),
+}
+"""Secrets each broker kind needs (field names of the settings)."""
+
+
+class Origins:
+    """Where each overridden key came from, so a problem names the variable the operator set."""
+
+    def __init__(self, names: dict[tuple[str, ...], str]) -> None:
+        self.names = names
+
+    def name(self, loc: tuple[str, ...]) -> str:
+        for end in range(len(loc), 0, -1):
+            if loc[:end] in self.names:
+                return self.names[loc[:end]]
+        if len(loc) == 1 and loc[0] in SECRET_ENVIRONMENT:
+            return SECRET_ENVIRONMENT[loc[0]]
+        return ".".join(loc) if loc else "config"
+
+
+def rule_problems(data: Mapping[str, Any], origins: Origins) -> list[str]:
+    """Cross-field rules over raw or validated values; a value that is itself invalid is left to its
+    own message."""
+    problems: list[str] = []
+    chain = _table(data, "chain")
+    if chain.get("http_url") in (None, ""):
+        problems.append(
+            "chain.http_url: required (logs, headers, token reads and traces go over HTTP;"
+            " chain.ws_url only adds the live subscription)"
+        )
+    broker = _table(data, "broker")
+    kind = _text(broker.get("kind", BrokerKind.DRY_RUN))
+    dollars = _text(broker.get("threshold")) == ThresholdKind.DOLLARS
+    if dollars and kind in {k.value for k in BrokerKind} and kind != BrokerKind.ALPACA:
+        where = origins.name(("broker", "threshold"))
+        problems.append(f"{where}: 'dollars' (fractional shares) needs broker.kind = 'alpaca', not {kind!r}")
+    for field in NEEDS.get(str(kind), ()):
+        if data.get(field) is None:
+            problems.append(f"{SECRET_ENVIRONMENT[field]}: missing; broker.kind = {kind!r} needs it in the environment")
+    api = _table(data, "api")
+    listen = parse_listen(_text(api.get("listen", "127.0.0.1:8080")) or "")
+    remote = _boolean(api.get("allow_remote", False))
+    if listen is not None and remote is False and not is_loopback(listen[0]):
+        where = origins.name(("api", "listen"))
+        problems.append(
+            f"{where}: {listen[0]!r} is not a loopback address; set api.allow_remote = true to accept "
+            "connections from other machines"
+        )
+    if remote and data.get("control_token") is None:
+        problems.append("ARBTUI_CONTROL_TOKEN: missing; api.allow_remote = true needs a control token")
+    return problems
+
+
+def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: object) -> str | None:
+    return str(value) if isinstance(value, str) else None
+
+
+def _boolean(value: object) -> bool | None:
+    try:
+        return TypeAdapter(bool).validate_python(value)
+    except ValidationError:
+        return None
