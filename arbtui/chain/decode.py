@@ -22,11 +22,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_utils.crypto import keccak
 
-from arbtui.chain import abi
+from arbtui.chain import abi, abi_words
 from arbtui.domain.onchain_trade import OnChainFill, SkippedFill, SkipReason
 from arbtui.domain.values import (
     MAX_TOKEN_DECIMALS,
@@ -234,7 +233,7 @@ def _decode(types: list[str], log: RawLog, name: str) -> tuple[Any, ...]:
     if len(log.topics) != 1:
         raise _MalformedLogError(f"{name} must carry exactly 1 topic (no indexed params), got {len(log.topics)}")
     try:
-        return tuple(abi_decode(types, log.data))
+        return abi_words.decode(types, log.data)
     except (DecodingError, OverflowError, ValueError) as exc:
         raise _MalformedLogError(f"{name} data does not decode ({len(log.data)} bytes): {exc}") from exc
 

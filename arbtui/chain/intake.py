@@ -245,8 +245,12 @@ class FillIntake:
                     wait = HEAD_WAIT
                 elif reader.unverified_blocks:
                     wait = min(VERIFY_DELAY, wait)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                if not self._wake.is_set():
+                    # asyncio.timeout, not wait_for: no task per wake-up, so a notification is handled
+                    # one event-loop turn sooner
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(wait):
+                            await self._wake.wait()
                 self._wake.clear()
                 if self._reader_error is not None:
                     raise SubscriptionEnded(str(self._reader_error)) from self._reader_error

@@ -192,23 +192,33 @@ async def enrichment(
     client: JsonRpcClient, tx_hash: str, symbols: Sequence[Symbol], config: PythConfig
 ) -> list[Enrich]:
     """One :class:`Enrich` per symbol (fills of one transaction share one trace). Never raises for
-    chain trouble: the reason lands in ``detail``."""
-    gas_used: int | None = None
-    gas_note = ""
-    try:
-        receipt = await client.call("eth_getTransactionReceipt", [tx_hash])
-        gas_used = int(str(receipt["gasUsed"]), 16) if isinstance(receipt, Mapping) else None
-    except (ChainRpcError, KeyError, ValueError) as exc:
-        gas_note = f"; gas unknown: {exc}"
-    try:
-        trace = await trace_transaction(client, tx_hash, config)
-    except PythTraceError as exc:
-        return [Enrich(gas_used=gas_used, pyth_price=None, detail=f"{exc}{gas_note}") for _ in symbols]
+    chain trouble: the reason lands in ``detail``. The receipt and the trace are read concurrently."""
+    (gas_used, gas_note), trace = await asyncio.gather(
+        _gas_used(client, tx_hash), _trace_or_error(client, tx_hash, config)
+    )
+    if isinstance(trace, PythTraceError):
+        return [Enrich(gas_used=gas_used, pyth_price=None, detail=f"{trace}{gas_note}") for _ in symbols]
     results: list[Enrich] = []
     for symbol in symbols:
         price, detail = choose_price(trace, symbol, config.feeds)
         results.append(Enrich(gas_used=gas_used, pyth_price=price, detail=detail + gas_note))
     return results
+
+
+async def _gas_used(client: JsonRpcClient, tx_hash: str) -> tuple[int | None, str]:
+    """Gas used by the transaction, or None and a note saying why it is unknown."""
+    try:
+        receipt = await client.call("eth_getTransactionReceipt", [tx_hash])
+        return (int(str(receipt["gasUsed"]), 16) if isinstance(receipt, Mapping) else None), ""
+    except (ChainRpcError, KeyError, ValueError) as exc:
+        return None, f"; gas unknown: {exc}"
+
+
+async def _trace_or_error(client: JsonRpcClient, tx_hash: str, config: PythConfig) -> PythTrace | PythTraceError:
+    try:
+        return await trace_transaction(client, tx_hash, config)
+    except PythTraceError as exc:
+        return exc
 
 
 async def get_pyth_prices(rpc_url: str, tx_hash: str, config: PythConfig) -> PythTrace:

@@ -360,6 +360,8 @@ class RangeReader:
         """One ledger transaction for a range (fills, skips, cursor := ``end``), then the signals."""
         try:
             new_ids = await self.ledger.record_range(fills, skips, end)
+            if new_ids:  # let the hedges this commit placed go to the broker before intake's bookkeeping
+                await asyncio.sleep(0)
         except BaseException:
             self.forget_cursor()
             raise
