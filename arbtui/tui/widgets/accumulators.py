@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from arbtui.domain.control import Control
 from arbtui.domain.position import Position
 from arbtui.tui.model import Versioned, position_row
-from arbtui.tui.widgets._table import Cell, Row, selected_key, sync_rows
+from arbtui.tui.widgets._lines import Cell, LineTable, Row
 
 COLUMNS = ("symbol", "net", "carry", "resvd", "pending", "thresh", "hedged at")
 WIDTHS = {"pending": 9}
@@ -18,22 +17,18 @@ WIDTHS = {"pending": 9}
 execution's pending and done states, and depend on which of them happened to be repainted."""
 
 
-class AccumulatorsPane(DataTable[Cell]):
+class AccumulatorsPane(LineTable):
     """Per symbol: net, carry, reserved shares and the pending execution, threshold, last hedge.
     A paused symbol's name is shown in yellow with a ‖ mark."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row")
+        super().__init__(COLUMNS, widths=WIDTHS, id=id)
         self.border_title = "Accumulators"
-
-    def on_mount(self) -> None:
-        for name in COLUMNS:
-            self.add_column(name, key=name, width=WIDTHS.get(name))
 
     @property
     def selected_symbol(self) -> str | None:
         """The symbol under the cursor (what `p` and `r` act on while this pane has focus)."""
-        return selected_key(self)
+        return self.cursor_key
 
     def show(self, positions: Mapping[str, Versioned], control: Control) -> None:
         rows: list[Row] = []
@@ -45,4 +40,4 @@ class AccumulatorsPane(DataTable[Cell]):
             if not pos.net.is_zero:
                 cells[1] = Text(str(cells[1]), style="bold")
             rows.append((symbol, cells))
-        sync_rows(self, rows)
+        self.set_rows(rows)

@@ -1,0 +1,144 @@
+"""The line-rendered table behind the fills and accumulators panes: what it shows, where its cursor goes,
+and that a new row costs one rendered row (the others keep the strips they were rendered into)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from arbtui.tui.widgets._lines import Cell, LineTable, Row
+
+COLUMNS = ("symbol", "net", "note")
+
+
+class Host(App[None]):
+    def __init__(self, *, follow_key: bool) -> None:
+        super().__init__()
+        self.follow_key = follow_key
+
+    def compose(self) -> ComposeResult:
+        yield LineTable(COLUMNS, widths={"note": 6}, zebra_stripes=True, follow_key=self.follow_key)
+
+
+def rows(*symbols: str, net: str = "1") -> list[Row]:
+    return [(symbol, [symbol, net, Text("ok", style="green")]) for symbol in symbols]
+
+
+def lines(table: LineTable) -> list[str]:
+    return [table.render_line(y).text.rstrip() for y in range(table.row_count + 1)]
+
+
+def cells(table: LineTable, index: int) -> Sequence[Cell]:
+    return table.get_row_at(index)
+
+
+async def test_shows_the_header_and_rows_top_to_bottom_padded_to_the_widest_cell() -> None:
+    app = Host(follow_key=True)
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(LineTable)
+        table.set_rows([("AAPL", ["AAPL", "-0.25", "ok"]), ("GME", ["GME", "3", Text("paused", style="yellow")])])
+        await pilot.pause()
+        assert lines(table) == [
+            " symbol  net    note",
+            " AAPL    -0.25  ok",
+            " GME     3      paused",
+        ]
+        assert cells(table, 1)[0] == "GME"
+
+
+async def test_a_fixed_width_column_truncates_and_content_widths_never_shrink() -> None:
+    app = Host(follow_key=True)
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(LineTable)
+        table.set_rows([("A", ["A", "-1234.5", "toolongnote"])])
+        table.set_rows([("A", ["A", "1", "x"])])
+        await pilot.pause()
+        assert lines(table) == [" symbol  net      note", " A       1        x"]
+        table.set_rows([("A", ["A", "1", "toolongnote"])])
+        await pilot.pause()
+        assert lines(table)[1] == " A       1        toolon"
+
+
+async def test_a_new_row_on_top_renders_only_itself() -> None:
+    app = Host(follow_key=False)
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(LineTable)
+        table.set_rows(rows("B", "A"))
+        before = {key: table._strips[key][1] for key in ("A", "B")}
+        table.set_rows(rows("C", "B", "A"))
+        assert all(table._strips[key][1] is strip for key, strip in before.items())
+        c_before = table._strips["C"][1]
+        table.set_rows(rows("C", net="2") + rows("B", "A"))  # C changed: only C is rendered again
+        assert table._strips["C"][1] is not c_before
+        assert all(table._strips[key][1] is strip for key, strip in before.items())
+        await pilot.pause()
+        assert [line.split()[:2] for line in lines(table)[1:]] == [["C", "2"], ["B", "1"], ["A", "1"]]
+
+
+async def test_the_strips_kept_are_those_of_the_rows_shown() -> None:
+    app = Host(follow_key=False)
+    async with app.run_test(size=(60, 10)):
+        table = app.query_one(LineTable)
+        for n in range(200):
+            table.set_rows(rows(*(f"S{m}" for m in range(n, n + 5))))
+        assert sorted(table._strips) == sorted(f"S{m}" for m in range(199, 204))
+
+
+async def test_the_cursor_follows_its_key_in_a_selection() -> None:
+    app = Host(follow_key=True)
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(LineTable)
+        table.set_rows(rows("AAPL", "MSFT", "NVDA"))
+        table.focus()
+        await pilot.press("down")
+        assert table.cursor_key == "MSFT"
+        table.set_rows(rows("AAPL", "GME", "MSFT", "NVDA"))
+        assert table.cursor_key == "MSFT"
+        table.set_rows(rows("AAPL"))
+        assert table.cursor_key == "AAPL"
+        await pilot.press("end")
+        assert table.cursor_row == 0
+
+
+async def test_the_cursor_keeps_its_line_in_a_feed() -> None:
+    app = Host(follow_key=False)
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(LineTable)
+        table.set_rows(rows("1"))
+        table.focus()
+        table.set_rows(rows("2", "1"))
+        assert table.cursor_key == "2"
+        await pilot.press("end")
+        assert table.cursor_key == "1"
+        await pilot.press("home", "down")
+        assert table.cursor_row == 1
+
+
+async def test_the_cursor_scrolls_into_view_below_the_header() -> None:
+    app = Host(follow_key=True)
+    async with app.run_test(size=(60, 6)) as pilot:  # 6 lines: the header and 5 rows
+        table = app.query_one(LineTable)
+        table.set_rows(rows(*(f"S{n:02}" for n in range(20))))
+        table.focus()
+        await pilot.press("end")
+        await pilot.pause()
+        height = table.scrollable_content_region.height
+        assert table.cursor_key == "S19"
+        assert table.render_line(0).text.split()[0] == "symbol"
+        assert table.render_line(height - 1).text.split()[0] == "S19"
+        await pilot.press("pageup")
+        assert table.cursor_row == 19 - (height - 1)
+
+
+async def test_a_click_on_a_row_moves_the_cursor_there_and_the_header_is_not_a_row() -> None:
+    app = Host(follow_key=True)
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(LineTable)
+        table.set_rows(rows("AAPL", "MSFT", "NVDA"))
+        await pilot.pause()
+        await pilot.click(LineTable, offset=(2, 3))  # line 3: the third row
+        assert table.cursor_key == "NVDA"
+        await pilot.click(LineTable, offset=(2, 0))
+        assert table.cursor_key == "NVDA"
