@@ -102,6 +102,18 @@ async def test_the_cursor_follows_its_key_in_a_selection() -> None:
         assert table.cursor_row == 0
 
 
+async def test_without_focus_the_cursor_keeps_its_line_so_new_rows_on_top_stay_in_view() -> None:
+    app = Host(follow_key=True)
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(LineTable)
+        app.set_focus(None)  # the operator is elsewhere (the only widget got focus on mount)
+        await pilot.pause()
+        table.set_rows(rows("e1"))
+        table.set_rows(rows("e2", "e1"))
+        assert table.cursor_key == "e2"
+        assert table.cursor_row == 0
+
+
 async def test_the_cursor_keeps_its_line_in_a_feed() -> None:
     app = Host(follow_key=False)
     async with app.run_test(size=(60, 10)) as pilot:

@@ -24,15 +24,16 @@ from arbtui.tui.widgets._table import Cell, Row
 __all__ = ["Cell", "LineTable", "Row"]
 
 PADDING = 1
-"""Blank cells each side of a column, as a DataTable pads them."""
+"""Blank cells each side of a column, as a DataTable pads them (but none after the last column)."""
 
 
 class LineTable(ScrollView, can_focus=True):
     """Rows of cells under a header. ``set_rows`` replaces the rows; only rows whose cells changed are
     rendered again, and only when a column must widen are all of them re-rendered.
 
-    The cursor either stays on its row's key (``follow_key=True``: a selection) or on its position
-    (a newest-first feed, where every new row pushes the others down)."""
+    The cursor stays on its row's key while the pane has focus (``follow_key=True``: the operator is
+    selecting a row); otherwise it keeps its position, so rows arriving on top stay in view (a
+    newest-first feed, where every new row pushes the others down)."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"linetable--header", "linetable--even-row", "linetable--cursor"}
     DEFAULT_CSS = """
@@ -128,7 +129,7 @@ class LineTable(ScrollView, can_focus=True):
         self._rows = [(key, tuple(cells)) for key, cells in rows]
         self._size_to_rows()
         keys = [key for key, _ in self._rows]
-        if self.follow_key and selected in keys:
+        if self.follow_key and self.has_focus and selected in keys:
             self.cursor_row = keys.index(selected)
         else:
             self.cursor_row = min(self.cursor_row, max(len(keys) - 1, 0))
@@ -138,7 +139,8 @@ class LineTable(ScrollView, can_focus=True):
         self._size_to_rows()
 
     def _size_to_rows(self) -> None:
-        self.virtual_size = Size(sum(self._widths) + 2 * PADDING * len(self._widths), len(self._rows) + 1)
+        width = sum(self._widths) + 2 * PADDING * len(self._widths) - PADDING  # the last column: no pad after it
+        self.virtual_size = Size(max(width, 0), len(self._rows) + 1)
 
     def _measure(self, rows: Sequence[Row]) -> tuple[int, ...]:
         """Column widths: fixed, or as wide as the widest cell seen so far (never narrower: columns that
@@ -161,6 +163,7 @@ class LineTable(ScrollView, can_focus=True):
             line.append(pad)
             line.append_text(text)
             line.append(" " * (width - text.cell_len) + pad)
+        line.right_crop(PADDING)  # a pad after the last column would only push the pane into scrolling
         segments = list(line.render(self.app.console))
         return Strip(segments, line.cell_len)
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from arbtui.domain.offchain_order import OffchainOrder, OrderStatus
 from arbtui.tui.model import Versioned, order_row
-from arbtui.tui.widgets._table import Cell, Row, sync_rows
+from arbtui.tui.widgets._lines import Cell, LineTable, Row
 
 COLUMNS = ("exec", "symbol", "side", "shares", "status", "price", "latency")
 WIDTHS = {"exec": 9, "status": 9}
@@ -23,16 +22,12 @@ STATUS_STYLE = {
 }
 
 
-class OrdersPane(DataTable[Cell]):
+class OrdersPane(LineTable):
     """Executions at the broker: id (short), symbol, side, shares, status, fill price, latency."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(COLUMNS, widths=WIDTHS, zebra_stripes=True, id=id)
         self.border_title = "Broker orders"
-
-    def on_mount(self) -> None:
-        for name in COLUMNS:
-            self.add_column(name, key=name, width=WIDTHS.get(name))
 
     def show(self, orders: tuple[Versioned, ...]) -> None:
         rows: list[Row] = []
@@ -42,6 +37,6 @@ class OrdersPane(DataTable[Cell]):
             status = order.status or OrderStatus.PENDING
             cells[4] = Text(str(cells[4]), style=STATUS_STYLE[status])
             rows.append((order.execution_id, cells))
-        sync_rows(self, rows)
+        self.set_rows(rows)
         in_flight = sum(1 for v in orders if v.state.status is not None and not v.state.status.is_terminal)
         self.border_subtitle = f"{in_flight} in flight" if in_flight else ""
