@@ -140,11 +140,11 @@ def _listen(value: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
-    """Only this machine can connect: ``localhost`` or a loopback IP."""
+    """Only this machine can connect: ``localhost`` or a loopback IP (127.0.0.0/8, ``::1``, ``[::1]``)."""
     if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).is_loopback
     except ValueError:
         return False
 

@@ -5,14 +5,13 @@ textual-serve, on loopback unless told otherwise)."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import shlex
 import sys
 from pathlib import Path
 
 import click
 
-from arbtui.config import Settings
+from arbtui.config import Settings, is_loopback
 from arbtui.engine.app import Engine
 from arbtui.engine.factory import build_engine
 from arbtui.reporting.inventory_command import inventory_source
@@ -42,16 +41,6 @@ def run_console(settings: Settings, db: Path | None = None) -> int:
         return await host(engine, inventory)
 
     return asyncio.run(main())
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost`` or a loopback address (127.0.0.0/8, ::1): reachable from this machine only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def console_command_line(config: Path | None, db: Path | None) -> str:

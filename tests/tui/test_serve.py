@@ -19,7 +19,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from arbtui.tui.commands import console_command_line, is_loopback, register
+from arbtui.config import is_loopback
+from arbtui.tui.commands import console_command_line, register
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """
