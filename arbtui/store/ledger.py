@@ -15,7 +15,7 @@ from arbtui.domain import control, onchain_trade, position
 from arbtui.domain.errors import DomainError
 from arbtui.domain.flows import Change, position_changes, retract_fill, witness_fill
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill, SkipReason
-from arbtui.domain.values import BlockRef, BrokerKind, ExecutionId, TradeId
+from arbtui.domain.values import BlockRef, BrokerKind, ExecutionId, Symbol, TradeId
 from arbtui.store.codec import utc_now
 from arbtui.store.event_store import EventStore, UnitOfWork
 
@@ -66,15 +66,26 @@ class Ledger:
         above = [trade_id for number, trade_id in blocks if number > seen]
         known = [trade_id for number, trade_id in blocks if number <= seen]
 
+        # The threshold is judged once per transaction and symbol, after its last fill: the two legs of a
+        # clear between two of our orders net out before any hedge is placed for the first.
+        last_of = {(fill.trade_id.tx_hash, str(fill.symbol)): index for index, fill in enumerate(fills)}
+
         async def work(uow: UnitOfWork) -> list[TradeId]:
             uow.checkpoint = end
             await uow.preload(onchain_trade.SPEC, known)  # one query for the range, not one per fill
             await uow.assume_new(onchain_trade.SPEC, above)
             recorded: list[TradeId] = []
-            for fill in fills:
+            unevaluated: set[tuple[str, str]] = set()  # (tx, symbol) with a fill acknowledged, not yet judged
+            for index, fill in enumerate(fills):
+                key = (fill.trade_id.tx_hash, str(fill.symbol))
+                closes = last_of[key] == index
                 try:
-                    if await self._witness(uow, fill):
+                    if await self._witness(uow, fill, judge=closes):
                         recorded.append(fill.trade_id)
+                        if closes:  # it judged the threshold for every fill of its transaction
+                            unevaluated.discard(key)
+                        else:
+                            unevaluated.add(key)
                 except DomainError as exc:  # a fill the domain refuses is skipped, never blocks the range
                     await self._skip(
                         uow,
@@ -86,6 +97,8 @@ class Ledger:
                             detail=exc.message,
                         ),
                     )
+                if closes and key in unevaluated:  # the closing fill was a duplicate or refused
+                    await self._judge(uow, fill.symbol)
             for skip in skipped:
                 await self._skip(uow, skip)
             return recorded
@@ -94,16 +107,11 @@ class Ledger:
         self._recorded_up_to = max(self._recorded_up_to, end.number, *(number for number, _ in blocks))
         return recorded
 
-    async def _witness(self, uow: UnitOfWork, fill: OnChainFill) -> bool:
+    async def _witness(self, uow: UnitOfWork, fill: OnChainFill, *, judge: bool) -> bool:
+        """Record ``fill`` on its trade and position; with ``judge``, place a hedge if the threshold is met."""
         trade = await uow.load(onchain_trade.SPEC, str(fill.trade_id))
         pos = await uow.load(position.SPEC, str(fill.symbol))
-        controls = await uow.load(control.SPEC, control.CONTROL_ID)
-        context = position.HedgeContext(
-            hedging_allowed=controls.hedging_allowed(fill.symbol),
-            broker=self.broker,
-            execution_id=new_execution_id(),
-            at=utc_now(),
-        )
+        context = await self._context(uow, fill.symbol, judge=judge)
         if trade.status is not onchain_trade.TradeStatus.FILLED and pos.threshold != self.threshold:
             update = position.UpdateThreshold(threshold=self.threshold, at=context.at)
             uow.record(position_changes(pos, position.decide(pos, update)))
@@ -111,6 +119,20 @@ class Ledger:
         changes = witness_fill(trade, pos, fill, context)
         uow.record(changes)
         return bool(changes)
+
+    async def _judge(self, uow: UnitOfWork, symbol: Symbol) -> None:
+        pos = await uow.load(position.SPEC, str(symbol))
+        check = position.CheckThreshold(reason="threshold", context=await self._context(uow, symbol, judge=True))
+        uow.record(position_changes(pos, position.decide(pos, check)))
+
+    async def _context(self, uow: UnitOfWork, symbol: Symbol, *, judge: bool) -> position.HedgeContext:
+        controls = await uow.load(control.SPEC, control.CONTROL_ID)
+        return position.HedgeContext(
+            hedging_allowed=judge and controls.hedging_allowed(symbol),
+            broker=self.broker,
+            execution_id=new_execution_id(),
+            at=utc_now(),
+        )
 
     async def _skip(self, uow: UnitOfWork, skip: SkippedFill) -> None:
         trade = await uow.load(onchain_trade.SPEC, str(skip.trade_id))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from arbtui.domain import onchain_trade, position
-from arbtui.domain.onchain_trade import Enrich, PythPrice, SkippedFill, SkipReason
+from arbtui.domain.onchain_trade import Enrich, OnChainFill, PythPrice, SkippedFill, SkipReason
 from arbtui.domain.values import Direction, TradeId
 from arbtui.store.ledger import Ledger
 from tests.builders import block, make_fill, tx_hash
@@ -161,6 +161,36 @@ async def test_trade_retracted_before_a_restart_and_re_mined_higher_is_recorded_
     events = [event_type for _, _, event_type in straight[1]]
     assert "OnChainFillReversed" in events
     assert events[-1] == "OnChainFillAcknowledged"
+
+
+def leg(fill: OnChainFill, n: int) -> OnChainFill:
+    """``fill`` as leg ``n`` of its log (a clear between two of our orders yields two)."""
+    return fill.model_copy(update={"trade_id": TradeId(fill.trade_id.tx_hash, fill.trade_id.log_index, n)})
+
+
+async def test_a_clear_between_two_of_our_orders_nets_out_before_any_hedge(ledger: Ledger, db_path: Path) -> None:
+    """Leg 0 alone crosses the threshold; judged after both legs of the transaction, nothing is placed."""
+    sold, bought = make_fill(1, "1.5", Direction.SELL), leg(make_fill(1, "1.5", Direction.BUY), 1)
+    assert len(await ledger.record_range([sold, bought], [], block(1))) == 2
+    assert rows(db_path, "SELECT count(*) FROM offchain_trade_view") == [(0,)]
+    state, _ = await ledger.store.load(position.SPEC, "AAPL")
+    assert (str(state.net), state.pending) == ("0", None)
+
+
+async def test_legs_of_one_transaction_are_hedged_together(ledger: Ledger, db_path: Path) -> None:
+    first, second = make_fill(1, "0.6"), leg(make_fill(1, "0.6"), 1)
+    other_symbol = make_fill(1, "0.2", symbol="MSFT", log_index=1)
+    await ledger.record_range([first, other_symbol, second], [], block(1))
+    assert rows(db_path, "SELECT symbol, direction, shares FROM offchain_trade_view") == [("AAPL", "BUY", 1)]
+    links = rows(db_path, "SELECT trade_id, shares FROM trade_execution_link_view ORDER BY trade_id")
+    assert links == [(str(first.trade_id), 0.6), (str(second.trade_id), 0.4)]
+
+
+async def test_a_transaction_whose_last_fill_is_a_duplicate_is_still_judged(ledger: Ledger, db_path: Path) -> None:
+    first, second = make_fill(1, "0.6"), leg(make_fill(1, "0.6"), 1)
+    await ledger.record_range([second], [], block(1))  # leg 1 seen first (e.g. by an earlier, partial read)
+    assert len(await ledger.record_range([first, second], [], block(1))) == 1
+    assert rows(db_path, "SELECT direction, shares FROM offchain_trade_view") == [("BUY", 1)]
 
 
 async def test_fill_complete_and_unified_trade_view(ledger: Ledger, db_path: Path) -> None:
