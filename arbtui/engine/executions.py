@@ -135,8 +135,8 @@ class Executions:
             log = log.bind(symbol=order.symbol)
             try:
                 if order.broker_order_id is None:
-                    if not await self._market_open(order):
-                        continue
+                    # no clock call here: every adapter refuses a submit while the market is shut
+                    # (MarketClosed, below), reusing a recent "open" answer — one round trip per hedge
                     pos, _ = await self._store.load(position.SPEC, str(order.symbol))
                     market_order = _market_order(order, pos.last_price)
                     if not looked_up:
@@ -147,6 +147,7 @@ class Executions:
                             await self._confirm(order, found.order_id)
                             continue
                     broker_id = await self._broker.submit(market_order)
+                    self._alerts.clear("market_closed", "market open: pending hedges are going out")
                     await self._confirm(order, broker_id)
                     log.info("submitted {} {} {} as {}", order.direction, order.shares, order.symbol, broker_id)
                 else:
@@ -158,8 +159,8 @@ class Executions:
             except RateLimited as exc:
                 self._metrics.rate_limited.inc()
                 await asyncio.sleep(exc.retry_after if exc.retry_after is not None else self._backoff(attempt))
-            except MarketClosed:
-                await self._wait_for_open(order)
+            except MarketClosed as exc:
+                await self._wait_for_open(order, exc.retry_at)
             except RetryableBrokerError as exc:
                 self._metrics.broker_errors.labels(kind=type(exc).__name__).inc()
                 attempt += 1
@@ -269,14 +270,6 @@ class Executions:
             )
         )
         await self._on_park(symbol, f"{type(exc).__name__}: {exc}")
-
-    async def _market_open(self, order: OffchainOrder) -> bool:
-        clock = await self._broker.clock()
-        if clock.is_open:
-            self._alerts.clear("market_closed", "market open: pending hedges are going out")
-            return True
-        await self._wait_for_open(order, clock.next_open)
-        return False
 
     async def _wait_for_open(self, order: OffchainOrder, next_open: datetime | None = None) -> None:
         self._alerts.raise_(
