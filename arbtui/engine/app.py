@@ -85,6 +85,7 @@ class Engine:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
         self._stopping = False
+        self._stop: asyncio.Future[bool] | None = None
         self.fault: BaseException | None = None
         self.chain_live = intake is None
         self.last_chain_progress = time.monotonic()
@@ -114,7 +115,13 @@ class Engine:
 
     async def stop(self) -> bool:
         """Graceful: stop intake and the scan, let broker calls in flight finish (bounded), close.
-        Returns True when every in-flight call finished in time."""
+        Returns True when every in-flight call finished in time. Calling it again (a second signal, the
+        console quitting meanwhile) waits for the same stop."""
+        if self._stop is None:
+            self._stop = asyncio.ensure_future(self._stop_once())
+        return await asyncio.shield(self._stop)
+
+    async def _stop_once(self) -> bool:
         self._stopping = True  # from here on, a task that ends is ending because we asked it to
         if self._stop_intake is not None:
             self._stop_intake()

@@ -180,6 +180,24 @@ async def test_rejected_hedges_return_shares_and_park_the_symbol_only(
         await engine.ledger.close()
 
 
+async def test_stopping_twice_is_one_stop(tmp_path: Path) -> None:
+    class Closing(DryRunBroker):
+        closed = 0
+
+        async def aclose(self) -> None:
+            self.closed += 1
+            await super().aclose()
+
+    broker = Closing()
+    engine = await running(tmp_path / "ledger.db", broker)
+    try:
+        assert list(await asyncio.gather(engine.stop(), engine.stop())) == [True, True]
+        assert await engine.stop() is True
+        assert broker.closed == 1
+    finally:
+        await engine.ledger.close()
+
+
 async def test_pause_kill_switch_and_manual_hedge(tmp_path: Path) -> None:
     engine = await running(tmp_path / "ledger.db", DryRunBroker())
     try:
