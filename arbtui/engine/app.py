@@ -167,11 +167,14 @@ class Engine:
                         self.metrics.fills.labels(symbol=event.fill.symbol).inc()
                     elif isinstance(event, onchain_trade.FillSkipped):
                         self.metrics.skipped_fills.inc()
+                        skip = event.skip
+                        named = skip.trade_id.tx_hash in skip.detail  # intake's details say where the log is
                         self.alerts.raise_(
                             Alert(
                                 f"skipped:{change.aggregate_id}",
                                 Severity.WARNING,
-                                f"skipped fill {change.aggregate_id}: {event.skip.reason.value} — {event.skip.detail}",
+                                f"skipped fill{'' if named else ' ' + change.aggregate_id}: {skip.reason.value}"
+                                f" — {skip.detail}",
                                 action=f"arbtui events --aggregate OnChainTrade:{change.aggregate_id}",
                             )
                         )

@@ -1,4 +1,5 @@
-"""Alerts the engine raises from its periodic scan: a broker login about to expire, a silent chain."""
+"""Alerts the engine raises: a broker login about to expire, a silent chain (from its periodic scan), a
+skipped fill (from the commit that recorded it)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from arbtui.brokers.dry_run import DryRunBroker
 from arbtui.brokers.schwab import SchwabBroker, SchwabConfig
 from arbtui.brokers.schwab.crypto import TokenCipher
 from arbtui.brokers.schwab.oauth import SchwabTokens, seal
+from arbtui.domain.onchain_trade import SkippedFill, SkipReason
+from arbtui.domain.values import TradeId
 from arbtui.engine.alerts import Alert, Severity
 from arbtui.engine.app import Engine, EngineOptions
 from arbtui.engine.schwab_tokens import EventStoreTokenVault
 from arbtui.store.ledger import Ledger
+from tests.builders import block, tx_hash
 from tests.fakes.schwab_server import SchwabServer
 
 KEY = "33" * 32
@@ -113,3 +117,30 @@ async def test_a_chain_that_records_nothing_raises_chain_stale_then_recovers(tmp
         assert seen[-1].recovered
     finally:
         await ledger.close()
+
+
+async def test_a_skipped_fill_alert_names_the_fill_once(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path / "ledger.db")
+    engine = Engine(ledger, DryRunBroker(), EngineOptions())
+    seen = _alerts(engine)
+
+    def skip(n: int, detail: str) -> SkippedFill:
+        return SkippedFill(
+            trade_id=TradeId(tx_hash(n), n),
+            block_number=5,
+            block_hash=block(5).hash,
+            reason=SkipReason.UNKNOWN_TOKEN,
+            detail=detail,
+        )
+
+    located = skip(9, f"token 0xdead… is not configured (tx {tx_hash(9)} log 9 block 5)")  # as intake words it
+    bare = skip(8, "shares must be positive")
+    await engine.start()
+    try:
+        await ledger.record_range([], [located, bare], block(5))
+    finally:
+        await engine.stop()
+        await ledger.close()
+    message = {alert.key: alert.message for alert in seen}
+    assert message[f"skipped:{located.trade_id}"].count(tx_hash(9)) == 1
+    assert message[f"skipped:{bare.trade_id}"].startswith(f"skipped fill {bare.trade_id}: unknown_token")
