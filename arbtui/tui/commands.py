@@ -31,8 +31,22 @@ async def host(engine: Engine, inventory: InventoryReader | None = None) -> int:
     return 1 if engine.fault is not None else (code or 0)
 
 
+def log_beside(ledger: Path) -> Path:
+    """The console owns the terminal: the log goes to ``<ledger>.log`` (INFO and up, rotated at 50 MB, five
+    files kept) instead of stderr, where every line would tear the screen. Returns the file's path."""
+    from loguru import logger
+
+    path = ledger.with_name(ledger.name + ".log")
+    logger.remove()
+    logger.add(
+        path, level="INFO", rotation="50 MB", retention=5, format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {message}"
+    )
+    return path
+
+
 def run_console(settings: Settings, db: Path | None = None) -> int:
     """``arbtui run``: build the engine as the settings say (same factory as ``--headless``) and host it."""
+    log_beside(Path(db or settings.database.path))
 
     async def main() -> int:
         built = await build_engine(settings, db=db)
