@@ -191,7 +191,7 @@ class ChainDriver:
             return int(self.w3.eth.block_number)
 
 
-def _deployer(http_url: str, artifacts: dict[str, Artifact]) -> Callable[..., ChecksumAddress]:
+def deployer(http_url: str, artifacts: dict[str, Artifact]) -> Callable[..., ChecksumAddress]:
     """``deploy(contract name, *constructor args) -> address``, sent from anvil's first account."""
     w3 = Web3(Web3.HTTPProvider(http_url, request_kwargs={"timeout": 30}))
     sender = w3.eth.accounts[0]
@@ -211,7 +211,7 @@ def _deployer(http_url: str, artifacts: dict[str, Artifact]) -> Callable[..., Ch
 def deploy_demo(http_url: str, artifacts: dict[str, Artifact], tokens: Sequence[tuple[str, int]]) -> Deployment:
     """The demo's world: MockPyth, USDC, one ``TestToken`` per (symbol, decimals) — named by its symbol
     in :attr:`Deployment.tokens` — and the orderbook stand-in reading that MockPyth."""
-    deploy = _deployer(http_url, artifacts)
+    deploy = deployer(http_url, artifacts)
     pyth = deploy("MockPyth", 60, 1)
     usdc = deploy("TestToken", "USD Coin", "USDC", 6)
     deployed = {symbol: deploy("TestToken", f"Demo {symbol}", symbol, decimals) for symbol, decimals in tokens}
@@ -226,7 +226,7 @@ def deploy_demo(http_url: str, artifacts: dict[str, Artifact], tokens: Sequence[
 
 
 def deploy_all(http_url: str, artifacts: dict[str, Artifact]) -> Deployment:
-    deploy = _deployer(http_url, artifacts)
+    deploy = deployer(http_url, artifacts)
 
     pyth = deploy("MockPyth", 60, 1)
     pyth_proxy = deploy("DelegatingProxy", pyth)
