@@ -246,7 +246,8 @@ def get_pyth_price_command(obj: Context, tx_hash: str, rpc: str | None, pyth_add
     """Print every Pyth price read inside a transaction (value, conf, expo, publish time, decimal price)."""
     import asyncio
 
-    from arbtui.chain.pyth import KNOWN_FEEDS, PythConfig, PythTraceError, format_pyth_prices, get_pyth_prices
+    from arbtui.chain.pyth import PythConfig, PythTraceError, format_pyth_prices, get_pyth_prices
+    from arbtui.domain.pyth_feeds import KNOWN_FEEDS
 
     chain = obj.table("chain")
     feeds = {**KNOWN_FEEDS, **obj.table("pyth").get("feeds", {})}

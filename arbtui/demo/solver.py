@@ -16,9 +16,9 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from arbtui.chain.pyth import KNOWN_FEEDS
 from arbtui.demo.deploy import OTHER_OWNER, OUR_OWNER, ChainDriver, OrderTuple, order
 from arbtui.demo.market import PRICE_EXPO, Listing, Move, PriceWalk, Strategy, Trade
+from arbtui.domain.pyth_feeds import KNOWN_FEEDS
 from arbtui.domain.values import Direction, Shares
 
 PRICE_MAX_AGE_S = 10**9

@@ -9,7 +9,6 @@ import pytest
 from eth_abi.abi import encode as abi_encode
 
 from arbtui.chain.pyth import (
-    KNOWN_FEEDS,
     PythFailure,
     PythTrace,
     PythTraceError,
@@ -17,6 +16,7 @@ from arbtui.chain.pyth import (
     find_pyth_calls,
     format_pyth_prices,
 )
+from arbtui.domain.pyth_feeds import KNOWN_FEEDS
 from arbtui.domain.values import Symbol
 
 PYTH = "0x8250f4af4b972684f7b336503e2d6dfedeb1487a"
