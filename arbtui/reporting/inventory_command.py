@@ -14,7 +14,7 @@ import click
 
 from arbtui.brokers.base import Broker, BrokerError
 from arbtui.chain.rpc import ChainRpcError, JsonRpcClient
-from arbtui.config import ConfigError, Settings, format_problems, load_settings
+from arbtui.config import ChainSettings, ConfigError, Settings, format_problems, load_settings
 from arbtui.domain.values import BrokerKind
 from arbtui.reporting.database import open_readonly
 from arbtui.reporting.inventory import (
@@ -91,21 +91,11 @@ def inventory_lines(
     unhedged = ledger_positions(conn)
 
     async def gather() -> list[Line]:
-        client = JsonRpcClient(str(chain.http_url))
         broker = _broker(settings)
         try:
-            holdings = await read_inventory(
-                client=client,
-                orderbook=chain.orderbook,
-                owner=chain.owner,
-                vaults=vaults,
-                broker=broker,
-                unhedged=unhedged,
-            )
+            return await _assessed(chain, vaults, broker, unhedged, policy)
         finally:
-            await client.close()
             await broker.aclose()
-        return assess_all(holdings, policy)
 
     try:
         return asyncio.run(gather())
@@ -120,7 +110,6 @@ def inventory_source(settings: Settings, broker: Broker, ledger: Path) -> Callab
     if not settings.inventory.vaults or chain.http_url is None:
         return None
     policy = Policy(target=settings.inventory.target_onchain_ratio, drift_alert=settings.inventory.drift_alert)
-    http_url = str(chain.http_url)
 
     def from_ledger() -> tuple[list[VaultRef], dict[str, Decimal]]:
         with closing(open_readonly(ledger)) as conn:
@@ -129,14 +118,21 @@ def inventory_source(settings: Settings, broker: Broker, ledger: Path) -> Callab
 
     async def read() -> list[Line]:
         vaults, unhedged = await asyncio.to_thread(from_ledger)
-        client = JsonRpcClient(http_url)
-        try:
-            holdings = await read_inventory(
-                client=client, orderbook=chain.orderbook, owner=chain.owner, vaults=vaults, broker=broker,
-                unhedged=unhedged,
-            )  # fmt: skip
-        finally:
-            await client.close()
-        return assess_all(holdings, policy)
+        return await _assessed(chain, vaults, broker, unhedged, policy)
 
     return read
+
+
+async def _assessed(
+    chain: ChainSettings, vaults: list[VaultRef], broker: Broker, unhedged: dict[str, Decimal], policy: Policy
+) -> list[Line]:
+    """Our vaults on chain and the broker's side read now, each asset judged against ``policy``."""
+    client = JsonRpcClient(str(chain.http_url))
+    try:
+        holdings = await read_inventory(
+            client=client, orderbook=chain.orderbook, owner=chain.owner, vaults=vaults, broker=broker,
+            unhedged=unhedged,
+        )  # fmt: skip
+    finally:
+        await client.close()
+    return assess_all(holdings, policy)
