@@ -355,22 +355,6 @@ def bloom_bits(item: str) -> tuple[int, ...]:
     return tuple(((digest[i] << 8) | digest[i + 1]) & 2047 for i in (0, 2, 4))
 
 
-def bloom_may_hold(bloom_hex: str, address_bits: tuple[int, ...], topic_bits: Iterable[tuple[int, ...]]) -> bool:
-    """False only if the block's ``logsBloom`` proves it has no log of ``address`` with any of the topics
-    (a bloom has false positives, never false negatives); True for an unreadable bloom."""
-    try:
-        bloom = int(bloom_hex, 16)
-    except (TypeError, ValueError):
-        return True
-    if len(bloom_hex.removeprefix("0x")) != 512:
-        return True
-
-    def has(bits: tuple[int, ...]) -> bool:
-        return all(bloom >> bit & 1 for bit in bits)
-
-    return has(address_bits) and any(has(bits) for bits in topic_bits)
-
-
 def clears_complete(logs: Iterable[RawLog]) -> bool:
     """Every ``ClearV2`` among ``logs`` has its ``AfterClear`` among them, and every ``AfterClear`` its
     ``ClearV2``: a part of a block's logs (e.g. from notifications) can be decoded on its own."""

@@ -26,6 +26,10 @@
   still-canonical checkpoint is the fork point and the ledger rewinds to it (``removed`` logs only
   trigger an earlier check — anvil never sends them).
 * ``confirmations`` keeps the target that many blocks behind the head.
+* An empty answer is verified, never believed: blocks within ``rescan_blocks`` of the target are checked
+  against their headers' blooms and, where a bloom may hold ours, their receipts; after each pass (at most
+  once per ``poll_interval``) the last ``rescan_blocks`` blocks below the cursor are re-read
+  (``RangeReader.rescan``), so a log indexed late is still recorded.
 
 Errors::
 
@@ -48,10 +52,10 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import WebSocketException
 
-from arbtui.chain.decode import INTAKE_TOPICS, DecodeConfig, DecodeError, RawLog, bloom_bits, bloom_may_hold
+from arbtui.chain.decode import INTAKE_TOPICS, DecodeConfig, DecodeError, RawLog
 from arbtui.chain.pyth import PythConfig, enrichment
 from arbtui.chain.ranges import MAX_UNVERIFIED, NotifiedHead, PassOutcome, RangeReader
-from arbtui.chain.rpc import ChainRpcError, JsonRpcClient
+from arbtui.chain.rpc import ChainRpcError, JsonRpcClient, endpoint_name
 from arbtui.chain.signals import (
     AlertKind,
     FillEnriched,
@@ -62,6 +66,7 @@ from arbtui.chain.signals import (
     ignore,
 )
 from arbtui.chain.tokens import TokenCache
+from arbtui.chain.verify import LogSelector
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill
 from arbtui.domain.values import BlockRef, TradeId
 
@@ -122,6 +127,9 @@ class IntakeConfig:
     """WebSocket endpoint for the log subscription; ``None`` = HTTP polling only."""
     confirmations: int = 0
     """Ingest only blocks at least this many below the head (0 = the head itself)."""
+    rescan_blocks: int = 64
+    """Blocks this near the target are verified one by one (header bloom, receipts when the log answer
+    is empty), and the last this many below the cursor are re-read on every reconciling pass."""
     poll_interval: float = 2.0
     """Seconds between reconciling passes (with or without a subscription)."""
     chunk_blocks: int = 1000
@@ -156,8 +164,10 @@ class FillIntake:
         """Recent ``newHeads`` headers by number (the live shortcut's parent links)."""
         self._notified: list[dict[str, object]] = []
         self._notified_at = 0.0
-        self._bloom_bits = (bloom_bits(config.decode.orderbook), [bloom_bits(topic) for topic in INTAKE_TOPICS])
         """``logs`` notifications not yet handled by the live shortcut."""
+        self._selector = LogSelector([config.decode.orderbook], INTAKE_TOPICS)
+        self._rescan_due = 0.0
+        """Loop time of the next trailing re-scan (one per ``poll_interval`` at most)."""
         self._heads_subscription: str | None = None
         self.sessions = 0
         """Sessions started (1 + reconnects): tests assert that a fault really restarted intake."""
@@ -194,6 +204,8 @@ class FillIntake:
             chunk_blocks=self.config.chunk_blocks,
             max_inflight_chunks=self.config.max_inflight_chunks,
             checkpoint_limit=self.config.checkpoint_limit,
+            rescan_blocks=self.config.rescan_blocks,
+            endpoint=endpoint_name(self.config.http_url),
             on_new_fills=self._enrich_later if self.config.pyth is not None else None,
         )
         self._client = client
@@ -284,10 +296,19 @@ class FillIntake:
                 target = head - self.config.confirmations
             self.passes += 1
             result = await reader.run_pass(target, report_progress=backfill)
-            if result.outcome in (PassOutcome.DONE, PassOutcome.NODE_BEHIND):
+            if result.outcome in (PassOutcome.DONE, PassOutcome.NODE_BEHIND, PassOutcome.UNCONFIRMED):
                 if result.outcome is PassOutcome.DONE and self._hint > target:
                     continue  # more blocks were announced while recording
+                await self._rescan(reader)
                 return
+
+    async def _rescan(self, reader: RangeReader) -> None:
+        """The trailing re-scan, at most once per ``poll_interval`` (after the pass: never ahead of a
+        new fill)."""
+        now = asyncio.get_running_loop().time()
+        if now >= self._rescan_due:
+            self._rescan_due = now + self.config.poll_interval
+            await reader.rescan()
 
     async def _record_notified(self, reader: RangeReader) -> bool:
         """The live shortcut: record notified blocks, oldest first, while each one can be (see
@@ -388,8 +409,7 @@ class FillIntake:
         number = int(str(header["number"]), 16)
         ref = BlockRef(number, str(header["hash"]).lower())
         bloom = header.get("logsBloom")
-        may_hold = bloom_may_hold(bloom, *self._bloom_bits) if isinstance(bloom, str) else True
-        self._heads[number] = NotifiedHead(ref, str(header["parentHash"]).lower(), may_hold)
+        self._heads[number] = NotifiedHead(ref, str(header["parentHash"]).lower(), self._selector.may_hold(bloom))
         for old in [n for n in self._heads if n <= number - HEADS_KEPT or n > number]:
             del self._heads[old]  # older ones, and those of a branch a reorg replaced
         if self._notified:

@@ -1,10 +1,18 @@
 """One pass of reconciliation: from the ledger's cursor to a target block, in bounded chunks.
 
-Each chunk is one batched JSON-RPC request (one answering node): ``eth_getBlockByNumber(cursor)`` on the
-first chunk (reorg check), ``eth_getLogs(first..end)`` and ``eth_getBlockByNumber(end)``. The range is
-recorded — fills, skips and cursor := end in one ledger transaction — only if that same node knows
-``end`` (lesson 16: an empty answer from a lagging node is not "no events"). Up to
+Each chunk is one batched JSON-RPC request: ``eth_getLogs(first..end)``, the headers
+(``eth_getBlockByNumber``) of the chunk's blocks — every block for a chunk within ``rescan_blocks`` of
+the target, the last block only for a chunk deeper than that — and, on the first chunk, the cursor's
+header (reorg check). The range is recorded — fills, skips and cursor := end in one ledger transaction —
+only when it is verified (lesson 16, :mod:`arbtui.chain.verify`): every header is known and the headers
+link up; every log carries its block's hash; and a block whose ``logsBloom`` may hold our logs while the
+answer holds none of them is confirmed by its receipts (logs they hold are recorded; the inconsistency is
+an alert). The cursor never moves past a block that is neither bloom-clean nor confirmed. Up to
 ``max_inflight_chunks`` requests are in flight ahead of the recorder; recording stays in order.
+
+A trailing re-scan (:meth:`RangeReader.rescan`) reads the last ``rescan_blocks`` blocks below the
+verified cursor once more, so a log the node indexed late is still recorded (the ledger's keys make the
+re-read free of duplicates; logs already seen in this process are not written again).
 
 The cursor is read from the ledger once and then kept in memory (intake is its only writer; a failed
 write makes it read again). Next to it the reader keeps the *verified* cursor: the end of the last range
@@ -43,9 +51,11 @@ from arbtui.chain.signals import (
     IntakeAlert,
     IntakeObserver,
     RangeRecorded,
+    ReceiptsRead,
     ReorgHandled,
 )
 from arbtui.chain.tokens import TokenCache
+from arbtui.chain.verify import Header, LogSelector, ReceiptReader, linked
 from arbtui.domain.onchain_trade import OnChainFill, SkippedFill
 from arbtui.domain.values import BlockRef, TradeId
 
@@ -55,6 +65,8 @@ if TYPE_CHECKING:
 
 MAX_UNVERIFIED = 32
 """Blocks recorded from notifications and not yet read back, at most (and ranges re-read at start)."""
+RESCAN_SLICES = 4
+"""Ranges the trailing re-scan window is read in (see :meth:`RangeReader.rescan`)."""
 
 
 class PassOutcome(StrEnum):
@@ -63,6 +75,9 @@ class PassOutcome(StrEnum):
     DONE = "done"
     REORG = "reorg"
     NODE_BEHIND = "node_behind"
+    UNCONFIRMED = "unconfirmed"
+    """A block's bloom may hold our logs, the answer holds none and its receipts could not be read:
+    recorded up to the block before it; the next pass tries again."""
     RETRY_SMALLER = "retry_smaller"
 
 
@@ -78,6 +93,12 @@ class _Chunk:
     first: int
     end: int
     check_cursor: BlockRef | None
+    verify: bool
+    """Near the head: every block's header is read and checked (deeper chunks: the last one's only)."""
+
+    @property
+    def header_numbers(self) -> range:
+        return range(self.first if self.verify else self.end, self.end + 1)
 
 
 @dataclass(frozen=True)
@@ -85,7 +106,8 @@ class _Answer:
     chunk: _Chunk
     cursor_block: object
     logs: object
-    end_block: object
+    headers: tuple[object, ...]
+    """The raw answers for :attr:`_Chunk.header_numbers`, in order."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +145,8 @@ class RangeReader:
         chunk_blocks: int,
         max_inflight_chunks: int,
         checkpoint_limit: int,
+        rescan_blocks: int = 64,
+        endpoint: str = "",
         on_new_fills: Callable[[list[OnChainFill]], Awaitable[None]] | None = None,
     ) -> None:
         self.client = client
@@ -134,7 +158,17 @@ class RangeReader:
         self.chunk_blocks = chunk_blocks
         self.max_inflight = max(1, max_inflight_chunks)
         self.checkpoint_limit = checkpoint_limit
+        self.rescan_blocks = max(1, rescan_blocks)
+        """Blocks nearer the target than this are verified block by block; the re-scan re-reads as many."""
+        self.endpoint = endpoint
+        """The node's name for alerts (scheme, host and port: never a path that may hold an API key)."""
         self.on_new_fills = on_new_fills
+        self.selector = LogSelector([decode.orderbook], INTAKE_TOPICS)
+        self.receipts = ReceiptReader(client, self.selector)
+        self._window: dict[int, tuple[str, int]] = {}
+        """(hash, timestamp) of blocks read in the re-scan window: the re-scan checks logs against them."""
+        self._seen: dict[int, set[tuple[str, str, int]]] = {}
+        """Keys of the logs already read, by block, in the re-scan window: what a re-read need not write."""
         self._loaded = False
         self._cursor: BlockRef | None = None
         self._verified: BlockRef | None = None
@@ -198,10 +232,12 @@ class RangeReader:
                 return PassResult(PassOutcome.REORG, None, 0)
             return PassResult(PassOutcome.DONE, cursor.number if cursor else None, 0)
         chunks: deque[_Chunk] = deque()
+        verify_from = target - self.rescan_blocks + 1
         start = first
         while start <= target:
-            end = min(target, start + self.chunk_blocks - 1)
-            chunks.append(_Chunk(start, end, verified if start == first else None))
+            near = start >= verify_from
+            end = min(target if near else verify_from - 1, start + self.chunk_blocks - 1)
+            chunks.append(_Chunk(start, end, verified if start == first else None, verify=near))
             start = end + 1
         inflight: deque[asyncio.Task[_Answer]] = deque()
         new_total = 0
@@ -226,24 +262,17 @@ class RangeReader:
         return PassResult(PassOutcome.DONE, recorded_through, new_total)
 
     async def _fetch(self, chunk: _Chunk) -> _Answer:
-        log_filter = {
-            "address": self.decode.orderbook,
-            "topics": [list(INTAKE_TOPICS)],
-            "fromBlock": hex(chunk.first),
-            "toBlock": hex(chunk.end),
-        }
-        calls: list[tuple[str, list[object]]] = [
-            ("eth_getLogs", [log_filter]),
-            ("eth_getBlockByNumber", [hex(chunk.end), False]),
-        ]
+        numbers = chunk.header_numbers
+        calls: list[tuple[str, list[object]]] = [("eth_getLogs", [self._log_filter(chunk.first, chunk.end)])]
+        calls += [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
         if chunk.check_cursor is not None:
             calls.append(("eth_getBlockByNumber", [hex(chunk.check_cursor.number), False]))
         answers = await self.client.batch(calls)
         for answer in answers[1:]:
             if isinstance(answer, RpcResponseError):
                 raise RpcTransportError(answer.method, f"block {chunk.first}..{chunk.end}: {answer}")
-        cursor_block = answers[2] if chunk.check_cursor is not None else None
-        return _Answer(chunk, cursor_block, answers[0], answers[1])
+        cursor_block = answers[-1] if chunk.check_cursor is not None else None
+        return _Answer(chunk, cursor_block, answers[0], tuple(answers[1 : 1 + len(numbers)]))
 
     async def _record(self, answer: _Answer, target: int) -> tuple[PassOutcome, int]:
         chunk = answer.chunk
@@ -265,38 +294,169 @@ class RangeReader:
                 )
             )
             return PassOutcome.RETRY_SMALLER, 0
-        end_ref = _block_ref(answer.end_block)
-        if end_ref is None or end_ref.number != chunk.end:
-            self.observer(
-                IntakeAlert(
-                    AlertKind.NODE_BEHIND,
-                    f"node does not know block {chunk.end} yet: its log answer is not trusted, retrying later",
-                    {
-                        "first": chunk.first,
-                        "end": chunk.end,
-                        "logs": len(answer.logs) if isinstance(answer.logs, list) else None,
-                    },
+        headers = [Header.from_rpc(raw, self.selector) for raw in answer.headers]
+        for number, header in zip(chunk.header_numbers, headers, strict=True):
+            if header is None or header.ref.number != number:
+                self.observer(
+                    IntakeAlert(
+                        AlertKind.NODE_BEHIND,
+                        f"node does not know block {number} yet: its log answer is not trusted, retrying later",
+                        {
+                            "first": chunk.first,
+                            "end": chunk.end,
+                            "logs": len(answer.logs) if isinstance(answer.logs, list) else None,
+                        },
+                    )
                 )
-            )
-            return PassOutcome.NODE_BEHIND, 0
+                return PassOutcome.NODE_BEHIND, 0
+        known = [h for h in headers if h is not None]
+        if not linked(known):
+            return PassOutcome.REORG, 0  # the chain moved while the headers were read: the next pass re-checks
         if not isinstance(answer.logs, list):
             raise RpcTransportError("eth_getLogs", f"block {chunk.first}..{chunk.end}: answer is not a list")
         logs = [RawLog.from_rpc(item) for item in answer.logs]
-        if any(log.block_number == end_ref.number and log.block_hash != end_ref.hash for log in logs):
+        hashes = {h.ref.number: h.ref.hash for h in known}
+        if any(log.block_hash != hashes.get(log.block_number, log.block_hash) for log in logs):
             return PassOutcome.REORG, 0  # the chain moved between the two reads: the next pass re-checks
         cursor = self._cursor
-        if cursor is not None and self._conflicts(end_ref, logs):
+        if cursor is not None and self._conflicts(known[-1].ref, logs):
             await self._rewind_from(cursor, target)  # a block recorded above the verified cursor is gone
             return PassOutcome.REORG, 0
+        end_ref: BlockRef | None = known[-1].ref
+        outcome = PassOutcome.DONE
+        if chunk.verify:
+            logs, end_ref, outcome = await self._confirmed(known, logs)
+            if end_ref is None:
+                return outcome, 0
+            self._remember(known, logs, through=end_ref.number)
+        assert end_ref is not None
         if self._recorded.get(end_ref.number) == end_ref and all(_key(log) in self._notified_keys for log in logs):
             # read back exactly what was recorded from notifications: nothing to write
             self._advance(end_ref, verified=True)
-            return PassOutcome.DONE, 0
+            return outcome, 0
         logs = await self._with_timestamps(logs)
         fills, skips = await self._decode(logs)
-        new_ids = await self._write(fills, skips, end_ref, chunk.first, chunk.end)
+        new_ids = await self._write(fills, skips, end_ref, chunk.first, end_ref.number)
         self._advance(end_ref, verified=True)
-        return PassOutcome.DONE, len(new_ids)
+        return outcome, len(new_ids)
+
+    async def _confirmed(
+        self, headers: list[Header], logs: list[RawLog]
+    ) -> tuple[list[RawLog], BlockRef | None, PassOutcome]:
+        """The answer's logs plus those the receipts hold for blocks whose bloom may hold ours while the
+        answer holds none; the range ends before the first block whose receipts cannot confirm it."""
+        holding = {log.block_number for log in logs}
+        suspects = [h for h in headers if h.may_hold_ours and h.ref.number not in holding]
+        if not suspects:
+            return logs, headers[-1].ref, PassOutcome.DONE
+        confirmations = await self.receipts.confirm(suspects)
+        end: BlockRef | None = headers[-1].ref
+        outcome = PassOutcome.DONE
+        recovered: list[RawLog] = []
+        for confirmation in confirmations:
+            if confirmation.logs is None:
+                index = headers.index(confirmation.header)
+                end = headers[index - 1].ref if index > 0 else None
+                outcome = PassOutcome.UNCONFIRMED
+                number = confirmation.header.ref.number
+                self.observer(
+                    IntakeAlert(
+                        AlertKind.LOGS_UNCONFIRMED,
+                        f"block {number} may hold our fills but {self.endpoint or 'the node'} answered none and its"
+                        f" receipts cannot confirm it ({confirmation.reason}): intake waits at block {number - 1}",
+                        {"block": number, "endpoint": self.endpoint, "reason": confirmation.reason},
+                    )
+                )
+                break
+            recovered.extend(confirmation.logs)
+        read = [c for c in confirmations if c.logs is not None]
+        self.observer(ReceiptsRead(tuple(c.header.ref.number for c in read), len(recovered)))
+        if recovered:
+            self._inconsistent(recovered, "receipts")
+        kept = sorted(
+            (log for log in [*logs, *recovered] if end is not None and log.block_number <= end.number),
+            key=lambda log: (log.block_number, log.log_index),
+        )
+        return kept, end, outcome
+
+    def _inconsistent(self, found: list[RawLog], found_by: str) -> None:
+        blocks = sorted({log.block_number for log in found})
+        self.observer(
+            IntakeAlert(
+                AlertKind.INCONSISTENT_LOGS,
+                f"{self.endpoint or 'the node'} answered eth_getLogs without {len(found)} log(s) of the orderbook"
+                f" in blocks {blocks[0]}..{blocks[-1]} that its {found_by} hold: recorded now",
+                {"first": blocks[0], "last": blocks[-1], "logs": len(found), "found_by": found_by,
+                 "endpoint": self.endpoint},
+            )
+        )  # fmt: skip
+
+    def _remember(self, headers: list[Header], logs: list[RawLog], *, through: int) -> None:
+        """Keep the window's block hashes and read log keys for the re-scan."""
+        for header in headers:
+            if header.ref.number <= through:
+                self._window[header.ref.number] = (header.ref.hash, header.timestamp)
+                self._seen.setdefault(header.ref.number, set())
+        for log in logs:
+            self._seen.setdefault(log.block_number, set()).add(_key(log))
+        self._trim(through - self.rescan_blocks)
+
+    def _trim(self, low: int) -> None:
+        """Forget the window below ``low`` (only now and then: the window stays bounded)."""
+        if len(self._window) > 2 * self.rescan_blocks:
+            self._window = {n: v for n, v in self._window.items() if n >= low}
+            self._seen = {n: v for n, v in self._seen.items() if n >= low}
+
+    async def rescan(self) -> int:
+        """Read the last ``rescan_blocks`` blocks below the verified cursor again and record the logs the
+        first reads did not have (an alert names them). Returns how many fills were new.
+
+        The window is read in :data:`RESCAN_SLICES` ranges in one batch: a node whose log index lags
+        answers ``[]`` for a range that reaches its unindexed blocks, so the older slices still get the
+        whole answer while the newest blocks are being indexed."""
+        verified = self._verified
+        cursor = self._cursor
+        if verified is None or cursor is None:
+            return 0
+        low = max(self.deployment_block, verified.number - self.rescan_blocks + 1)
+        self._trim(low)
+        step = -(-(verified.number - low + 1) // RESCAN_SLICES)
+        slices = [(first, min(first + step - 1, verified.number)) for first in range(low, verified.number + 1, step)]
+        missing = [n for n in range(low, verified.number + 1) if n not in self._window]
+        answers = await self.client.batch(
+            [
+                *(("eth_getLogs", [self._log_filter(first, end)]) for first, end in slices),
+                *(("eth_getBlockByNumber", [hex(n), False]) for n in missing),
+            ]
+        )
+        for number, raw in zip(missing, answers[len(slices) :], strict=True):
+            header = Header.from_rpc(raw, self.selector)
+            if header is not None and header.ref.number == number:
+                self._window[number] = (header.ref.hash, header.timestamp)
+        # a refused or garbled slice is read again by the next re-scan
+        answered = [answer for answer in answers[: len(slices)] if isinstance(answer, list)]
+        logs = [RawLog.from_rpc(item) for answer in answered for item in answer]
+        canonical = [log for log in logs if self._window.get(log.block_number, ("",))[0] == log.block_hash]
+        fresh = {log.block_number for log in canonical if _key(log) not in self._seen.get(log.block_number, ())}
+        if not fresh:
+            return 0
+        again = [log for log in canonical if log.block_number in fresh]  # whole blocks: clears keep their pair
+        fills, skips = await self._decode(await self._with_timestamps(again))
+        new_ids = await self._write(fills, skips, cursor, low, verified.number)
+        for log in canonical:
+            self._seen.setdefault(log.block_number, set()).add(_key(log))
+        if new_ids:
+            found = {(t.tx_hash, t.log_index) for t in new_ids}
+            self._inconsistent([log for log in again if (log.tx_hash, log.log_index) in found], "re-read")
+        return len(new_ids)
+
+    def _log_filter(self, first: int, end: int) -> dict[str, object]:
+        return {
+            "address": self.decode.orderbook,
+            "topics": [list(INTAKE_TOPICS)],
+            "fromBlock": hex(first),
+            "toBlock": hex(end),
+        }
 
     def _conflicts(self, end_ref: BlockRef, logs: list[RawLog]) -> bool:
         """A range read disagrees with a block recorded above the verified cursor (it was reorged away)."""
@@ -393,11 +553,9 @@ class RangeReader:
 
     async def _with_timestamps(self, logs: list[RawLog]) -> list[RawLog]:
         """Nodes that omit ``blockTimestamp`` in logs: read the headers of those blocks (one batch)."""
-        missing = sorted({log.block_number for log in logs if log.block_timestamp is None})
-        if not missing:
-            return logs
+        stamps = {n: self._window[n][1] for n in {log.block_number for log in logs} if n in self._window}
+        missing = sorted({log.block_number for log in logs if log.block_timestamp is None} - stamps.keys())
         headers = await self.client.batch([("eth_getBlockByNumber", [hex(n), False]) for n in missing])
-        stamps: dict[int, int] = {}
         for number, header in zip(missing, headers, strict=True):
             if not isinstance(header, Mapping):
                 raise RpcTransportError("eth_getBlockByNumber", f"block {number} header unavailable: {header!r:.100}")
@@ -440,6 +598,8 @@ class RangeReader:
         self._cursor = self._verified = fork
         self._recorded.clear()
         self._notified_keys.clear()
+        self._window.clear()
+        self._seen.clear()
         self.observer(
             IntakeAlert(
                 AlertKind.REORG,

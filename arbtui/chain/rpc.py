@@ -1,8 +1,8 @@
-"""A small JSON-RPC client over HTTP (aiohttp) with batches: one request, one answering node.
+"""A small JSON-RPC client over HTTP (aiohttp) with batches: several calls, one round trip.
 
-Batches matter for lesson 16: ``eth_getLogs`` and ``eth_getBlockByNumber(range end)`` sent in one HTTP
-request are answered by the same node behind a load balancer, so an empty log list can be trusted only
-when that same node also knows the range's last block.
+A batch is not trusted to be answered by one node: a provider may send its parts to different nodes, and
+a node may know a header before its log index holds the block's logs — so intake verifies log answers
+against the headers' blooms and the blocks' receipts (:mod:`arbtui.chain.verify`).
 
 Errors::
 
@@ -17,6 +17,7 @@ import itertools
 import json
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -49,6 +50,16 @@ class RpcResponseError(ChainRpcError):
 
 
 Call = tuple[str, Sequence[object]]
+
+
+def endpoint_name(url: str) -> str:
+    """A node's name fit for an alert or a log line: scheme, host and port only (hosted providers put
+    the API key in the path or the user part of the URL)."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return "node"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
 class JsonRpcClient:

@@ -27,6 +27,10 @@ class AlertKind(StrEnum):
     CONNECTION_LOST = "connection_lost"
     SUBSCRIPTION_ENDED = "subscription_ended"
     NODE_BEHIND = "node_behind"
+    INCONSISTENT_LOGS = "inconsistent_logs"
+    """The node's answers disagree: its receipts or a re-read hold logs its ``eth_getLogs`` answer lacked."""
+    LOGS_UNCONFIRMED = "logs_unconfirmed"
+    """A block may hold our logs, the answer holds none, and its receipts cannot be read: intake waits."""
     REORG = "reorg"
     REORG_BEYOND_CHECKPOINTS = "reorg_beyond_checkpoints"
     FILL_SKIPPED = "fill_skipped"
@@ -66,6 +70,15 @@ class RangeRecorded:
 
 
 @dataclass(frozen=True)
+class ReceiptsRead:
+    """Blocks whose bloom may hold our logs while the log answer held none were read again from their
+    receipts; ``recovered`` of our logs were found there (0 for each block = a bloom false positive)."""
+
+    blocks: tuple[int, ...]
+    recovered: int
+
+
+@dataclass(frozen=True)
 class ReorgHandled:
     old_cursor: BlockRef
     fork_point: BlockRef | None
@@ -86,7 +99,9 @@ class IntakeAlert:
     context: Mapping[str, object] = field(default_factory=dict)
 
 
-IntakeSignal = IntakeStatus | BackfillProgress | RangeRecorded | ReorgHandled | FillEnriched | IntakeAlert
+IntakeSignal = (
+    IntakeStatus | BackfillProgress | RangeRecorded | ReceiptsRead | ReorgHandled | FillEnriched | IntakeAlert
+)
 IntakeObserver = Callable[[IntakeSignal], None]
 
 

@@ -60,7 +60,14 @@ class ChainSettings(_Table):
     deployment_block: int = Field(default=0, ge=0)
     """First block to scan when the ledger has no cursor yet (the orderbook's deployment block)."""
     confirmations: int = Field(default=0, ge=0)
-    """Ingest only blocks at least this many below the head (0 = the head itself)."""
+    """Ingest only blocks at least this many below the head (0 = the head itself). Costs that many
+    blocks of hedging latency (Base: ~2 s each); protects against reorgs shallower than it (deeper ones
+    are retracted either way) and against a log index lagging by fewer blocks."""
+    rescan_blocks: int = Field(default=64, gt=0)
+    """Blocks this near the head are verified one by one (header ``logsBloom``, receipts when the log
+    answer holds none of a block's possible logs), and the last this many below the cursor are re-read
+    on every reconciling pass, whatever ``confirmations`` is (default 64: ~2 minutes of Base blocks).
+    Keep it above your provider's worst log-index lag."""
     poll_interval_s: PositiveSeconds = 2.0
     """Seconds between reconciling passes over new blocks (with or without a subscription)."""
     backfill_chunk_blocks: int = Field(default=1000, gt=0)

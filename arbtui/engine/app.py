@@ -88,6 +88,10 @@ class Engine:
         self._stop: asyncio.Future[bool] | None = None
         self.fault: BaseException | None = None
         self.chain_live = intake is None
+        self.node_inconsistencies = 0
+        """Times the node's answers disagreed (logs its eth_getLogs lacked, found elsewhere)."""
+        self.node_inconsistency = ""
+        """The latest such disagreement, as its alert said it."""
         self.last_chain_progress = time.monotonic()
         self.last_broker_ok: float | None = None
         self._exposed_since: dict[str, float] = {}

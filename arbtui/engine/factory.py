@@ -17,12 +17,14 @@ from arbtui.chain.decode import DecodeConfig, SymbolMarkers
 from arbtui.chain.intake import FillIntake, IntakeConfig
 from arbtui.chain.pyth import PythConfig
 from arbtui.chain.signals import (
+    AlertKind,
     BackfillProgress,
     IntakeAlert,
     IntakeSignal,
     IntakeState,
     IntakeStatus,
     RangeRecorded,
+    ReceiptsRead,
     ReorgHandled,
 )
 from arbtui.config import Settings
@@ -74,6 +76,7 @@ async def build_engine(settings: Settings, *, db: Path | None = None) -> Built:
         deployment_block=chain.deployment_block,
         ws_url=chain.ws_url,
         confirmations=chain.confirmations,
+        rescan_blocks=chain.rescan_blocks,
         poll_interval=chain.poll_interval_s,
         chunk_blocks=chain.backfill_chunk_blocks,
         pyth=None
@@ -81,7 +84,7 @@ async def build_engine(settings: Settings, *, db: Path | None = None) -> Built:
         else PythConfig(address=chain.pyth, feeds=dict(settings.pyth.feeds), timeout=settings.pyth.timeout_s),
     )
     holder: list[Engine] = []
-    intake = FillIntake(intake_config, ledger, lambda signal: _observe(holder[0], signal))
+    intake = FillIntake(intake_config, ledger, lambda signal: observe_intake(holder[0], signal))
     engine = Engine(ledger, broker, options, intake=intake.run, stop_intake=intake.stop)
     engine.alerts.repeat_every = settings.alerts.repeat_every_s
     holder.append(engine)
@@ -99,7 +102,7 @@ def _broker(settings: Settings, store: EventStore) -> Broker:
     return DryRunBroker()
 
 
-def _observe(engine: Engine, signal: IntakeSignal) -> None:
+def observe_intake(engine: Engine, signal: IntakeSignal) -> None:
     """Intake's signals → engine readiness, metrics and alerts."""
     if isinstance(signal, IntakeStatus):
         engine.intake_progress(live=signal.state is IntakeState.LIVE)
@@ -127,5 +130,16 @@ def _observe(engine: Engine, signal: IntakeSignal) -> None:
                 action="none: retracted fills are reversed on their positions and hedged back",
             )
         )
+    elif isinstance(signal, ReceiptsRead):
+        engine.metrics.receipt_reads.inc(len(signal.blocks))
     elif isinstance(signal, IntakeAlert):
+        if signal.kind is AlertKind.INCONSISTENT_LOGS:
+            engine.metrics.inconsistent_logs.labels(found_by=str(signal.context.get("found_by", ""))).inc(
+                int(str(signal.context.get("logs", 1)))
+            )
+            engine.node_inconsistencies += 1
+            engine.node_inconsistency = signal.message
+            logger.warning("{}", signal.message)
+        elif signal.kind is AlertKind.LOGS_UNCONFIRMED:
+            engine.metrics.unconfirmed_waits.inc()
         engine.alerts.raise_(Alert(f"intake:{signal.kind.value}", Severity.WARNING, signal.message))

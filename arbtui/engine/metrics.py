@@ -26,3 +26,19 @@ class Metrics:
         self.rate_limited = Counter("arbtui_rate_limit_hits", "HTTP 429 answers from the broker", registry=r)
         self.rpc_errors = Counter("arbtui_rpc_errors", "Chain RPC/intake errors", registry=r)
         self.chain_head = Gauge("arbtui_chain_cursor_block", "Last block fully recorded", registry=r)
+        self.inconsistent_logs = Counter(
+            "arbtui_intake_inconsistent_logs",
+            "Our logs an eth_getLogs answer lacked, found by the block's receipts or by the trailing re-read",
+            ["found_by"],
+            registry=r,
+        )
+        self.receipt_reads = Counter(
+            "arbtui_intake_receipt_reads",
+            "Blocks whose bloom may hold our logs while the log answer held none, read again from receipts",
+            registry=r,
+        )
+        self.unconfirmed_waits = Counter(
+            "arbtui_intake_unconfirmed_waits",
+            "Passes that stopped before a block its receipts could not confirm",
+            registry=r,
+        )

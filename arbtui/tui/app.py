@@ -155,7 +155,13 @@ class ArbtuiApp(App[int]):
         while not self._engine_stopped:
             readiness = await self.engine.readiness()
             market_open = "market_closed" not in self.engine.alerts.active
-            self.post_message(StatusSampled(EngineStatus(readiness, self.engine.broker.kind.value, market_open)))
+            status = EngineStatus(
+                readiness,
+                self.engine.broker.kind.value,
+                market_open,
+                node_inconsistencies=self.engine.node_inconsistencies,
+            )
+            self.post_message(StatusSampled(status))
             await asyncio.sleep(self.status_every_s)
 
     @work(group="commands")

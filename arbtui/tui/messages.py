@@ -18,6 +18,8 @@ class EngineStatus:
     broker: str
     market_open: bool
     bus_dropped: int = 0
+    node_inconsistencies: int = 0
+    """Times the node's log answers were found incomplete (shown beside the chain status)."""
 
 
 class ViewChanged(Message):

@@ -8,6 +8,13 @@ Faults (each counted, so a test can first assert that it really fired — lesson
   ``eth_getLogs`` answers ``[]`` and ``eth_getBlockByNumber`` answers ``null`` above it, while
   ``eth_blockNumber`` (served by a fresh node) passes through (lesson 16).
 * ``kill_subscriptions()``: close every client WebSocket at once (the stream ends).
+* ``index_lag``: a node whose log index lags its headers by that many blocks (lesson 16, issue 18):
+  ``eth_getLogs`` over a range reaching the newest ``index_lag`` blocks answers ``[]`` (the logs it hid
+  are counted), headers pass through unchanged. With ``receipts_fault``: ``"strip"`` — receipts of those
+  blocks come without the logs of ``hidden_address`` (they look complete: only a later re-read can
+  tell); ``"null"`` — they are not available yet (``null``).
+* ``refuse_methods``: answer JSON-RPC "method not found" (-32601) for these methods.
+* ``saturated_blooms``: headers of these blocks carry an all-ones ``logsBloom`` (a bloom false positive).
 """
 
 from __future__ import annotations
@@ -31,6 +38,12 @@ class FaultCounters:
     empty_log_answers: int = 0
     """eth_getLogs answered ``[]`` by the lagging-node fault although the range was above its head."""
     hidden_blocks: int = 0
+    hidden_logs: int = 0
+    """Logs the ``index_lag`` fault withheld from eth_getLogs answers (non-empty real answers only)."""
+    stripped_receipt_logs: int = 0
+    null_receipts: int = 0
+    refused_calls: int = 0
+    saturated_headers: int = 0
     subscriptions_killed: int = 0
     ws_connections: int = 0
 
@@ -41,6 +54,11 @@ class RpcProxy:
     upstream_ws: str
     swallow_notifications: bool = False
     logs_behind_block: int | None = None
+    index_lag: int | None = None
+    receipts_fault: str | None = None
+    hidden_address: str = ""
+    refuse_methods: set[str] = field(default_factory=set)
+    saturated_blooms: set[int] = field(default_factory=set)
     counters: FaultCounters = field(default_factory=FaultCounters)
     port: int = 0
     _runner: web.AppRunner | None = None
@@ -92,19 +110,68 @@ class RpcProxy:
             return await self._websocket(request)
         body = await request.json()
         assert self._session is not None
+        head = await self._head() if self.index_lag is not None else None
         if isinstance(body, list):
-            answers = [await self._one(item) for item in body]
+            answers = [await self._one(item, head) for item in body]
             return web.json_response(answers)
-        return web.json_response(await self._one(body))
+        return web.json_response(await self._one(body, head))
 
-    async def _one(self, call: dict[str, Any]) -> dict[str, Any]:
-        faked = self._fault(call)
-        if faked is not None:
-            return faked
+    async def _upstream(self, call: dict[str, Any]) -> dict[str, Any]:
         assert self._session is not None
         async with self._session.post(self.upstream_http, json=call) as response:
             answer: dict[str, Any] = await response.json(content_type=None)
             return answer
+
+    async def _head(self) -> int:
+        answer = await self._upstream({"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber", "params": []})
+        return int(answer["result"], 16)
+
+    async def _one(self, call: dict[str, Any], head: int | None) -> dict[str, Any]:
+        method = call.get("method")
+        if method in self.refuse_methods:
+            self.counters.refused_calls += 1
+            error = {"code": -32601, "message": f"the method {method} does not exist/is not available"}
+            return {"jsonrpc": "2.0", "id": call.get("id"), "error": error}
+        faked = self._fault(call)
+        if faked is not None:
+            return faked
+        answer = await self._upstream(call)
+        if head is not None and self.index_lag is not None:
+            answer = self._lagging_index(call, answer, head - self.index_lag)
+        if method == "eth_getBlockByNumber" and isinstance(answer.get("result"), dict):
+            header = answer["result"]
+            if int(header["number"], 16) in self.saturated_blooms:
+                self.counters.saturated_headers += 1
+                answer = {**answer, "result": {**header, "logsBloom": "0x" + "f" * 512}}
+        return answer
+
+    def _lagging_index(self, call: dict[str, Any], answer: dict[str, Any], indexed: int) -> dict[str, Any]:
+        """Withhold what a log index that has reached only block ``indexed`` does not hold yet."""
+        method, params, result = call.get("method"), call.get("params") or [], answer.get("result")
+        if method == "eth_getLogs" and isinstance(result, list):
+            to_block = params[0].get("toBlock", "latest") if params else "latest"
+            if to_block == "latest" or int(to_block, 16) > indexed:
+                if result:
+                    self.counters.empty_log_answers += 1
+                    self.counters.hidden_logs += len(result)
+                return {**answer, "result": []}
+        receipts: list[dict[str, Any]] = []
+        if method == "eth_getBlockReceipts" and isinstance(result, list):
+            receipts = result
+        elif method == "eth_getTransactionReceipt" and isinstance(result, dict):
+            receipts = [result]
+        late = [r for r in receipts if int(r["blockNumber"], 16) > indexed]
+        if not late or self.receipts_fault is None:
+            return answer
+        if self.receipts_fault == "null":
+            self.counters.null_receipts += 1
+            return {**answer, "result": None}
+        hidden = self.hidden_address.lower()
+        stripped = [{**r, "logs": [x for x in r["logs"] if x["address"].lower() != hidden]} for r in receipts]
+        self.counters.stripped_receipt_logs += sum(len(r["logs"]) for r in receipts) - sum(
+            len(r["logs"]) for r in stripped
+        )
+        return {**answer, "result": stripped if method == "eth_getBlockReceipts" else stripped[0]}
 
     def _fault(self, call: dict[str, Any]) -> dict[str, Any] | None:
         lag = self.logs_behind_block

@@ -27,6 +27,8 @@ class StatusBar(Static):
                 line.append("chain live", style="green")
             else:
                 line.append(f"chain {chain.detail or 'down'}", style="bold red")
+            if status.node_inconsistencies:
+                line.append(f" ⚠ node inconsistent ×{status.node_inconsistencies}", style="bold yellow")
             line.append("  ")
             broker = status.readiness.checks.get("broker")
             line.append(f"{status.broker} ", style="green" if broker is None or broker.ok else "bold red")

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from arbtui.chain.decode import INTAKE_TOPICS, DecodeConfig, RawLog, bloom_bits, bloom_may_hold
+from arbtui.chain.decode import INTAKE_TOPICS, DecodeConfig, RawLog
 from arbtui.chain.ranges import MAX_UNVERIFIED, NotifiedHead, PassOutcome, RangeReader
 from arbtui.chain.rpc import JsonRpcClient
 from arbtui.chain.signals import IntakeSignal, IntakeState, IntakeStatus, RangeRecorded, ReorgHandled
 from arbtui.chain.tokens import TokenCache
+from arbtui.chain.verify import LogSelector
 from arbtui.demo.anvil import AnvilNode
 from arbtui.demo.deploy import OUR_OWNER, ChainDriver, OrderTuple, Sent, order
 from arbtui.domain.values import BlockRef
@@ -106,12 +107,12 @@ class _Reader:
     def __init__(self, reader: RangeReader, client: JsonRpcClient, signals: list[IntakeSignal]) -> None:
         self.reader, self.client, self.signals = reader, client, signals
         address = reader.decode.orderbook
-        self.bits = (bloom_bits(address), [bloom_bits(topic) for topic in INTAKE_TOPICS])
+        self.selector = LogSelector([address], INTAKE_TOPICS)
 
     async def head(self, number: int) -> NotifiedHead:
         block: dict[str, Any] = await self.client.call("eth_getBlockByNumber", [hex(number), False])
         ref = BlockRef(int(block["number"], 16), block["hash"].lower())
-        return NotifiedHead(ref, block["parentHash"].lower(), bloom_may_hold(block["logsBloom"], *self.bits))
+        return NotifiedHead(ref, block["parentHash"].lower(), self.selector.may_hold(block["logsBloom"]))
 
     async def logs(self, number: int) -> list[RawLog]:
         answer = await self.client.call(

@@ -1,0 +1,72 @@
+"""A node whose answers disagree (issue 18) is visible: one alert, counted in /metrics, and shown beside
+the chain status in the console's status bar."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+
+from arbtui.brokers.dry_run import DryRunBroker
+from arbtui.chain.signals import AlertKind, IntakeAlert, ReceiptsRead
+from arbtui.engine.alerts import Alert
+from arbtui.engine.app import Engine, EngineOptions
+from arbtui.engine.factory import observe_intake
+from arbtui.engine.ports import Check, Readiness
+from arbtui.store.ledger import Ledger
+from arbtui.tui.messages import EngineStatus
+from arbtui.tui.widgets import StatusBar
+
+
+def _inconsistency(first: int) -> IntakeAlert:
+    return IntakeAlert(
+        AlertKind.INCONSISTENT_LOGS,
+        f"http://127.0.0.1:8545 answered eth_getLogs without 2 log(s) of the orderbook in blocks {first}..{first + 1}"
+        " that its receipts hold: recorded now",
+        {"first": first, "last": first + 1, "logs": 2, "found_by": "receipts", "endpoint": "http://127.0.0.1:8545"},
+    )
+
+
+def _metric(engine: Engine, name: str, **labels: str) -> float:
+    value = engine.metrics.registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+async def test_an_inconsistent_node_raises_one_alert_and_is_counted(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path / "ledger.db")
+    engine = Engine(ledger, DryRunBroker(), EngineOptions())
+    seen: list[Alert] = []
+    engine.alerts.publish = seen.append
+    try:
+        observe_intake(engine, _inconsistency(10))
+        observe_intake(engine, _inconsistency(12))  # the same condition again, within the repeat interval
+        observe_intake(engine, ReceiptsRead((10, 11, 12), recovered=2))
+    finally:
+        await ledger.close()
+    raised = [a for a in seen if a.key == "intake:inconsistent_logs"]
+    assert len(raised) == 1
+    assert "blocks 10..11" in raised[0].message
+    assert "127.0.0.1:8545" in raised[0].message
+    assert _metric(engine, "arbtui_intake_inconsistent_logs_total", found_by="receipts") == 4
+    assert _metric(engine, "arbtui_intake_receipt_reads_total") == 3
+    assert engine.node_inconsistencies == 2
+    assert "blocks 12..13" in engine.node_inconsistency
+
+
+class _Bar(App[None]):
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+
+
+async def test_the_status_bar_shows_an_inconsistent_node_beside_the_chain() -> None:
+    app = _Bar()
+    async with app.run_test(size=(120, 3)) as pilot:
+        bar = app.query_one(StatusBar)
+        ready = Readiness({"chain": Check(True)})
+        bar.show(EngineStatus(ready, "dry_run", market_open=True), Decimal(0), 0)
+        await pilot.pause()
+        assert "inconsistent" not in str(bar.render())
+        bar.show(EngineStatus(ready, "dry_run", market_open=True, node_inconsistencies=3), Decimal(0), 0)
+        await pilot.pause()
+        assert "chain live ⚠ node inconsistent ×3" in str(bar.render())
