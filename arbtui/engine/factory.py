@@ -139,7 +139,6 @@ def observe_intake(engine: Engine, signal: IntakeSignal) -> None:
             )
             engine.node_inconsistencies += 1
             engine.node_inconsistency = signal.message
-            logger.warning("{}", signal.message)
         elif signal.kind is AlertKind.LOGS_UNCONFIRMED:
             engine.metrics.unconfirmed_waits.inc()
         engine.alerts.raise_(Alert(f"intake:{signal.kind.value}", Severity.WARNING, signal.message))

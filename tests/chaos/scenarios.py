@@ -20,6 +20,7 @@ from pathlib import Path
 from arbtui.demo.artifacts import Artifact
 from arbtui.demo.local_server import now_utc
 from tests.chaos.accounting import Tally, settled, tally
+from tests.chaos.lagging_index import lagging_log_index
 from tests.chaos.reorg import reorg_round
 from tests.chaos.rig import Rig, open_rig
 from tests.e2e.harness import OPEN, eventually, restart_anvil
@@ -276,6 +277,24 @@ async def market_clock(rig: Rig, size: Size) -> None:
     rig.notes.append(f"hedges_waiting_at_open={waited} orders_while_closed=0")
 
 
+async def lagging_logs(rig: Rig, size: Size) -> None:
+    """A node whose log index lags its headers by more blocks than ``confirmations`` (0): eth_getLogs
+    answers ``[]`` near the head for ``rounds`` × 10 s (fast: 4 s) while fills stream; the headers' blooms
+    and the blocks' receipts must recover every fill."""
+    await lagging_log_index(rig, size.fills, 4.0 * size.rounds, confirmations=0, receipts=None)
+
+
+async def lagging_logs_confirmed(rig: Rig, size: Size) -> None:
+    """The same with ``confirmations = 3``: a lag deeper than the confirmations still loses nothing."""
+    await lagging_log_index(rig, size.fills, 4.0 * size.rounds, confirmations=3, receipts=None)
+
+
+async def late_receipts(rig: Rig, size: Size) -> None:
+    """The log index and the receipts both lag (receipts come without our logs): only the trailing
+    re-scan can record those fills."""
+    await lagging_log_index(rig, size.fills, 4.0 * size.rounds, confirmations=0, receipts="strip")
+
+
 SCENARIOS: dict[str, tuple[Scenario, Size, Size]] = {
     "kill9_storm": (kill9_storm, Size(fills=40, rounds=5), Size(fills=500, rounds=60)),
     "node_restarts": (node_restarts, Size(fills=30, rounds=1), Size(fills=300, rounds=6)),
@@ -284,6 +303,9 @@ SCENARIOS: dict[str, tuple[Scenario, Size, Size]] = {
     "locked_database": (locked_database, Size(fills=30, rounds=2), Size(fills=300, rounds=6)),
     "disk_full": (disk_full, Size(fills=30, rounds=1), Size(fills=300, rounds=4)),
     "market_clock": (market_clock, Size(fills=30, rounds=1), Size(fills=300, rounds=4)),
+    "lagging_logs": (lagging_logs, Size(fills=25, rounds=1), Size(fills=125, rounds=5)),
+    "lagging_logs_confirmed": (lagging_logs_confirmed, Size(fills=25, rounds=1), Size(fills=125, rounds=5)),
+    "late_receipts": (late_receipts, Size(fills=25, rounds=1), Size(fills=125, rounds=5)),
 }
 
 
