@@ -39,7 +39,8 @@ class FaultCounters:
     """eth_getLogs answered ``[]`` by the lagging-node fault although the range was above its head."""
     hidden_blocks: int = 0
     hidden_logs: int = 0
-    """Logs the ``index_lag`` fault withheld from eth_getLogs answers (non-empty real answers only)."""
+    """Distinct logs the ``index_lag`` fault withheld from eth_getLogs answers (at least once each)."""
+    hidden_keys: set[tuple[str, str]] = field(default_factory=set)
     stripped_receipt_logs: int = 0
     null_receipts: int = 0
     refused_calls: int = 0
@@ -153,7 +154,8 @@ class RpcProxy:
             if to_block == "latest" or int(to_block, 16) > indexed:
                 if result:
                     self.counters.empty_log_answers += 1
-                    self.counters.hidden_logs += len(result)
+                    self.counters.hidden_keys.update((log["transactionHash"], log["logIndex"]) for log in result)
+                    self.counters.hidden_logs = len(self.counters.hidden_keys)
                 return {**answer, "result": []}
         receipts: list[dict[str, Any]] = []
         if method == "eth_getBlockReceipts" and isinstance(result, list):
