@@ -49,6 +49,7 @@ from arbtui.chain.signals import (
     AlertKind,
     BackfillProgress,
     IntakeAlert,
+    IntakeAlertCleared,
     IntakeObserver,
     RangeRecorded,
     ReceiptsRead,
@@ -169,6 +170,8 @@ class RangeReader:
         """(hash, timestamp) of blocks read in the re-scan window: the re-scan checks logs against them."""
         self._seen: dict[int, set[tuple[str, str, int]]] = {}
         """Keys of the logs already read, by block, in the re-scan window: what a re-read need not write."""
+        self._waiting_at: int | None = None
+        """The block whose receipts could not confirm it (intake waits below it), until it is recorded."""
         self._loaded = False
         self._cursor: BlockRef | None = None
         self._verified: BlockRef | None = None
@@ -214,6 +217,10 @@ class RangeReader:
         if self._cursor is None or end.number >= self._cursor.number:
             self._cursor = end
         if verified:
+            if self._waiting_at is not None and end.number >= self._waiting_at:
+                message = f"block {self._waiting_at} is confirmed: intake moved on to {end.number}"
+                self.observer(IntakeAlertCleared(AlertKind.LOGS_UNCONFIRMED, message))
+                self._waiting_at = None
             self._verified = end
             self._recorded = {n: ref for n, ref in self._recorded.items() if n > end.number}
             if not self._recorded:
@@ -359,6 +366,7 @@ class RangeReader:
                 end = headers[index - 1].ref if index > 0 else None
                 outcome = PassOutcome.UNCONFIRMED
                 number = confirmation.header.ref.number
+                self._waiting_at = number
                 self.observer(
                     IntakeAlert(
                         AlertKind.LOGS_UNCONFIRMED,

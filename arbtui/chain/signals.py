@@ -99,8 +99,23 @@ class IntakeAlert:
     context: Mapping[str, object] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class IntakeAlertCleared:
+    """The condition of an earlier :class:`IntakeAlert` of this kind is over (one recovery notice)."""
+
+    kind: AlertKind
+    message: str
+
+
 IntakeSignal = (
-    IntakeStatus | BackfillProgress | RangeRecorded | ReceiptsRead | ReorgHandled | FillEnriched | IntakeAlert
+    IntakeStatus
+    | BackfillProgress
+    | RangeRecorded
+    | ReceiptsRead
+    | ReorgHandled
+    | FillEnriched
+    | IntakeAlert
+    | IntakeAlertCleared
 )
 IntakeObserver = Callable[[IntakeSignal], None]
 

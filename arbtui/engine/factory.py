@@ -20,6 +20,7 @@ from arbtui.chain.signals import (
     AlertKind,
     BackfillProgress,
     IntakeAlert,
+    IntakeAlertCleared,
     IntakeSignal,
     IntakeState,
     IntakeStatus,
@@ -142,3 +143,5 @@ def observe_intake(engine: Engine, signal: IntakeSignal) -> None:
         elif signal.kind is AlertKind.LOGS_UNCONFIRMED:
             engine.metrics.unconfirmed_waits.inc()
         engine.alerts.raise_(Alert(f"intake:{signal.kind.value}", Severity.WARNING, signal.message))
+    elif isinstance(signal, IntakeAlertCleared):
+        engine.alerts.clear(f"intake:{signal.kind.value}", signal.message)

@@ -18,7 +18,7 @@ from web3 import Web3
 
 from arbtui.chain.decode import INTAKE_TOPICS
 from arbtui.chain.rpc import JsonRpcClient
-from arbtui.chain.signals import AlertKind, ReceiptsRead
+from arbtui.chain.signals import AlertKind, IntakeAlertCleared, ReceiptsRead
 from arbtui.chain.verify import LogSelector
 from arbtui.demo.anvil import AnvilNode
 from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Sent, order
@@ -164,6 +164,8 @@ async def test_unreadable_receipts_hold_the_cursor_before_the_block(
     proxy.index_lag = None  # the node catches up
     await eventually(lambda: _exactly(ledger, [sent]), what="the fill once the receipts came")
     await eventually(lambda: _cursor_at_least(ledger, sent.block_number + 2), what="the cursor moved on")
+    cleared = [s for s in running.signals if isinstance(s, IntakeAlertCleared)]
+    assert [c.kind for c in cleared] == [AlertKind.LOGS_UNCONFIRMED]  # one recovery notice
 
 
 async def test_a_node_without_block_receipts_is_read_transaction_by_transaction(
