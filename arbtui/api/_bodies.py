@@ -50,6 +50,7 @@ class ManualHedge:
     direction: Direction
     shares: Shares
     audit: Audit
+    allow_overhedge: bool = False
 
 
 def parse_symbol_scope(raw: bytes) -> SymbolScope:
@@ -67,13 +68,21 @@ def parse_audit(raw: bytes) -> Audit:
 
 
 def parse_manual_hedge(raw: bytes) -> ManualHedge:
-    """``{"symbol": "AAPL", "side": "buy" | "sell", "shares": "1.5", "reason": "...", "actor"?: "..."}``."""
-    body = _object(raw, required={"symbol", "side", "shares", "reason"}, optional={"actor"})
+    """``{"symbol": "AAPL", "side": "buy" | "sell", "shares": "1.5", "reason": "...", "actor"?: "...",
+    "allow_overhedge"?: false}``."""
+    body = _object(raw, required={"symbol", "side", "shares", "reason"}, optional={"actor", "allow_overhedge"})
     side = body["side"]
     if not isinstance(side, str) or side.lower() not in _SIDES:
         raise BadRequest(f'side must be "buy" or "sell", got {_show(side)}')
+    allow = body.get("allow_overhedge", False)
+    if not isinstance(allow, bool):
+        raise BadRequest(f"allow_overhedge must be true or false, got {_json_type(allow)}")
     return ManualHedge(
-        _symbol(body["symbol"], nullable=False), _SIDES[side.lower()], _shares(body["shares"]), _audit(body)
+        _symbol(body["symbol"], nullable=False),
+        _SIDES[side.lower()],
+        _shares(body["shares"]),
+        _audit(body),
+        allow_overhedge=allow,
     )
 
 

@@ -77,11 +77,14 @@ class ControlClient:
     def clear_kill_switch(self, *, reason: str, actor: str) -> Applied:
         return self._post("/control/clear-kill", {"reason": reason, "actor": actor})
 
-    def manual_hedge(self, symbol: str, side: str, shares: str, *, reason: str, actor: str) -> str:
+    def manual_hedge(
+        self, symbol: str, side: str, shares: str, *, reason: str, actor: str, allow_overhedge: bool = False
+    ) -> str:
         """Returns the execution id. ``shares`` travels as the exact string given."""
-        applied = self._post(
-            "/control/hedge", {"symbol": symbol, "side": side, "shares": shares, "reason": reason, "actor": actor}
-        )
+        body: dict[str, Any] = {"symbol": symbol, "side": side, "shares": shares, "reason": reason, "actor": actor}
+        if allow_overhedge:
+            body["allow_overhedge"] = True
+        applied = self._post("/control/hedge", body)
         execution_id = applied.body.get("execution_id")
         if not isinstance(execution_id, str):
             raise OutcomeUnknown(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -75,19 +76,45 @@ def register(group: click.Group) -> None:
     @click.argument("symbol")
     @click.argument("side", type=click.Choice(["buy", "sell"], case_sensitive=False))
     @click.argument("shares")
+    @click.option("--yes", "-y", "yes", is_flag=True, help="Do not ask for confirmation (scripts).")
+    @click.option(
+        "--allow-overhedge",
+        is_flag=True,
+        help="Allow a hedge larger than the open net; automatic hedging of SYMBOL is then paused (audited).",
+    )
     @_control_options
-    def hedge_command(symbol: str, side: str, shares: str, reason: str, api: str, actor: str) -> None:
+    def hedge_command(
+        symbol: str, side: str, shares: str, yes: bool, allow_overhedge: bool, reason: str, api: str, actor: str
+    ) -> None:
         """Place a hedge by hand: SIDE (buy|sell) SHARES (exact decimal, e.g. 1.5) of SYMBOL at the broker,
-        through the bot's normal execution path. Prints the execution id.
+        through the bot's normal execution path. Asks first (--yes for scripts); prints the execution id.
 
+        Refused beyond [manual_hedge] max_shares / max_notional_usd, and beyond the open net unless
+        --allow-overhedge (which also pauses automatic hedging of SYMBOL so the bot does not undo it).
         Needs the bot running (its API at --api) and ARBTUI_CONTROL_TOKEN set.
         """
         ticker = symbol.strip().upper()
         side = side.lower()
+        amount = shares.strip()
+        words = f"{side.upper()} {amount} {ticker} at the broker, by hand, through the bot at {api}"
+        if allow_overhedge:
+            words += f" (may exceed the open net: automatic hedging of {ticker} will be paused)"
+        if not yes:
+            if not sys.stdin.isatty():
+                raise click.ClickException(f"confirm the hedge ({words}): pass --yes when there is no terminal")
+            if not click.confirm(f"{words}?", default=False):
+                raise click.ClickException("hedge not sent")
         execution_id = _call(
-            lambda client: client.manual_hedge(ticker, side, shares.strip(), reason=reason, actor=actor), api
+            lambda client: client.manual_hedge(
+                ticker, side, amount, reason=reason, actor=actor, allow_overhedge=allow_overhedge
+            ),
+            api,
         )
-        click.echo(f"hedge submitted: {side} {shares.strip()} {ticker}, execution {execution_id}")
+        click.echo(f"hedge submitted: {side} {amount} {ticker}, execution {execution_id}")
+        if allow_overhedge:
+            click.echo(
+                f"automatic hedging of {ticker} is paused if this hedge exceeded the open net: resume it when done"
+            )
 
 
 def _control_options(command: F) -> F:

@@ -8,7 +8,8 @@ POST /control/pause        {"symbol": "AAPL" | null, "reason", "actor"?}        
 POST /control/resume       {"symbol": "AAPL" | null, "reason", "actor"?}          → 200 {"action", "symbol"}
 POST /control/kill         {"reason", "actor"?}                                   → 200 {"action"}
 POST /control/clear-kill   {"reason", "actor"?}                                   → 200 {"action"}
-POST /control/hedge        {"symbol", "side", "shares": "1.5", "reason", "actor"?} → 200 {"execution_id"}
+POST /control/hedge        {"symbol", "side", "shares": "1.5", "reason", "actor"?, "allow_overhedge"?}
+                                                                                  → 200 {"execution_id"}
 ```
 
 Control routes need ``Authorization: Bearer <ARBTUI_CONTROL_TOKEN>`` (compared in constant time); without
@@ -204,7 +205,12 @@ class _Routes:
     async def hedge(self, request: web.Request) -> web.Response:
         hedge = parse_manual_hedge(await request.read())
         execution_id = await self._control.manual_hedge(
-            hedge.symbol, hedge.direction, hedge.shares, actor=hedge.audit.actor, reason=hedge.audit.reason
+            hedge.symbol,
+            hedge.direction,
+            hedge.shares,
+            actor=hedge.audit.actor,
+            reason=hedge.audit.reason,
+            allow_overhedge=hedge.allow_overhedge,
         )
         logger.info(
             "manual hedge {} {} {} by {}: execution {} ({})",

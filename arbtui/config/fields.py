@@ -15,8 +15,19 @@ from arbtui.domain.pyth_feeds import KNOWN_FEEDS
 from arbtui.domain.values import Symbol
 
 ENV_PREFIX = "ARBTUI_"
-CLI_ENVIRONMENT = frozenset({"ARBTUI_CONFIG", "ARBTUI_DATABASE_PATH"})
-"""Read by the ``arbtui`` command itself (config path, ``--db``), not part of the settings tree."""
+CLI_ENVIRONMENT = frozenset(
+    {
+        "ARBTUI_CONFIG",
+        "ARBTUI_DATABASE_PATH",
+        "ARBTUI_API_URL",
+        "ARBTUI_ARTIFACTS_DIR",
+        "ARBTUI_NODE_ROOT",
+        "ARBTUI_SERVE_TOKEN",
+    }
+)
+"""Read by the ``arbtui`` command itself (config path, ``--db``, the control commands' ``--api``, the
+demo's contract artifacts and Node root, the browser console's token), not part of the settings tree:
+the settings loader skips them, so setting one never breaks ``run`` or a report."""
 
 KNOWN_PYTH_FEEDS = KNOWN_FEEDS
 """Pyth mainnet equity feeds (PYTH.md); ``[pyth.feeds]`` adds to and overrides these."""

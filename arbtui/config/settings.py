@@ -29,6 +29,7 @@ from arbtui.config.fields import (
     parse_listen,
 )
 from arbtui.config.rules import NEEDS, RULES_ERROR, Origins, rule_problems
+from arbtui.domain.manual_hedge import DEFAULT_MAX_NOTIONAL_USD, DEFAULT_MAX_SHARES
 from arbtui.domain.position import ThresholdKind
 from arbtui.domain.values import BrokerKind
 
@@ -195,6 +196,16 @@ class EngineSettings(_Table):
     """Consecutive failed executions of one symbol before it is parked (paused) for the operator."""
 
 
+class ManualHedgeSettings(_Table):
+    """``[manual_hedge]``: the largest hedge an operator may place by hand (CLI, API, console)."""
+
+    max_shares: Decimal = Field(default=DEFAULT_MAX_SHARES, gt=0)
+    """At most this many shares per manual hedge."""
+    max_notional_usd: Decimal = Field(default=DEFAULT_MAX_NOTIONAL_USD, gt=0)
+    """At most this many US dollars per manual hedge, at the latest Pyth price recorded for the symbol
+    (else its last fill's price; with neither, a manual hedge is refused)."""
+
+
 class AlertsSettings(_Table):
     """``[alerts]``: when to call the operator."""
 
@@ -255,6 +266,8 @@ class Settings(BaseSettings):
     """``[engine]``."""
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     """``[alerts]``."""
+    manual_hedge: ManualHedgeSettings = Field(default_factory=ManualHedgeSettings)
+    """``[manual_hedge]``."""
     inventory: InventorySettings = Field(default_factory=InventorySettings)
     """``[inventory]``."""
     alpaca_api_key: Secret | None = None

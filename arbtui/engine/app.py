@@ -23,8 +23,10 @@ from loguru import logger
 from arbtui.brokers.base import Broker, BrokerError
 from arbtui.domain import control, onchain_trade, position
 from arbtui.domain.flows import Change, position_changes
+from arbtui.domain.manual_hedge import ManualHedgeLimits, PricedAt, check_known, check_limits, check_over_hedge
 from arbtui.domain.position import Threshold
-from arbtui.domain.values import Direction, ExecutionId, Shares, Symbol
+from arbtui.domain.pyth_feeds import KNOWN_FEEDS
+from arbtui.domain.values import Direction, ExecutionId, PriceUsdc, Shares, Symbol
 from arbtui.engine.alerts import Alert, Alerts, Severity
 from arbtui.engine.bus import Bus
 from arbtui.engine.executions import ExecutionOptions, Executions
@@ -48,6 +50,11 @@ class EngineOptions:
     unhedged_alert_after_s: float = 300.0
     threshold: Threshold = field(default_factory=Threshold)
     executions: ExecutionOptions = field(default_factory=ExecutionOptions)
+    manual_limits: ManualHedgeLimits = field(default_factory=ManualHedgeLimits)
+    """The largest manual hedge accepted (``[manual_hedge]``)."""
+    known_symbols: frozenset[str] = frozenset(KNOWN_FEEDS)
+    """Configured tickers (``[pyth.feeds]``); with those seen in the ledger, the only ones the operator
+    may pause, resume or hedge."""
 
 
 class Engine:
@@ -305,10 +312,20 @@ class Engine:
 
     # --- operator control ---------------------------------------------------------------------
 
+    async def known_symbols(self) -> frozenset[str]:
+        """Configured tickers and every symbol the ledger has a position for."""
+        return self.options.known_symbols | frozenset(await self.store.aggregate_ids(position.AGGREGATE))
+
+    async def _check_known(self, symbol: Symbol | None) -> None:
+        if symbol is not None:
+            check_known(symbol, await self.known_symbols())
+
     async def pause(self, symbol: Symbol | None, *, actor: str, reason: str) -> None:
+        await self._check_known(symbol)
         await self._control(control.Pause(symbol=symbol, audit=_audit(actor, reason)))
 
     async def resume(self, symbol: Symbol | None, *, actor: str, reason: str) -> None:
+        await self._check_known(symbol)
         await self._control(control.Resume(symbol=symbol, audit=_audit(actor, reason)))
         symbols = [symbol] if symbol else [Symbol(s) for s in await self.store.aggregate_ids(position.AGGREGATE)]
         for each in symbols:
@@ -321,9 +338,35 @@ class Engine:
     async def clear_kill_switch(self, *, actor: str, reason: str) -> None:
         await self._control(control.ClearKillSwitch(audit=_audit(actor, reason)))
 
+    async def latest_price(self, symbol: Symbol) -> PricedAt | None:
+        """The latest Pyth price recorded with one of ``symbol``'s fills, else its last fill's price."""
+        rows = await self.store.query(
+            "SELECT json_extract(payload, '$.pyth_price.price') FROM onchain_trade_view"
+            " WHERE symbol = ? AND json_extract(payload, '$.pyth_price.price') IS NOT NULL"
+            " ORDER BY block_number DESC, log_index DESC LIMIT 1",
+            (str(symbol),),
+        )
+        if rows and rows[0][0] is not None:
+            return PricedAt(price=PriceUsdc(str(rows[0][0])), source="the latest Pyth price")
+        pos, _ = await self.store.load(position.SPEC, symbol)
+        if pos.last_price is not None:
+            return PricedAt(price=pos.last_price, source="the last fill's price")
+        return None
+
     async def manual_hedge(
-        self, symbol: Symbol, direction: Direction, shares: Shares, *, actor: str, reason: str
+        self,
+        symbol: Symbol,
+        direction: Direction,
+        shares: Shares,
+        *,
+        actor: str,
+        reason: str,
+        allow_overhedge: bool = False,
     ) -> ExecutionId:
+        """Known symbol, within the limits, within the open net unless ``allow_overhedge`` (which also
+        pauses automatic hedging of the symbol, in the same transaction, so the bot does not undo it)."""
+        await self._check_known(symbol)
+        check_limits(symbol, direction, shares, self.options.manual_limits, await self.latest_price(symbol))
         execution_id = new_execution_id()
         audit = _audit(actor, reason)
 
@@ -332,8 +375,17 @@ class Engine:
             request = control.RequestManualHedge(
                 symbol=symbol, direction=direction, shares=shares, execution_id=execution_id, audit=audit
             )
-            uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(control.decide(controls, request)))])
+            events = list(control.decide(controls, request))  # the kill switch first
             pos = await uow.load(position.SPEC, symbol)
+            over = check_over_hedge(symbol, pos.net, direction, shares, allowed=allow_overhedge)
+            if over and symbol not in controls.paused_symbols:
+                why = (
+                    f"over-hedge by hand ({direction.value.lower()} {shares}, net {pos.net}): automatic hedging"
+                    f" paused so the bot does not undo it; resume {symbol} when done — {reason}"
+                )
+                pause = control.Pause(symbol=symbol, audit=control.Audit(actor=actor, reason=why, at=audit.at))
+                events += control.decide(controls, pause)
+            uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(events))])
             place = position.PlaceManualHedge(
                 direction=direction,
                 shares=shares,

@@ -29,6 +29,7 @@ from arbtui.chain.signals import (
     ReorgHandled,
 )
 from arbtui.config import Settings
+from arbtui.domain.manual_hedge import ManualHedgeLimits
 from arbtui.domain.position import Threshold, ThresholdKind
 from arbtui.domain.values import BrokerKind
 from arbtui.engine.alerts import Alert, Severity
@@ -61,6 +62,10 @@ async def build_engine(settings: Settings, *, db: Path | None = None) -> Built:
             poll_interval_s=settings.broker.poll_interval_s,
             max_failures_before_park=settings.engine.max_retries_before_park,
         ),
+        manual_limits=ManualHedgeLimits(
+            max_shares=settings.manual_hedge.max_shares, max_notional_usd=settings.manual_hedge.max_notional_usd
+        ),
+        known_symbols=frozenset(settings.pyth.feeds),
     )
     chain = settings.chain
     assert chain.http_url is not None  # required by the settings rules

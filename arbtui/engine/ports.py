@@ -54,9 +54,19 @@ class OperatorControl(Protocol):
     async def clear_kill_switch(self, *, actor: str, reason: str) -> None: ...
 
     async def manual_hedge(
-        self, symbol: Symbol, direction: Direction, shares: Shares, *, actor: str, reason: str
+        self,
+        symbol: Symbol,
+        direction: Direction,
+        shares: Shares,
+        *,
+        actor: str,
+        reason: str,
+        allow_overhedge: bool = False,
     ) -> ExecutionId:
-        """Place a hedge by hand through the normal execution path; returns its execution id."""
+        """Place a hedge by hand through the normal execution path; returns its execution id.
+        Raises :class:`~arbtui.domain.manual_hedge.UnknownSymbol`, ``LimitExceeded`` or, beyond the
+        open net without ``allow_overhedge``, ``OverHedge`` (nothing recorded). An allowed over-hedge
+        also pauses automatic hedging of the symbol."""
         ...
 
     async def readiness(self) -> Readiness:

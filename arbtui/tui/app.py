@@ -49,6 +49,9 @@ def console_actor() -> str:
 
 Pane = TypeVar("Pane", bound=Widget)
 
+OPERATOR_ACTIONS = frozenset({"pause", "resume", "kill", "hedge"})
+"""The actions that change what the bot does; a read-only console has none of them."""
+
 
 class ArbtuiApp(App[int]):
     """``ArbtuiApp(engine).run()``: starts the engine on mount, stops it gracefully on quit.
@@ -81,9 +84,12 @@ class ArbtuiApp(App[int]):
         status_every_s: float = 1.0,
         frame_s: float = FRAME_S,
         inventory: InventoryReader | None = None,
+        read_only: bool = False,
     ) -> None:
         super().__init__()
         self.engine = engine
+        self.read_only = read_only
+        """Panes only: no key reaches pause, resume, kill or hedge (``arbtui serve --read-only``)."""
         self.inventory = inventory
         self.actor = actor or console_actor()
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -216,11 +222,22 @@ class ArbtuiApp(App[int]):
 
     # --- actions ------------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A read-only console has no operator actions (hidden from the footer, and never run)."""
+        return not (self.read_only and action in OPERATOR_ACTIONS)
+
+    def _refused_read_only(self) -> bool:
+        if self.read_only:
+            self.notify("read-only console: pause, resume, kill and hedge are disabled", severity="error")
+        return self.read_only
+
     def _selected_symbol(self) -> str | None:
         pane = self._pane(AccumulatorsPane)
         return pane.selected_symbol if pane.has_focus else None
 
     def action_pause(self) -> None:
+        if self._refused_read_only():
+            return
         symbol = self._selected_symbol()
         target = symbol or "every symbol"
 
@@ -234,6 +251,8 @@ class ArbtuiApp(App[int]):
         self.push_screen(ReasonScreen(f"Pause hedging for {target}?", "paused from the console"), send)
 
     def action_resume(self) -> None:
+        if self._refused_read_only():
+            return
         symbol = self._selected_symbol()
         target = symbol or "every symbol"
 
@@ -247,6 +266,8 @@ class ArbtuiApp(App[int]):
         self.push_screen(ReasonScreen(f"Resume hedging for {target}?", "resumed from the console"), send)
 
     def action_kill(self) -> None:
+        if self._refused_read_only():
+            return
         if self.view.control.kill_switch is not None:
 
             def clear(reason: str | None) -> None:
@@ -269,6 +290,9 @@ class ArbtuiApp(App[int]):
         self.push_screen(ReasonScreen("ENGAGE THE KILL SWITCH? No hedge at all, manual included.", ""), engage)
 
     def action_hedge(self) -> None:
+        if self._refused_read_only():
+            return
+
         def send(request: HedgeRequest | None) -> None:
             if request is None:
                 return

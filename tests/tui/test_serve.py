@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shlex
 import signal
 import socket
@@ -23,6 +24,7 @@ from arbtui.config import is_loopback
 from arbtui.tui.commands import console_command_line, register
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "serve-token-for-tests-0123456789abcdef"
 CONFIG = """
 [chain]
 http_url = "http://127.0.0.1:9"
@@ -65,6 +67,7 @@ async def served(config: Path, tmp_path: Path) -> AsyncIterator[tuple[asyncio.su
         "--port",
         str(port),
         cwd=REPO_ROOT,
+        env={**os.environ, "ARBTUI_SERVE_TOKEN": TOKEN},
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -83,7 +86,7 @@ async def _index(port: int, within_s: float = 20.0) -> tuple[int, str, str]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
         while True:
             try:
-                async with session.get(f"http://127.0.0.1:{port}/") as response:
+                async with session.get(f"http://127.0.0.1:{port}/?token={TOKEN}") as response:
                     return response.status, response.content_type, await response.text()
             except aiohttp.ClientConnectionError:
                 assert loop.time() < deadline, "arbtui serve did not answer in time"
@@ -97,14 +100,14 @@ async def test_serve_answers_the_console_page_and_stops_on_sigterm(
     status, content_type, page = await _index(port)
     assert (status, content_type) == (200, "text/html")
     assert "arbtui console" in page  # the title we gave textual-serve
-    assert f"ws://127.0.0.1:{port}/ws" in page  # where the browser opens its console session
+    assert f"ws://127.0.0.1:{port}/ws/{TOKEN}" in page  # where the browser opens its console session
     process.send_signal(signal.SIGTERM)
     code = await asyncio.wait_for(process.wait(), 15)
     assert code == 0
     assert process.stdout is not None
     output = (await process.stdout.read()).decode()
-    assert "arbtui.cli" in output
-    assert "console" in output
+    assert f"arbtui console at http://127.0.0.1:{port}/?token=$ARBTUI_SERVE_TOKEN" in output
+    assert TOKEN not in output  # the URL printed names the variable, not the secret it holds
 
 
 async def _session_screen(port: int, wanted: bytes, within_s: float = 30.0) -> bytes:
@@ -112,7 +115,9 @@ async def _session_screen(port: int, wanted: bytes, within_s: float = 30.0) -> b
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_s
     screen = b""
-    async with aiohttp.ClientSession() as session, session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+    url = f"http://127.0.0.1:{port}/ws?token={TOKEN}"
+    origin = {"Origin": f"http://127.0.0.1:{port}"}
+    async with aiohttp.ClientSession() as session, session.ws_connect(url, headers=origin) as ws:
         await ws.send_str(json.dumps(["resize", {"width": 100, "height": 30}]))
         while wanted not in screen:
             assert loop.time() < deadline, f"the session never showed {wanted!r}: {screen[-400:]!r}"
@@ -188,3 +193,5 @@ def test_each_browser_session_runs_the_console_on_the_same_config_and_db(tmp_pat
         str(tmp_path / "my ledger.db"),
         "console",
     ]
+    read_only = shlex.split(console_command_line(None, None, read_only=True))
+    assert read_only[-2:] == ["console", "--read-only"]

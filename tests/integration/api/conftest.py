@@ -38,6 +38,7 @@ class Call:
     direction: Direction | None = None
     shares: Shares | None = None
     execution_id: ExecutionId | None = None
+    allow_overhedge: bool = False
 
 
 @dataclass
@@ -89,7 +90,14 @@ class RecordingControl:
         self.calls.append(Call("clear-kill", actor, reason))
 
     async def manual_hedge(
-        self, symbol: Symbol, direction: Direction, shares: Shares, *, actor: str, reason: str
+        self,
+        symbol: Symbol,
+        direction: Direction,
+        shares: Shares,
+        *,
+        actor: str,
+        reason: str,
+        allow_overhedge: bool = False,
     ) -> ExecutionId:
         self._admit(reason, symbol)
         if symbol not in self.symbols:
@@ -105,7 +113,16 @@ class RecordingControl:
         execution_id = ExecutionId(str(uuid.uuid4()))
         self.in_flight[symbol] = execution_id
         self.calls.append(
-            Call("hedge", actor, reason, symbol=symbol, direction=direction, shares=shares, execution_id=execution_id)
+            Call(
+                "hedge",
+                actor,
+                reason,
+                symbol=symbol,
+                direction=direction,
+                shares=shares,
+                execution_id=execution_id,
+                allow_overhedge=allow_overhedge,
+            )
         )
         return execution_id
 

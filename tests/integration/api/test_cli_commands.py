@@ -66,7 +66,9 @@ async def test_kill_and_clear_kill(api: RunningApi) -> None:
 
 
 async def test_hedge_prints_the_execution_id(api: RunningApi) -> None:
-    result = await _invoke(["hedge", "AAPL", "SELL", "2.25", "--reason", "flatten", "--api", api.url], token=api.token)
+    result = await _invoke(
+        ["hedge", "AAPL", "SELL", "2.25", "--yes", "--reason", "flatten", "--api", api.url], token=api.token
+    )
 
     assert result.exit_code == 0, result.output
     [call] = api.control.calls
@@ -85,7 +87,9 @@ async def test_refusal_prints_the_servers_message_and_fails(api: RunningApi) -> 
 
 
 async def test_bad_shares_are_refused_by_the_server(api: RunningApi) -> None:
-    result = await _invoke(["hedge", "AAPL", "buy", "1e3", "--reason", "typo", "--api", api.url], token=api.token)
+    result = await _invoke(
+        ["hedge", "AAPL", "buy", "1e3", "--yes", "--reason", "typo", "--api", api.url], token=api.token
+    )
 
     assert result.exit_code == 1
     assert 'shares must be a plain positive decimal such as "1.5", got "1e3"' in result.output
@@ -157,6 +161,7 @@ async def test_hedge_from_a_separate_process(api: RunningApi) -> None:
         "TSLA",
         "buy",
         "3",
+        "--yes",
         "--reason",
         "from a shell",
         "--api",
@@ -189,3 +194,23 @@ async def test_a_hedge_the_client_stops_waiting_for_still_completes(api: Running
         await asyncio.sleep(0.02)
     [call] = api.control.calls
     assert (call.action, call.symbol, call.shares) == ("hedge", Symbol("AAPL"), Shares("1"))
+
+
+async def test_hedge_without_a_terminal_needs_yes_and_sends_nothing(api: RunningApi) -> None:
+    result = await _invoke(["hedge", "AAPL", "buy", "2", "--reason", "script", "--api", api.url], token=api.token)
+
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert "confirm the hedge (BUY 2 AAPL at the broker, by hand" in result.output
+    assert "pass --yes" in result.output
+    assert api.control.calls == []
+
+
+async def test_allow_overhedge_travels_to_the_bot_and_says_what_follows(api: RunningApi) -> None:
+    args = ["hedge", "AAPL", "buy", "2", "--yes", "--allow-overhedge", "--reason", "flatten", "--api", api.url]
+    result = await _invoke(args, token=api.token)
+
+    assert result.exit_code == 0, result.output
+    assert "automatic hedging of AAPL is paused" in result.output
+    [call] = api.control.calls
+    assert call.allow_overhedge is True

@@ -24,7 +24,7 @@ from arbtui.cli import main
 from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain import control, offchain_order, position
 from arbtui.domain.errors import ControlStateConflict, ExecutionPending, KillSwitchEngaged
-from arbtui.domain.values import Direction, Shares, Symbol
+from arbtui.domain.values import Direction, ExecutionId, Shares, Symbol
 from arbtui.engine.app import Engine, EngineOptions
 from arbtui.engine.executions import ExecutionOptions
 from arbtui.store.ledger import Ledger
@@ -208,9 +208,14 @@ async def test_pause_kill_switch_and_manual_hedge(tmp_path: Path) -> None:
         await asyncio.sleep(0.2)
         pos, _ = await engine.store.load(position.SPEC, "AAPL")
         assert (str(pos.net), pos.pending) == ("-2.4", None)  # recorded, not hedged
-        execution = await engine.manual_hedge(Symbol("AAPL"), Direction.BUY, Shares(1), actor="ops", reason="by hand")
-        with pytest.raises(ExecutionPending):
-            await engine.manual_hedge(Symbol("AAPL"), Direction.BUY, Shares(1), actor="ops", reason="twice")
+        first, second = await asyncio.gather(
+            engine.manual_hedge(Symbol("AAPL"), Direction.BUY, Shares(1), actor="ops", reason="by hand"),
+            engine.manual_hedge(Symbol("AAPL"), Direction.BUY, Shares(1), actor="ops", reason="twice"),
+            return_exceptions=True,
+        )
+        assert isinstance(second, ExecutionPending), second  # one execution in flight per symbol
+        assert isinstance(first, str)
+        execution = ExecutionId(first)
         await settled(engine)
         order, _ = await engine.store.load(offchain_order.SPEC, execution)
         assert (order.status, order.trigger_reason) == (offchain_order.OrderStatus.FILLED, "manual")
