@@ -299,7 +299,12 @@ class ArbtuiApp(App[int]):
             self._command(
                 f"hedge sent: {request.in_words(self.engine.broker.kind.value)}",
                 lambda: self.engine.manual_hedge(
-                    request.symbol, request.direction, request.shares, actor=self.actor, reason=request.reason
+                    request.symbol,
+                    request.direction,
+                    request.shares,
+                    actor=self.actor,
+                    reason=request.reason,
+                    allow_overhedge=request.allow_overhedge,
                 ),
             )
 

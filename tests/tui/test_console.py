@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from textual.widgets import Input, Select
+from textual.pilot import Pilot
+from textual.widgets import Checkbox, Input, Select
 
 from arbtui.brokers.dry_run import DryRunBroker, DryRunConfig
 from arbtui.domain import control, offchain_order
@@ -50,32 +51,75 @@ async def test_escape_on_the_reason_records_nothing(engine: Engine) -> None:
         await app.stop_engine()
 
 
-async def test_hedge_modal_end_to_end_fills_on_the_dry_run_broker(engine: Engine) -> None:
+async def _fill_hedge_form(pilot: Pilot[int], shares: str, reason: str) -> None:
+    """`h`, then symbol AAPL, side buy, ``shares`` and ``reason``: the review step (the order in words)."""
+    app = pilot.app
+    await pilot.press("h")
+    await until(pilot, lambda: isinstance(app.screen, HedgeScreen))
+    await pilot.press(*"aapl", "tab", "enter")  # symbol; side: open the list…
+    await pilot.pause(0.1)
+    await pilot.press("down", "enter")  # …and pick "buy"
+    assert app.screen.query_one("#side", Select).value is Direction.BUY
+    app.screen.query_one("#shares", Input).focus()
+    await pilot.press(*shares, "tab", *reason)
+
+
+async def test_hedge_modal_within_the_open_net_fills_on_the_dry_run_broker(engine: Engine) -> None:
     app = ArbtuiApp(engine, actor=ACTOR)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, app.engine_started.is_set)
-        await engine.ledger.record_range([make_fill(1, "0.4", Direction.SELL)], [], block(1))  # gives a price
+        await engine.ledger.record_range([make_fill(1, "0.4", Direction.SELL)], [], block(1))  # net −0.4, a price
         await until(pilot, lambda: "AAPL" in app.view.positions)
-        await pilot.press("h")
-        await until(pilot, lambda: isinstance(app.screen, HedgeScreen))
-        await pilot.press(*"aapl", "tab", "enter")  # symbol; side: open the list…
-        await pilot.pause(0.1)
-        await pilot.press("down", "enter")  # …and pick "buy"
-        assert app.screen.query_one("#side", Select).value is Direction.BUY
-        app.screen.query_one("#shares", Input).focus()
-        await pilot.press(*"2", "tab", *"rebalance after outage", "enter")
+        await _fill_hedge_form(pilot, "0.4", "rebalance after outage")
+        await pilot.press("enter")
         words = str(app.screen.query_one("#words").render())
-        assert "BUY 2 shares of AAPL at market on dry_run" in words
+        assert "BUY 0.4 shares of AAPL at market on dry_run" in words
+        assert "open net" not in words
         await pilot.press("y")
         await until(pilot, lambda: any(v.state.status is OrderStatus.FILLED for v in app.view.orders), 15)
         [manual] = [v.state for v in app.view.orders if v.state.trigger_reason == "manual"]
         order, _ = await engine.store.load(offchain_order.SPEC, manual.execution_id)
-        assert (order.status, order.direction, str(order.shares)) == (OrderStatus.FILLED, Direction.BUY, "2")
+        assert (order.status, order.direction, str(order.shares)) == (OrderStatus.FILLED, Direction.BUY, "0.4")
         rows = await engine.store.query(
             "SELECT json_extract(payload, '$.audit.actor'), json_extract(payload, '$.audit.reason') FROM events"
             " WHERE event_type = 'ManualHedgeRequested'"
         )
         assert [tuple(r) for r in rows] == [(ACTOR, "rebalance after outage")]
+        assert Symbol("AAPL") not in (await _controls(engine)).paused_symbols
+        await app.stop_engine()
+
+
+async def test_hedge_modal_beyond_the_open_net_needs_the_over_hedge_box_which_pauses_the_symbol(
+    engine: Engine,
+) -> None:
+    app = ArbtuiApp(engine, actor=ACTOR)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, app.engine_started.is_set)
+        await engine.ledger.record_range([make_fill(1, "0.4", Direction.SELL)], [], block(1))  # net −0.4, a price
+        await until(pilot, lambda: "AAPL" in app.view.positions)
+
+        await _fill_hedge_form(pilot, "2", "rebalance after outage")
+        await pilot.press("enter", "y")  # box not ticked: the engine refuses, nothing is recorded
+        await until(pilot, lambda: any(n.severity == "error" for n in app._notifications))
+        [refusal] = [n.message for n in app._notifications if n.severity == "error"]
+        assert "open net is -0.4" in refusal
+        assert "--allow-overhedge" in refusal
+        assert not app.view.orders
+        assert not await engine.store.query("SELECT 1 FROM events WHERE event_type = 'ManualHedgeRequested'")
+
+        await _fill_hedge_form(pilot, "2", "rebalance after outage")
+        app.screen.query_one("#overhedge", Checkbox).focus()
+        await pilot.press("space", "shift+tab", "enter")  # tick it; back on the reason, Enter reviews
+        words = str(app.screen.query_one("#words").render())
+        assert "BUY 2 shares of AAPL at market on dry_run" in words
+        assert "automatic hedging of AAPL will be paused" in words
+        await pilot.press("y")
+        await until(pilot, lambda: any(v.state.status is OrderStatus.FILLED for v in app.view.orders), 15)
+        [manual] = [v.state for v in app.view.orders if v.state.trigger_reason == "manual"]
+        assert (manual.direction, str(manual.shares)) == (Direction.BUY, "2")
+        paused = (await _controls(engine)).paused_symbols[Symbol("AAPL")]
+        assert paused.actor == ACTOR
+        assert "over-hedge by hand" in paused.reason
         await app.stop_engine()
 
 

@@ -1,4 +1,5 @@
-"""The manual hedge modal: symbol, side, shares, reason — then a confirmation that says the order in words."""
+"""The manual hedge modal: symbol, side, shares, reason (and, ticked on purpose, over-hedge) — then a
+confirmation that says the order in words."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select
+from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from arbtui.domain.values import Direction, InvalidAmount, InvalidSymbol, Shares, Symbol
 
@@ -23,10 +24,16 @@ class HedgeRequest:
     direction: Direction
     shares: Shares
     reason: str
+    allow_overhedge: bool = False
+    """Beyond the open net too; the engine then pauses automatic hedging of the symbol (as the CLI's
+    ``--allow-overhedge``)."""
 
     def in_words(self, venue: str) -> str:
         verb = "BUY" if self.direction is Direction.BUY else "SELL"
-        return f"{verb} {self.shares} shares of {self.symbol} at market on {venue}. Reason: {self.reason}"
+        words = f"{verb} {self.shares} shares of {self.symbol} at market on {venue}. Reason: {self.reason}"
+        if self.allow_overhedge:
+            words += f"\nMay exceed the open net: automatic hedging of {self.symbol} will be paused."
+        return words
 
 
 class HedgeScreen(ModalScreen[HedgeRequest | None]):
@@ -47,6 +54,7 @@ class HedgeScreen(ModalScreen[HedgeRequest | None]):
             yield Select([("buy", Direction.BUY), ("sell", Direction.SELL)], prompt="side", id="side")
             yield Input(placeholder="shares (e.g. 1.5)", id="shares")
             yield Input(placeholder="reason (recorded with your name)", id="reason")
+            yield Checkbox("over-hedge: allow beyond the open net (pauses automatic hedging)", id="overhedge")
             with Horizontal(classes="buttons"):
                 yield Button("Review", variant="primary", id="review")
                 yield Button("Cancel", id="cancel")
@@ -124,4 +132,4 @@ class HedgeScreen(ModalScreen[HedgeRequest | None]):
         reason = self.query_one("#reason", Input).value.strip()
         if not reason:
             raise ValueError("a reason is required")
-        return HedgeRequest(symbol, side, shares, reason)
+        return HedgeRequest(symbol, side, shares, reason, self.query_one("#overhedge", Checkbox).value)
