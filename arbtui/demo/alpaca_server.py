@@ -177,7 +177,8 @@ class AlpacaServer(LocalServer):
         if self.market_open:
             next_close, next_open = now + timedelta(hours=2), now + timedelta(hours=20)
         else:
-            next_open, next_close = now + timedelta(hours=1), now + timedelta(hours=7, minutes=30)
+            next_open = self.next_open or now + timedelta(hours=1)
+            next_close = next_open + timedelta(hours=6, minutes=30)
         return web.json_response(
             {
                 "timestamp": iso(now),

@@ -161,6 +161,8 @@ class LocalServer:
         self.faults = Faults()
         self.hits: Counter[str] = Counter()
         self.market_open = True
+        self.next_open: datetime | None = None
+        """The clock's next open while closed (a weekend, a holiday); unset: one hour from now."""
         self.app = web.Application(middlewares=[self._middleware])
         self._runner: web.AppRunner | None = None
         self.port = 0

@@ -160,11 +160,10 @@ class ArbtuiApp(App[int]):
         await self.engine_started.wait()
         while not self._engine_stopped:
             readiness = await self.engine.readiness()
-            market_open = "market_closed" not in self.engine.alerts.active
             status = EngineStatus(
                 readiness,
                 self.engine.broker.kind.value,
-                market_open,
+                self.engine.market,
                 node_inconsistencies=self.engine.node_inconsistencies,
             )
             self.post_message(StatusSampled(status))

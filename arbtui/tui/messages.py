@@ -6,20 +6,26 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from arbtui.brokers.base import MarketClock
 from arbtui.engine.ports import Readiness
 from arbtui.tui.model import ConsoleView
 
 
 @dataclass(frozen=True)
 class EngineStatus:
-    """What the status bar shows besides the ledger: readiness, the venue and whether its market is open."""
+    """What the status bar shows besides the ledger: readiness, the venue and its market."""
 
     readiness: Readiness
     broker: str
-    market_open: bool
+    market: MarketClock | None
+    """The broker clock's latest answer (``None`` until the engine's first scan asked it)."""
     bus_dropped: int = 0
     node_inconsistencies: int = 0
     """Times the node's log answers were found incomplete (shown beside the chain status)."""
+
+    @property
+    def market_open(self) -> bool:
+        return self.market is not None and self.market.is_open
 
 
 class ViewChanged(Message):

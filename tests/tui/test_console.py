@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from pydantic import SecretStr
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Select
 
+from arbtui.brokers.alpaca import AlpacaBroker
+from arbtui.brokers.alpaca.client import AlpacaConfig
 from arbtui.brokers.dry_run import DryRunBroker, DryRunConfig
+from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain import control, offchain_order
 from arbtui.domain.offchain_order import OrderStatus
 from arbtui.domain.values import Direction, Symbol
@@ -16,7 +21,7 @@ from arbtui.engine.alerts import Alert, Severity
 from arbtui.engine.app import Engine
 from arbtui.tui import ArbtuiApp
 from arbtui.tui.screens import ConfirmScreen, HedgeScreen, HelpScreen, ReasonScreen
-from arbtui.tui.widgets import AccumulatorsPane, AlertLog, FillsPane
+from arbtui.tui.widgets import AccumulatorsPane, AlertLog, FillsPane, StatusBar
 from tests.builders import block, make_fill
 from tests.tui.conftest import ACTOR, open_engine, until
 
@@ -246,3 +251,31 @@ async def test_alert_lines_wrap_to_the_pane_and_rewrap_when_it_widens(engine: En
         await until(pilot, lambda: len(log.lines) < narrow)
         assert len(log.lines) == 1  # 200 columns hold the whole line
         await app.stop_engine()
+
+
+async def test_a_closed_weekend_with_nothing_pending_shows_closed_and_the_next_open(tmp_path: Path) -> None:
+    """The status bar says what the broker's clock says (it once inferred "open" from the absence of a
+    waiting hedge). Saturday, nothing in flight: CLOSED, opening Monday 09:30 in New York."""
+    server = AlpacaServer()
+    await server.start()
+    server.market_open = False
+    server.next_open = datetime(2026, 12, 7, 14, 30, tzinfo=UTC)  # Monday 09:30 ET
+    broker = AlpacaBroker(
+        AlpacaConfig(api_key=SecretStr(server.api_key), api_secret=SecretStr(server.api_secret), base_url=server.url)
+    )
+    engine = await open_engine(tmp_path / "ledger.db", broker)
+    app = ArbtuiApp(engine, actor=ACTOR)
+    try:
+        async with app.run_test(size=(120, 24)) as pilot:
+            await until(pilot, lambda: app.status is not None)
+            assert not app.view.in_flight
+            assert "market CLOSED · opens Mon 09:30 ET" in str(app.query_one(StatusBar).render())
+
+            server.market_open = True  # the next scan asks the clock again
+            await until(pilot, lambda: app.status is not None and app.status.market_open)
+            await pilot.pause(0.1)
+            assert "market open · closes" in str(app.query_one(StatusBar).render())
+            await app.stop_engine()
+    finally:
+        await engine.ledger.close()
+        await server.stop()

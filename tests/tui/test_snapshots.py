@@ -114,6 +114,7 @@ async def _alarming_session(pilot: Pilot[Any]) -> None:
     await engine.scan("periodic check")  # the scan STILL leaves out: it finds AAPL exposed while stuck
     keys = {"market_closed", "unhedged:AAPL", "unhedged:MSFT", "unhedged:TSLA"}
     await until(pilot, lambda: keys <= {e.alert.key for e in app.view.alerts if not e.alert.recovered})
+    await until(pilot, lambda: app.status is not None and not app.status.market_open)  # the scan's clock answer
     await pilot.pause(0.1)
 
 

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.widgets import Static
 
+from arbtui.brokers.base import MarketClock
 from arbtui.tui.messages import EngineStatus
 from arbtui.tui.model import money
+
+EXCHANGE_TIME = ZoneInfo("America/New_York")
+
+
+def market_words(market: MarketClock | None) -> tuple[str, str]:
+    """The market as the broker's clock last answered, with the next transition in exchange time:
+    ``market open · closes 16:00 ET`` or ``market CLOSED · opens Mon 09:30 ET`` (and its style)."""
+    if market is None:
+        return "market —", "dim"
+    if market.is_open:
+        until = "" if market.next_close is None else f" · closes {_et(market.next_close)}"
+        return f"market open{until}", ""
+    since = "" if market.next_open is None else f" · opens {_et(market.next_open)}"
+    return f"market CLOSED{since}", "yellow"
+
+
+def _et(moment: datetime) -> str:
+    return moment.astimezone(EXCHANGE_TIME).strftime("%a %H:%M ET")
 
 
 class StatusBar(Static):
@@ -32,9 +53,7 @@ class StatusBar(Static):
             line.append("  ")
             broker = status.readiness.checks.get("broker")
             line.append(f"{status.broker} ", style="green" if broker is None or broker.ok else "bold red")
-            line.append(
-                "market open" if status.market_open else "market closed", style="" if status.market_open else "yellow"
-            )
+            line.append(*market_words(status.market))
             engine = status.readiness.checks.get("engine")
             if engine is not None and not engine.ok:
                 line.append(f"  {engine.detail}", style="bold red")

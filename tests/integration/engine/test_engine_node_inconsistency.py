@@ -64,9 +64,9 @@ async def test_the_status_bar_shows_an_inconsistent_node_beside_the_chain() -> N
     async with app.run_test(size=(120, 3)) as pilot:
         bar = app.query_one(StatusBar)
         ready = Readiness({"chain": Check(True)})
-        bar.show(EngineStatus(ready, "dry_run", market_open=True), Decimal(0), 0)
+        bar.show(EngineStatus(ready, "dry_run", None), Decimal(0), 0)
         await pilot.pause()
         assert "inconsistent" not in str(bar.render())
-        bar.show(EngineStatus(ready, "dry_run", market_open=True, node_inconsistencies=3), Decimal(0), 0)
+        bar.show(EngineStatus(ready, "dry_run", None, node_inconsistencies=3), Decimal(0), 0)
         await pilot.pause()
         assert "chain live ⚠ node inconsistent ×3" in str(bar.render())
