@@ -1,9 +1,10 @@
 """The dry-run broker: no network, every order accepted and filled at once, recorded as ``dry_run``.
 
 The fill price is the order's ``estimated_price`` (typically the onchain fill's price), else a price
-configured per symbol, else the last price this broker filled the symbol at. With none of those the
-order is refused (:class:`~arbtui.brokers.base.OrderRefused`): a fill at a guessed price would be a lie
-in the books (lesson 13). Orders are remembered for the life of the process, so ``find_order`` by
+configured per symbol, else the last price this broker filled the symbol at, else the one configured
+for any symbol (``broker.dry_run_price``). With none of those the order is refused
+(:class:`~arbtui.brokers.base.OrderRefused`): a fill at a guessed price would be a lie in the books
+(lesson 13). Orders are remembered for the life of the process, so ``find_order`` by
 execution id works exactly as it does at Alpaca.
 """
 
@@ -38,6 +39,8 @@ DRY_RUN_SHARE_QUANTUM = Decimal("0.000000001")
 class DryRunConfig:
     prices: Mapping[Symbol, PriceUsdc] = field(default_factory=dict)
     """Fallback fill prices per symbol when an order carries no estimated price."""
+    default_price: PriceUsdc | None = None
+    """The last fallback, for any symbol (``broker.dry_run_price``); unset: refuse the order."""
     starting_cash: Usdc = field(default_factory=lambda: Usdc("100000"))
     market_open: bool = True
     """The dry-run market is open unless told otherwise (demo scenarios may close it)."""
@@ -81,7 +84,7 @@ class DryRunBroker:
                 symbol=order.symbol,
                 execution_id=order.execution_id,
             )
-        price = order.estimated_price or self._last_price.get(order.symbol)
+        price = order.estimated_price or self._last_price.get(order.symbol) or self._config.default_price
         if price is None:
             raise OrderRefused(
                 "dry-run has no price to fill at: give an estimated price",

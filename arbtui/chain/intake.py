@@ -59,6 +59,7 @@ from arbtui.chain.rpc import ChainRpcError, JsonRpcClient, endpoint_name
 from arbtui.chain.signals import (
     AlertKind,
     FillEnriched,
+    HeadSeen,
     IntakeAlert,
     IntakeObserver,
     IntakeState,
@@ -162,6 +163,8 @@ class FillIntake:
         self._enrich_tasks: set[asyncio.Task[None]] = set()
         self._heads: dict[int, NotifiedHead] = {}
         """Recent ``newHeads`` headers by number (the live shortcut's parent links)."""
+        self._head_seen = -1
+        """The newest block number signalled (:class:`HeadSeen`)."""
         self._notified: list[dict[str, object]] = []
         self._notified_at = 0.0
         """``logs`` notifications not yet handled by the live shortcut."""
@@ -293,6 +296,7 @@ class FillIntake:
                 self._hint = -1
             else:
                 head = int(str(await self._client.call("eth_blockNumber")), 16)
+                self._saw_head(head)
                 target = head - self.config.confirmations
             self.passes += 1
             result = await reader.run_pass(target, report_progress=backfill)
@@ -404,12 +408,18 @@ class FillIntake:
         self._hint = max(self._hint, block)
         self._wake.set()
 
+    def _saw_head(self, number: int) -> None:
+        if number > self._head_seen:
+            self._head_seen = number
+            self.observer(HeadSeen(number))
+
     def _on_head(self, header: dict[str, object]) -> None:
         """Remember a ``newHeads`` header (a wake-up only for logs waiting for it)."""
         number = int(str(header["number"]), 16)
         ref = BlockRef(number, str(header["hash"]).lower())
         bloom = header.get("logsBloom")
         self._heads[number] = NotifiedHead(ref, str(header["parentHash"]).lower(), self._selector.may_hold(bloom))
+        self._saw_head(number)
         for old in [n for n in self._heads if n <= number - HEADS_KEPT or n > number]:
             del self._heads[old]  # older ones, and those of a branch a reorg replaced
         if self._notified:

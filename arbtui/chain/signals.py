@@ -107,8 +107,17 @@ class IntakeAlertCleared:
     message: str
 
 
+@dataclass(frozen=True)
+class HeadSeen:
+    """The node's newest block, as intake last learned it (a ``newHeads`` header or ``eth_blockNumber``);
+    sent only when it moved up. With :class:`RangeRecorded` it gives how far behind the ledger is."""
+
+    number: int
+
+
 IntakeSignal = (
     IntakeStatus
+    | HeadSeen
     | BackfillProgress
     | RangeRecorded
     | ReceiptsRead

@@ -47,6 +47,7 @@ def rule_problems(data: Mapping[str, Any], origins: Origins) -> list[str]:
             "chain.http_url: required (logs, headers, token reads and traces go over HTTP;"
             " chain.ws_url only adds the live subscription)"
         )
+    problems += _lag_rule(_table(data, "chain"), origins)
     broker = _table(data, "broker")
     kind = _text(broker.get("kind", BrokerKind.DRY_RUN))
     dollars = _text(broker.get("threshold")) == ThresholdKind.DOLLARS
@@ -68,6 +69,25 @@ def rule_problems(data: Mapping[str, Any], origins: Origins) -> list[str]:
     if remote and data.get("control_token") is None:
         problems.append("ARBTUI_CONTROL_TOKEN: missing; api.allow_remote = true needs a control token")
     return problems
+
+
+def _lag_rule(chain: Mapping[str, Any], origins: Origins) -> list[str]:
+    """The ledger always stays ``confirmations`` blocks behind the head: a lag bound at or under it would
+    never be met, and the bot never ready."""
+    confirmations, max_lag = _integer(chain.get("confirmations", 0)), _integer(chain.get("max_lag_blocks", 30))
+    if confirmations is None or max_lag is None or max_lag > confirmations:  # a wrong type: the field says it
+        return []
+    return [
+        f"{origins.name(('chain', 'max_lag_blocks'))}: {max_lag} must be more than chain.confirmations"
+        f" ({confirmations}): the ledger always stays that many blocks behind the head, so it would never be ready"
+    ]
+
+
+def _integer(value: object) -> int | None:
+    """An integer from TOML, or from the environment's text (``"12"``)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:

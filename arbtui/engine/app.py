@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from loguru import logger
 
-from arbtui.brokers.base import Broker, BrokerError
+from arbtui.brokers.base import Broker, BrokerError, MarketClock
 from arbtui.domain import control, onchain_trade, position
 from arbtui.domain.flows import Change, position_changes
 from arbtui.domain.manual_hedge import ManualHedgeLimits, PricedAt, check_known, check_limits, check_over_hedge
@@ -33,7 +33,7 @@ from arbtui.engine.executions import ExecutionOptions, Executions
 from arbtui.engine.metrics import Metrics
 from arbtui.engine.ports import Check, Readiness
 from arbtui.store.event_store import Committed, UnitOfWork
-from arbtui.store.ledger import Ledger, new_execution_id
+from arbtui.store.ledger import Ledger, OpenExecution, new_execution_id
 
 ENGINE_ACTOR = "engine"
 
@@ -46,6 +46,11 @@ class EngineOptions:
     """On SIGTERM, how long broker calls in flight may take to finish."""
     stale_after_s: float = 120.0
     """Readiness: the chain is stale when intake recorded nothing for this long while live."""
+    max_lag_blocks: int = 30
+    """Readiness: not ready while the ledger's newest recorded block is more than this many blocks
+    behind the newest block the node announced."""
+    stuck_after_s: float = 120.0
+    """An execution not terminal this long after it was placed raises the ``stuck`` alert (once)."""
     unhedged_alert_usd: float = 1000.0  # float-ok: an alert threshold, not money on the books
     unhedged_alert_after_s: float = 300.0
     threshold: Threshold = field(default_factory=Threshold)
@@ -100,7 +105,14 @@ class Engine:
         self.node_inconsistency = ""
         """The latest such disagreement, as its alert said it."""
         self.last_chain_progress = time.monotonic()
+        self.chain_head: int | None = None
+        """The newest block the node announced (intake's :class:`~arbtui.chain.signals.HeadSeen`)."""
+        self.recorded_through: int | None = None
+        """The newest block the ledger recorded (intake's ``RangeRecorded``)."""
         self.last_broker_ok: float | None = None
+        self.market: MarketClock | None = None
+        """The broker clock's latest answer (each scan asks): open or not, next open and close."""
+        self._stuck: set[ExecutionId] = set()
         self._exposed_since: dict[str, float] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -112,9 +124,9 @@ class Engine:
         self.ledger.threshold = ledger_threshold
         for symbol in await self.store.aggregate_ids(position.AGGREGATE):
             await self._align_threshold(Symbol(symbol))
-        recovered = await self._open_executions()
-        for execution_id in recovered:
-            self.executions.ensure(execution_id, recovering=True)
+        recovered = await self.ledger.open_executions()
+        for execution in recovered:
+            self.executions.ensure(execution.execution_id, recovering=True)
         await self.scan("startup")
         logger.info("engine started: {} executions resumed from the ledger", len(recovered))
         if self._intake is not None:
@@ -205,12 +217,14 @@ class Engine:
 
     async def scan(self, reason: str) -> None:
         """Re-examine stuck executions, re-evaluate every position, ping the broker."""
-        for execution_id in await self._open_executions():
-            self.executions.ensure(execution_id, recovering=True)
+        open_executions = await self.ledger.open_executions()
+        for execution in open_executions:
+            self.executions.ensure(execution.execution_id, recovering=True)
+        self._watch_stuck(open_executions)
         for symbol in await self.store.aggregate_ids(position.AGGREGATE):
             await self.check_position(Symbol(symbol), reason)
         try:
-            await self.broker.clock()
+            self.market = await self.broker.clock()
             self.last_broker_ok = time.monotonic()
         except BrokerError as exc:
             self.metrics.broker_errors.labels(kind=type(exc).__name__).inc()
@@ -220,6 +234,30 @@ class Engine:
         except BrokerError as exc:
             logger.warning("cannot read the broker login's expiry: {}", exc)
         self._watch_chain()
+
+    def _watch_stuck(self, open_executions: list[OpenExecution]) -> None:
+        """An execution still not terminal ``stuck_after_s`` after its placement: one alert (repeated at
+        the alerts' pace while it stays stuck), one recovery notice when it ends."""
+        now = _now()
+        still: set[ExecutionId] = set()
+        for execution in open_executions:
+            age = (now - execution.placed_at).total_seconds()
+            if age < self.options.stuck_after_s:
+                continue
+            still.add(execution.execution_id)
+            self.alerts.raise_(
+                Alert(
+                    f"stuck:{execution.execution_id}",
+                    Severity.CRITICAL,
+                    f"{execution.symbol}: execution {execution.execution_id} ({execution.status.lower()})"
+                    f" not terminal {age:.0f} s after it was placed",
+                    action=f"arbtui events --aggregate OffchainOrder:{execution.execution_id}; check the broker",
+                    symbol=execution.symbol,
+                )
+            )
+        for gone in self._stuck - still:
+            self.alerts.clear(f"stuck:{gone}", f"execution {gone} is no longer stuck")
+        self._stuck = still
 
     async def _watch_credentials(self) -> None:
         expires = await self.broker.credentials_expire_at()
@@ -294,13 +332,6 @@ class Engine:
                     symbol=symbol,
                 )
             )
-
-    async def _open_executions(self) -> list[str]:
-        rows = await self.store.query(
-            "SELECT view_id FROM offchain_trade_view WHERE status IN ('PENDING', 'SUBMITTED', 'PARTIALLY_FILLED')"
-            " ORDER BY json_extract(payload, '$.placed_at')"
-        )
-        return [str(row[0]) for row in rows]
 
     async def _align_threshold(self, symbol: Symbol) -> None:
         async def work(uow: UnitOfWork) -> None:
@@ -421,15 +452,7 @@ class Engine:
         now = time.monotonic()
         checks: dict[str, Check] = {}
         if self._intake is not None:
-            stale = now - self.last_chain_progress > self.options.stale_after_s
-            checks["chain"] = Check(
-                self.chain_live and not stale,
-                ""
-                if self.chain_live and not stale
-                else "intake not live"
-                if not self.chain_live
-                else f"no block recorded for {now - self.last_chain_progress:.0f} s",
-            )
+            checks["chain"] = self._chain_check(now)
         broker_ok = self.last_broker_ok is not None and now - self.last_broker_ok <= 3 * self.options.check_interval_s
         checks["broker"] = Check(broker_ok, "" if broker_ok else "broker not answering its clock endpoint")
         writable = await self.store.writable()
@@ -437,6 +460,23 @@ class Engine:
         if self.fault is not None:
             checks["engine"] = Check(False, f"halted: {self.fault!r}")
         return Readiness(checks)
+
+    def _chain_check(self, now: float) -> Check:
+        if not self.chain_live:
+            return Check(False, "intake not live")
+        if now - self.last_chain_progress > self.options.stale_after_s:
+            return Check(False, f"no block recorded for {now - self.last_chain_progress:.0f} s")
+        lag = self.lag_blocks
+        if lag is not None and lag > self.options.max_lag_blocks:
+            return Check(False, f"{lag} blocks behind the head (max_lag_blocks {self.options.max_lag_blocks})")
+        return Check(True)
+
+    @property
+    def lag_blocks(self) -> int | None:
+        """Blocks between the node's newest and the ledger's newest recorded (None until both are known)."""
+        if self.chain_head is None or self.recorded_through is None:
+            return None
+        return max(self.chain_head - self.recorded_through, 0)
 
 
 def _audit(actor: str, reason: str) -> control.Audit:

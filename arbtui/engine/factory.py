@@ -10,7 +10,7 @@ from loguru import logger
 
 from arbtui.brokers.alpaca import AlpacaBroker
 from arbtui.brokers.base import Broker
-from arbtui.brokers.dry_run import DryRunBroker
+from arbtui.brokers.dry_run import DryRunBroker, DryRunConfig
 from arbtui.brokers.schwab import SchwabBroker
 from arbtui.brokers.schwab.crypto import TokenCipher
 from arbtui.chain.decode import DecodeConfig, SymbolMarkers
@@ -19,6 +19,7 @@ from arbtui.chain.pyth import PythConfig
 from arbtui.chain.signals import (
     AlertKind,
     BackfillProgress,
+    HeadSeen,
     IntakeAlert,
     IntakeAlertCleared,
     IntakeSignal,
@@ -31,7 +32,7 @@ from arbtui.chain.signals import (
 from arbtui.config import Settings
 from arbtui.domain.manual_hedge import ManualHedgeLimits
 from arbtui.domain.position import Threshold, ThresholdKind
-from arbtui.domain.values import BrokerKind
+from arbtui.domain.values import BrokerKind, PriceUsdc
 from arbtui.engine.alerts import Alert, Severity
 from arbtui.engine.app import Engine, EngineOptions
 from arbtui.engine.executions import ExecutionOptions
@@ -55,6 +56,8 @@ async def build_engine(settings: Settings, *, db: Path | None = None) -> Built:
         check_interval_s=settings.engine.check_interval_s,
         shutdown_timeout_s=settings.engine.shutdown_timeout_s,
         stale_after_s=settings.chain.stale_after_s,
+        max_lag_blocks=settings.chain.max_lag_blocks,
+        stuck_after_s=settings.engine.stuck_after_s,
         unhedged_alert_usd=float(settings.alerts.unhedged_usd),  # float-ok: an alert threshold
         unhedged_alert_after_s=settings.alerts.unhedged_for_s,
         threshold=Threshold(kind=ThresholdKind(settings.broker.threshold.value)),
@@ -105,7 +108,8 @@ def _broker(settings: Settings, store: EventStore) -> Broker:
         assert settings.encryption_key is not None  # required by the settings rules for schwab
         cipher = TokenCipher.from_hex(settings.encryption_key)
         return SchwabBroker(settings.schwab_config(), vault=EventStoreTokenVault(store), cipher=cipher)
-    return DryRunBroker()
+    price = settings.broker.dry_run_price
+    return DryRunBroker(DryRunConfig(default_price=None if price is None else PriceUsdc(price)))
 
 
 def observe_intake(engine: Engine, signal: IntakeSignal) -> None:
@@ -115,8 +119,12 @@ def observe_intake(engine: Engine, signal: IntakeSignal) -> None:
         if signal.state is IntakeState.RECONNECTING:
             engine.metrics.rpc_errors.inc()
         logger.info("intake {}{}", signal.state.value, f": {signal.detail}" if signal.detail else "")
+    elif isinstance(signal, HeadSeen):
+        engine.chain_head = signal.number
+        engine.metrics.node_head.set(signal.number)
     elif isinstance(signal, RangeRecorded):
         engine.intake_progress(live=engine.chain_live)
+        engine.recorded_through = signal.end.number
         engine.metrics.chain_head.set(signal.end.number)
     elif isinstance(signal, BackfillProgress):
         logger.info(

@@ -26,6 +26,7 @@ class Metrics:
         self.rate_limited = Counter("arbtui_rate_limit_hits", "HTTP 429 answers from the broker", registry=r)
         self.rpc_errors = Counter("arbtui_rpc_errors", "Chain RPC/intake errors", registry=r)
         self.chain_head = Gauge("arbtui_chain_cursor_block", "Last block fully recorded", registry=r)
+        self.node_head = Gauge("arbtui_chain_node_head_block", "Newest block the node announced", registry=r)
         self.inconsistent_logs = Counter(
             "arbtui_intake_inconsistent_logs",
             "Our logs an eth_getLogs answer lacked, found by the block's receipts or by the trailing re-read",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from arbtui.domain import control, onchain_trade, position
@@ -22,6 +24,16 @@ from arbtui.store.event_store import EventStore, UnitOfWork
 
 def new_execution_id() -> ExecutionId:
     return ExecutionId(str(uuid.uuid4()))
+
+
+@dataclass(frozen=True)
+class OpenExecution:
+    """A broker execution that is not terminal (pending, submitted or partially filled)."""
+
+    execution_id: ExecutionId
+    symbol: Symbol
+    status: str
+    placed_at: datetime
 
 
 class Ledger:
@@ -51,6 +63,23 @@ class Ledger:
 
     async def checkpoints(self, limit: int) -> list[BlockRef]:
         return await self.store.checkpoints(limit)
+
+    async def open_executions(self) -> list[OpenExecution]:
+        """Every execution not terminal, oldest placement first (recovery and the periodic scan)."""
+        rows = await self.store.query(
+            "SELECT view_id, symbol, status, json_extract(payload, '$.placed_at') FROM offchain_trade_view"
+            " WHERE status IN ('PENDING', 'SUBMITTED', 'PARTIALLY_FILLED')"
+            " ORDER BY json_extract(payload, '$.placed_at')"
+        )
+        return [
+            OpenExecution(
+                ExecutionId(str(view_id)),
+                Symbol(str(symbol)),
+                str(status),
+                datetime.fromisoformat(str(placed_at)).replace(tzinfo=UTC),
+            )
+            for view_id, symbol, status, placed_at in rows
+        ]
 
     async def record_range(
         self, fills: Sequence[OnChainFill], skipped: Sequence[SkippedFill], end: BlockRef

@@ -18,7 +18,7 @@ from web3 import Web3
 
 from arbtui.chain.decode import INTAKE_TOPICS
 from arbtui.chain.rpc import JsonRpcClient
-from arbtui.chain.signals import AlertKind, IntakeAlertCleared, ReceiptsRead
+from arbtui.chain.signals import AlertKind, HeadSeen, IntakeAlertCleared, ReceiptsRead
 from arbtui.chain.verify import LogSelector
 from arbtui.demo.anvil import AnvilNode
 from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Sent, order
@@ -161,6 +161,9 @@ async def test_unreadable_receipts_hold_the_cursor_before_the_block(
     assert cursor.number == sent.block_number - 1
     assert any(a.kind is AlertKind.LOGS_UNCONFIRMED and str(sent.block_number) in a.message for a in running.alerts())
     assert await filled_counts(ledger) == {}
+    heads = [s.number for s in running.signals if isinstance(s, HeadSeen)]
+    assert heads == sorted(set(heads))  # sent when the head moves up, once each
+    assert heads[-1] >= sent.block_number + 2 > cursor.number + 2  # the head is known past the held cursor
     proxy.index_lag = None  # the node catches up
     await eventually(lambda: _exactly(ledger, [sent]), what="the fill once the receipts came")
     await eventually(lambda: _cursor_at_least(ledger, sent.block_number + 2), what="the cursor moved on")

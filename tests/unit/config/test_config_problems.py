@@ -273,6 +273,24 @@ CASES: list[tuple[str, str, Mapping[str, str], list[str]]] = [
         ["ARBTUI_BROKER: [broker] is a table; set its keys (ARBTUI_BROKER__<KEY>)"],
     ),
     (
+        "lag bound under the confirmations",
+        chain(confirmations="12", max_lag_blocks="10"),
+        {},
+        [
+            "chain.max_lag_blocks: 10 must be more than chain.confirmations (12): the ledger always stays that many"
+            " blocks behind the head, so it would never be ready"
+        ],
+    ),
+    (
+        "lag bound from the environment equal to the confirmations",
+        chain(confirmations="3"),
+        {"ARBTUI_CHAIN__MAX_LAG_BLOCKS": "3"},
+        [
+            "ARBTUI_CHAIN__MAX_LAG_BLOCKS: 3 must be more than chain.confirmations (3): the ledger always stays"
+            " that many blocks behind the head, so it would never be ready"
+        ],
+    ),
+    (
         "several problems at once",
         chain(owner='"0x12"', http_url='"http://127.0.0.1:8545"')
         + '[brokr]\nx = 1\n[broker]\nkind = "alpaca"\nthreshold = "dollars"\n[api]\nlisten = "0.0.0.0:80"\n'
