@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -367,6 +368,22 @@ def run_command(obj: Context, headless: bool) -> None:
 
     configure_logging(json_lines=True)
     raise SystemExit(asyncio.run(run_headless(settings, db=db)))
+
+
+TOKEN_BYTES = 32
+"""Random bytes in a token from ``arbtui token new`` (43 URL-safe characters)."""
+
+
+@main.group("token")
+def token_group() -> None:
+    """Secrets for the control API and the browser console."""
+
+
+@token_group.command("new")
+def token_new_command() -> None:
+    """Print a new random token (256 bits from the OS, URL-safe) for ARBTUI_CONTROL_TOKEN or
+    ARBTUI_SERVE_TOKEN. Nothing is stored: put it in the environment (e.g. .env) yourself."""
+    click.echo(secrets.token_urlsafe(TOKEN_BYTES))
 
 
 async def _host_console(engine: Any) -> int:

@@ -2,7 +2,9 @@
 ``clear-kill`` and ``hedge``. Each prints one line; a refusal prints the bot's own message and exits 1.
 
 The token comes from ``ARBTUI_CONTROL_TOKEN`` in the environment, never from an option (an option would
-show in the process list and the shell history).
+show in the process list and the shell history). It goes to a loopback ``--api`` directly (never through
+a proxy from the environment) and to any other host only over https: plain http to another host is
+refused before anything is sent (exit 2), see :mod:`arbtui.api.client`.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import click
 from pydantic import SecretStr
 
-from arbtui.api.client import DEFAULT_API_URL, ApiError, Applied, ControlClient
+from arbtui.api.client import DEFAULT_API_URL, ApiError, Applied, ControlClient, NotSent, check_api_url
 
 TOKEN_ENV = "ARBTUI_CONTROL_TOKEN"
 API_URL_ENV = "ARBTUI_API_URL"
@@ -130,7 +131,8 @@ def _control_options(command: F) -> F:
         show_default=True,
         envvar=API_URL_ENV,
         metavar="URL",
-        help=f"The running bot's HTTP API (env {API_URL_ENV}).",
+        callback=_safe_api_url,
+        help=f"The running bot's HTTP API (env {API_URL_ENV}); https for any host but this machine.",
     )(command)
     command = click.option("--reason", required=True, metavar="TEXT", help="Why: recorded with the event (required).")(
         command
@@ -138,28 +140,41 @@ def _control_options(command: F) -> F:
     return command
 
 
+def _safe_api_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Refuse an --api the token must not travel to before anything else happens (a hedge's question
+    included)."""
+    try:
+        check_api_url(value.rstrip("/"))
+    except NotSent as exc:
+        raise _BadInvocation(str(exc)) from exc
+    return value
+
+
 R = TypeVar("R", Applied, str)
+
+
+class _BadInvocation(click.ClickException):
+    """One line, exit 2: the command as given can never be sent (an unsafe --api URL, an unusable token)."""
+
+    exit_code = 2
 
 
 def _call(action: Callable[[ControlClient], R], api: str) -> R:
     token = os.environ.get(TOKEN_ENV, "")
     if not token:
         raise click.ClickException(f"set {TOKEN_ENV} in the environment (the bot's control token)")
-    _warn_if_plaintext_remote(api)
     try:
-        return action(ControlClient(api, SecretStr(token)))
+        client = ControlClient(api, SecretStr(token))
+    except NotSent as exc:
+        raise _BadInvocation(str(exc)) from exc
+    try:
+        return action(client)
     except ApiError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 def _ticker(symbol: str | None) -> str | None:
     return symbol.strip().upper() if symbol is not None else None
-
-
-def _warn_if_plaintext_remote(api: str) -> None:
-    parts = urlsplit(api)
-    if parts.scheme == "http" and parts.hostname not in (None, "localhost", "127.0.0.1", "::1"):
-        click.echo(f"warning: sending the control token unencrypted to {parts.hostname}", err=True)
 
 
 def _user() -> str:

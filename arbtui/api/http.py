@@ -19,7 +19,12 @@ disabled, 409 any other :class:`~arbtui.domain.errors.DomainError` (state confli
 :class:`~arbtui.store.errors.StoreError` (ledger not writable) — nothing was recorded in each case.
 
 Neither the token nor the ``Authorization`` header is ever logged: the access log has a fixed format
-without request headers, and refusals log only the route and the peer address.
+without request headers, and refusals log only the route and the peer address. A request aiohttp cannot
+parse (a header over :data:`MAX_FIELD_BYTES`, more than :data:`MAX_HEADERS` headers, a malformed line) is
+answered and logged by :class:`_QuietRequestHandler` with a fixed reason, never with its bytes: aiohttp's
+own error line quotes the offending header, so an oversized ``Authorization`` would otherwise put the
+token in the log and in the answer. A connection that has not sent a complete request head within
+:data:`HEADER_TIMEOUT` seconds (from its start, or from the previous answer) is closed.
 
 A handler is never cancelled when its client disconnects (``handler_cancellation=False``): a hedge that
 reached the engine runs to its end even if the CLI gave up waiting.
@@ -28,6 +33,7 @@ reached the engine runs to its end even if the CLI gave up waiting.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -35,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadStatusLine, HttpProcessingError, InvalidHeader, LineTooLong
 from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import SecretStr
@@ -56,6 +63,22 @@ SHUTDOWN_TIMEOUT = 10.0
 
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs'
 """Peer, request line, status, size, duration — never a request header."""
+
+MAX_LINE_BYTES = 8190
+"""Longest request line (method, path, version) accepted."""
+
+MAX_FIELD_BYTES = 8190
+"""Longest single header accepted; a longer one is refused with 431 (a bearer token is tens of bytes)."""
+
+MAX_HEADERS = 32
+"""Most headers accepted in one request (the CLI sends six, a Prometheus scrape about as many)."""
+
+HEADER_TIMEOUT = 10.0
+"""Seconds a connection may take to send a complete request head — from its start, or from the answer to
+its previous request (keep-alive) — before it is closed. A slow-header client cannot hold a socket."""
+
+BACKLOG = 128
+"""Pending connections the listening socket queues."""
 
 CONTROL_DISABLED = (
     "control routes are disabled: the bot was started without ARBTUI_CONTROL_TOKEN, "
@@ -100,9 +123,12 @@ class ListenAddress:
 
 
 @asynccontextmanager
-async def serve(app: web.Application, host: str, port: int) -> AsyncIterator[ListenAddress]:
+async def serve(
+    app: web.Application, host: str, port: int, *, header_timeout: float = HEADER_TIMEOUT
+) -> AsyncIterator[ListenAddress]:
     """Listen on ``host:port`` (loopback is the safe default; anything else is logged as a warning)
-    until the block exits, then stop accepting and give in-flight requests :data:`SHUTDOWN_TIMEOUT`."""
+    until the block exits, then stop accepting and give in-flight requests :data:`SHUTDOWN_TIMEOUT`.
+    ``header_timeout``: see :data:`HEADER_TIMEOUT`."""
     if not is_loopback(host):
         logger.warning(
             "HTTP service listening on non-loopback address {}: control is protected by the token only", host
@@ -112,11 +138,10 @@ async def serve(app: web.Application, host: str, port: int) -> AsyncIterator[Lis
         handle_signals=False,
         handler_cancellation=False,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
-        access_log_format=ACCESS_LOG_FORMAT,
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = _GuardedSite(runner, host, port, header_timeout=header_timeout)
         await site.start()
         bound = _bound_port(runner, fallback=port)
         logger.info("HTTP service listening on {}:{}", host, bound)
@@ -124,6 +149,74 @@ async def serve(app: web.Application, host: str, port: int) -> AsyncIterator[Lis
     finally:
         await runner.cleanup()
         logger.info("HTTP service stopped")
+
+
+class _QuietRequestHandler(web.RequestHandler):
+    """aiohttp's connection handler, except for a request it cannot parse: aiohttp would log the parser's
+    message with a traceback and send it back as the answer, and that message quotes the offending bytes
+    (an oversized ``Authorization: Bearer <token>…`` header verbatim). Here the answer and the one log line
+    carry a fixed reason and the peer address only. Faults of a handler itself keep aiohttp's handling
+    (a 500 without details; the traceback names no request header)."""
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if not isinstance(exc, HttpProcessingError):
+            return super().handle_error(request, status, exc, message)
+        answer, reason = _malformed(exc)
+        logger.warning("refused a malformed request from {} ({}): {}", request.remote, answer, reason)
+        response = web.json_response({"error": reason}, status=answer)
+        response.force_close()
+        return response
+
+
+def _malformed(exc: HttpProcessingError) -> tuple[int, str]:
+    """Status and a fixed reason for a request aiohttp could not parse — never the exception's message."""
+    if isinstance(exc, LineTooLong):
+        return 431, f"request line or header field too large (at most {MAX_FIELD_BYTES} bytes each)"
+    if isinstance(exc, InvalidHeader):
+        return 400, "malformed request header"
+    if isinstance(exc, BadStatusLine):
+        return 400, "malformed request line"
+    return 400, f"malformed HTTP request (at most {MAX_HEADERS} headers of {MAX_FIELD_BYTES} bytes each)"
+
+
+class _GuardedSite(web.BaseSite):
+    """A TCP listener whose connections are :class:`_QuietRequestHandler` with explicit header limits and
+    :data:`HEADER_TIMEOUT` (aiohttp's keep-alive timer, which it arms when a connection opens and after
+    each answer, closes a connection still waiting for a complete request head; its default is an hour)."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, *, header_timeout: float) -> None:
+        super().__init__(runner, backlog=BACKLOG)
+        self._host = host
+        self._port = port
+        self._header_timeout = header_timeout
+
+    @property
+    def name(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None, "runner.setup() comes first"
+        loop = asyncio.get_running_loop()
+        connection = functools.partial(
+            _QuietRequestHandler,
+            server,
+            loop=loop,
+            keepalive_timeout=self._header_timeout,
+            access_log_format=ACCESS_LOG_FORMAT,
+            max_line_size=MAX_LINE_BYTES,
+            max_field_size=MAX_FIELD_BYTES,
+            max_headers=MAX_HEADERS,
+        )
+        self._server = await loop.create_server(connection, self._host, self._port, backlog=self._backlog)
 
 
 class _Routes:

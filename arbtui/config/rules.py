@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from arbtui.config.fields import SECRET_ENVIRONMENT, is_loopback, parse_listen
 from arbtui.domain.position import ThresholdKind
@@ -14,6 +14,10 @@ from arbtui.domain.values import BrokerKind
 
 RULES_ERROR = "config_rules"
 """The pydantic error type the settings model raises for these rules."""
+
+MIN_CONTROL_TOKEN_LENGTH = 32
+"""Shortest ``ARBTUI_CONTROL_TOKEN`` accepted with ``api.allow_remote = true`` (``arbtui token new`` prints 43
+characters: 256 random bits)."""
 
 NEEDS: Mapping[str, tuple[str, ...]] = {
     "alpaca": ("alpaca_api_key", "alpaca_api_secret"),
@@ -66,8 +70,14 @@ def rule_problems(data: Mapping[str, Any], origins: Origins) -> list[str]:
             f"{where}: {listen[0]!r} is not a loopback address; set api.allow_remote = true to accept "
             "connections from other machines"
         )
+    token = _secret_text(data.get("control_token"))
     if remote and data.get("control_token") is None:
         problems.append("ARBTUI_CONTROL_TOKEN: missing; api.allow_remote = true needs a control token")
+    elif remote and token and len(token) < MIN_CONTROL_TOKEN_LENGTH:
+        problems.append(
+            f"ARBTUI_CONTROL_TOKEN: {len(token)} character{'s' if len(token) != 1 else ''}; "
+            f"api.allow_remote = true needs at least {MIN_CONTROL_TOKEN_LENGTH} (`arbtui token new` prints one)"
+        )
     return problems
 
 
@@ -97,6 +107,13 @@ def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 def _text(value: object) -> str | None:
     return str(value) if isinstance(value, str) else None
+
+
+def _secret_text(value: object) -> str | None:
+    """A secret's text, raw (``str``) or validated (:class:`SecretStr`); never printed."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return value if isinstance(value, str) else None
 
 
 def _boolean(value: object) -> bool | None:

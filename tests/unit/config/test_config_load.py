@@ -222,9 +222,17 @@ def test_a_converter_without_its_secrets_says_which_are_missing(tmp_path: Path) 
     ]
 
 
+def test_a_short_control_token_is_still_accepted_on_loopback(tmp_path: Path) -> None:
+    """Only ``allow_remote`` asks for 32 characters: an existing loopback setup keeps working."""
+    settings = load_settings(write(tmp_path, MINIMAL), {"ARBTUI_CONTROL_TOKEN": "short"})
+    assert settings.control_token is not None
+
+
 def test_remote_listen_is_allowed_with_the_switch_and_a_token(tmp_path: Path) -> None:
     text = MINIMAL + '[api]\nlisten = "0.0.0.0:8080"\nallow_remote = true\n'
-    settings = load_settings(write(tmp_path, text), {"ARBTUI_CONTROL_TOKEN": "a-long-control-token"})
+    settings = load_settings(
+        write(tmp_path, text), {"ARBTUI_CONTROL_TOKEN": "a-control-token-of-at-least-32-characters"}
+    )
     assert (settings.api.host, settings.api.port) == ("0.0.0.0", 8080)
 
 

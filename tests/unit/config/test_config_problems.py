@@ -194,6 +194,24 @@ CASES: list[tuple[str, str, Mapping[str, str], list[str]]] = [
         ["ARBTUI_CONTROL_TOKEN: missing; api.allow_remote = true needs a control token"],
     ),
     (
+        "remote with a one-character control token",
+        MINIMAL + '[api]\nlisten = "0.0.0.0:8080"\nallow_remote = true\n',
+        {"ARBTUI_CONTROL_TOKEN": "x"},
+        [
+            "ARBTUI_CONTROL_TOKEN: 1 character; api.allow_remote = true needs at least 32 "
+            "(`arbtui token new` prints one)"
+        ],
+    ),
+    (
+        "remote with a 31-character control token",
+        MINIMAL + "[api]\nallow_remote = true\n",
+        {"ARBTUI_CONTROL_TOKEN": "t" * 31},
+        [
+            "ARBTUI_CONTROL_TOKEN: 31 characters; api.allow_remote = true needs at least 32 "
+            "(`arbtui token new` prints one)"
+        ],
+    ),
+    (
         "paper not a boolean",
         MINIMAL + '[alpaca]\npaper = "yes please"\n',
         {},
