@@ -284,9 +284,9 @@ def schwab_auth_command(obj: Context, redirected_url: str | None) -> None:
     import os
 
     from arbtui.brokers.base import BrokerError
-    from arbtui.brokers.resilience import SystemClock
     from arbtui.brokers.schwab.crypto import TokenCipher
     from arbtui.brokers.schwab.oauth import AccessTokens, OAuthApp, authorize_url, exchange_redirect
+    from arbtui.clock import SystemClock
     from arbtui.engine.schwab_tokens import EventStoreTokenVault
     from arbtui.store.event_store import EventStore
 

@@ -26,10 +26,11 @@ from pydantic import SecretStr
 
 from arbtui.brokers.alpaca import AlpacaBroker, AlpacaConfig
 from arbtui.brokers.base import BrokerOrderId, MarketOrder
-from arbtui.brokers.resilience import RetryPolicy, SystemClock
+from arbtui.brokers.resilience import RetryPolicy
 from arbtui.brokers.schwab import SchwabBroker, SchwabConfig
 from arbtui.brokers.schwab.crypto import TokenCipher
 from arbtui.brokers.schwab.oauth import AccessTokens, authorize_url, exchange_redirect
+from arbtui.clock import SystemClock
 from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain.values import Direction, ExecutionId, PriceUsdc, Shares, Symbol
 from tests.fakes.schwab_server import ACCOUNT_HASH, SchwabServer

@@ -38,8 +38,8 @@ from textual.widgets import DataTable
 from arbtui.brokers.dry_run import DryRunBroker
 from arbtui.domain import onchain_trade
 from arbtui.domain.values import Direction
-from arbtui.engine.app import Engine, EngineOptions
 from arbtui.engine.bus import Bus
+from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.store.event_store import Committed
 from arbtui.store.ledger import Ledger
 from arbtui.tui.app import ArbtuiApp

@@ -40,14 +40,15 @@ from web3 import AsyncWeb3, WebSocketProvider
 from arbtui.brokers.base import BrokerOrderId, MarketOrder
 from arbtui.brokers.dry_run import DryRunBroker
 from arbtui.chain.rpc import JsonRpcClient
+from arbtui.clock import RandomIds, SystemClock
 from arbtui.config import load_settings
 from arbtui.demo.anvil import AnvilNode
 from arbtui.demo.artifacts import load_artifacts
 from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Deployment, deploy_all, deployer, order
 from arbtui.domain import position
 from arbtui.domain.values import Direction
-from arbtui.engine.app import Engine, EngineOptions
 from arbtui.engine.factory import build_engine
+from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.store.event_store import Committed
 from arbtui.store.ledger import Ledger
 from bench.intake import Sender
@@ -108,8 +109,7 @@ kind = "dry_run"
 """
     )
     settings = load_settings(config, environ={})
-    built = await build_engine(settings, db=workdir / "latency.db")
-    engine = built.engine
+    engine = await build_engine(settings, clock=SystemClock(), ids=RandomIds(), db=workdir / "latency.db")
     submitted = asyncio.Event()
     flat = asyncio.Event()
     submitted_at: list[float] = []
@@ -169,7 +169,7 @@ kind = "dry_run"
         async with AsyncWeb3(WebSocketProvider(anvil.ws_url)) as w3:
             await w3.eth.subscribe("logs", {"address": twin_orderbook})
             stream = w3.socket.process_subscriptions()
-            while not engine.chain_live:  # noqa: ASYNC110 (intake reports live through a flag only)
+            while not engine.health.chain_live:  # noqa: ASYNC110 (intake reports live through a flag only)
                 await asyncio.sleep(0.01)
             for n in range(WARM_UP):
                 await hedge(n)

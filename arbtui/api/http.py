@@ -49,7 +49,7 @@ from pydantic import SecretStr
 from arbtui.api._bodies import BadRequest, parse_audit, parse_manual_hedge, parse_symbol_scope
 from arbtui.config import is_loopback
 from arbtui.domain.errors import DomainError, InvalidCommand
-from arbtui.engine.ports import OperatorControl, Readiness
+from arbtui.engine.ports import OperatorControl, Readiness, ReadinessSource
 from arbtui.store.errors import StoreError
 
 READINESS_TIMEOUT = 2.0
@@ -89,11 +89,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def build_app(
-    control: OperatorControl, registry: CollectorRegistry, *, control_token: SecretStr | None
+    control: OperatorControl,
+    health: ReadinessSource,
+    registry: CollectorRegistry,
+    *,
+    control_token: SecretStr | None,
 ) -> web.Application:
     """The whole service. ``control_token`` ``None`` (or empty) disables every ``/control/*`` route."""
     token = control_token.get_secret_value().encode("utf-8") if control_token is not None else b""
-    routes = _Routes(control, registry, token)
+    routes = _Routes(control, health, registry, token)
     app = web.Application(middlewares=[_error_responses], client_max_size=MAX_BODY_BYTES)
     app.router.add_get("/health", routes.health)
     app.router.add_get("/ready", routes.ready)
@@ -220,8 +224,11 @@ class _GuardedSite(web.BaseSite):
 
 
 class _Routes:
-    def __init__(self, control: OperatorControl, registry: CollectorRegistry, token: bytes) -> None:
+    def __init__(
+        self, control: OperatorControl, health: ReadinessSource, registry: CollectorRegistry, token: bytes
+    ) -> None:
         self._control = control
+        self._health = health
         self._registry = registry
         self._token = token
 
@@ -231,7 +238,7 @@ class _Routes:
 
     async def ready(self, request: web.Request) -> web.Response:
         try:
-            readiness = await asyncio.wait_for(self._control.readiness(), READINESS_TIMEOUT)
+            readiness = await asyncio.wait_for(self._health.readiness(), READINESS_TIMEOUT)
         except TimeoutError:
             return web.json_response(
                 {"ready": False, "checks": {"engine": {"ok": False, "detail": "readiness checks timed out"}}},

@@ -16,6 +16,7 @@ from pathlib import Path
 from loguru import logger
 
 from arbtui.api.http import build_app, serve
+from arbtui.clock import RandomIds, SystemClock
 from arbtui.config import Settings
 from arbtui.engine.factory import build_engine
 
@@ -33,8 +34,7 @@ def configure_logging(*, json_lines: bool) -> None:
 
 
 async def run_headless(settings: Settings, *, db: Path | None = None) -> int:
-    built = await build_engine(settings, db=db)
-    engine = built.engine
+    engine = await build_engine(settings, clock=SystemClock(), ids=RandomIds(), db=db)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = 0
@@ -51,7 +51,7 @@ async def run_headless(settings: Settings, *, db: Path | None = None) -> int:
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, on_signal, number)
     token = settings.control_token
-    app = build_app(engine, engine.metrics.registry, control_token=token)
+    app = build_app(engine.control, engine.health, engine.metrics.registry, control_token=token)
     await engine.start()
     async with serve(app, settings.api.host, settings.api.port) as address:
         logger.info("arbtui running: {} broker, API at {}", engine.broker.kind.value, address.url)

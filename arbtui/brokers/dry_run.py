@@ -28,7 +28,7 @@ from arbtui.brokers.base import (
     OrderReport,
     OrderState,
 )
-from arbtui.brokers.resilience import Clock, SystemClock
+from arbtui.clock import Clock, SystemClock
 from arbtui.domain.values import DIVISION, BrokerKind, PriceUsdc, Shares, Symbol, Usdc
 
 DRY_RUN_SHARE_QUANTUM = Decimal("0.000000001")

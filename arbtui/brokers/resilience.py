@@ -19,47 +19,22 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from loguru import logger
 
 from arbtui.brokers.base import BrokerUnavailable, MarketClock, MarketClosed, MarketOrder, RateLimited
+from arbtui.clock import Clock
 from arbtui.domain.values import BrokerKind
 
 T = TypeVar("T")
 
 ALPACA_REQUESTS_PER_MINUTE = 200
 SCHWAB_REQUESTS_PER_MINUTE = 120
-
-
-class Clock(Protocol):
-    """Time as the adapters see it. The real one is :class:`SystemClock`; tests inject a fake."""
-
-    def now(self) -> datetime:
-        """Aware UTC wall-clock time."""
-        ...
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes back (for rate limits and expiry arithmetic)."""
-        ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True, slots=True)

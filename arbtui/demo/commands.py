@@ -20,7 +20,7 @@ import click
 if TYPE_CHECKING:  # the world (web3, the engine, the broker server) is imported only when the demo runs
     from arbtui.demo.scenario import DemoWorld
     from arbtui.demo.solver import Solver
-    from arbtui.engine.app import Engine
+    from arbtui.engine.lifecycle import Engine
 
 HostConsole = Callable[["Engine"], Awaitable[int]]
 DEFAULT_RATE = 1.5

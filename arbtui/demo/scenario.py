@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from arbtui.clock import RandomIds, SystemClock
 from arbtui.config import ConfigError, Settings, format_problems, load_settings
 from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.demo.anvil import ANVIL_BIN, REPO_ROOT, AnvilError, AnvilNode
@@ -29,8 +30,8 @@ from arbtui.demo.artifacts import PYTH_SDK, SOLC_PACKAGE, Artifact, load_artifac
 from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Deployment, deploy_demo
 from arbtui.demo.market import LISTINGS, UNKNOWN, PriceWalk, Strategy
 from arbtui.demo.solver import Solver
-from arbtui.engine.app import Engine
 from arbtui.engine.factory import build_engine
+from arbtui.engine.lifecycle import Engine
 
 BROKER_ACCEPT_DELAY_S = 0.2
 BROKER_FILL_DELAY_S = 0.6
@@ -142,10 +143,8 @@ async def demo_world(*, keep_db: Path | None, progress: Progress) -> AsyncIterat
         for listing in LISTINGS:
             assert listing.ticker is not None
             broker.book.prices[listing.ticker] = Decimal(listing.start_price)
-        built = await build_engine(settings)
-        world = DemoWorld(
-            node, deployment, driver, broker, settings, built.engine, config_path, db, kept=keep_db is not None
-        )
+        engine = await build_engine(settings, clock=SystemClock(), ids=RandomIds())
+        world = DemoWorld(node, deployment, driver, broker, settings, engine, config_path, db, kept=keep_db is not None)
         progress(f"engine built (ledger {db}); the simulated solver starts trading")
         yield world
     finally:

@@ -1,22 +1,26 @@
-"""In-process publish/subscribe: the engine publishes immutable messages, the console and the API read.
+"""In-process publish/subscribe of :data:`~arbtui.engine.messages.EngineMessage`.
 
-Each subscriber has its own bounded queue. A slow subscriber never slows the engine: when its queue is
-full the oldest message is dropped and counted (the console redraws from the next snapshot anyway).
+Two kinds of reader. A *listener* is called synchronously on publish (the engine's health watch: cheap,
+never blocks). A *subscription* has its own bounded queue (the console, the HTTP service): a slow one
+never slows the engine — when its queue is full the oldest message is dropped and counted (the console
+redraws from the next snapshot anyway).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+
+from arbtui.engine.messages import EngineMessage
 
 
 @dataclass
 class Subscription:
-    queue: asyncio.Queue[Any]
+    queue: asyncio.Queue[EngineMessage]
     dropped: int = 0
 
-    async def get(self) -> Any:
+    async def get(self) -> EngineMessage:
         return await self.queue.get()
 
 
@@ -24,6 +28,7 @@ class Subscription:
 class Bus:
     maxsize: int = 10_000
     _subscribers: list[Subscription] = field(default_factory=list)
+    _listeners: list[Callable[[EngineMessage], None]] = field(default_factory=list)
 
     def subscribe(self, maxsize: int | None = None) -> Subscription:
         subscription = Subscription(asyncio.Queue(maxsize or self.maxsize))
@@ -34,7 +39,13 @@ class Bus:
         if subscription in self._subscribers:
             self._subscribers.remove(subscription)
 
-    def publish(self, message: Any) -> None:
+    def listen(self, listener: Callable[[EngineMessage], None]) -> None:
+        """Call ``listener`` with every message, synchronously, before the subscriptions get it."""
+        self._listeners.append(listener)
+
+    def publish(self, message: EngineMessage) -> None:
+        for listener in self._listeners:
+            listener(message)
         for subscription in self._subscribers:
             if subscription.queue.full():
                 subscription.queue.get_nowait()

@@ -19,7 +19,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from loguru import logger
 
@@ -36,6 +36,7 @@ from arbtui.brokers.base import (
     RateLimited,
     RetryableBrokerError,
 )
+from arbtui.clock import Clock
 from arbtui.domain import offchain_order, position
 from arbtui.domain.flows import Change, complete_execution, fail_execution
 from arbtui.domain.offchain_order import OffchainOrder
@@ -66,10 +67,13 @@ class Executions:
         metrics: Metrics,
         options: ExecutionOptions,
         *,
+        clock: Clock,
         on_finished: Callable[[Symbol], Awaitable[None]],
         on_park: Callable[[Symbol, str], Awaitable[None]],
+        on_fault: Callable[[BaseException], None],
     ) -> None:
         self._store = store
+        self._clock = clock
         self._broker = broker
         self._alerts = alerts
         self._metrics = metrics
@@ -79,7 +83,7 @@ class Executions:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._failures: dict[str, int] = {}
         self._stopping = False
-        self.on_fault: Callable[[BaseException], None] = lambda exc: None
+        self._on_fault = on_fault
         """Called when a task dies of an error nothing here can contain (the engine halts loudly)."""
 
     def forgive(self, symbol: str) -> None:
@@ -105,7 +109,7 @@ class Executions:
         exc = task.exception()
         if exc is not None:
             logger.opt(exception=exc).critical("execution task {} died: {}", task.get_name(), exc)
-            self.on_fault(exc)
+            self._on_fault(exc)
 
     async def stop(self, grace_s: float) -> bool:
         """Send no new order; see orders already at the broker to a terminal state, up to ``grace_s``.
@@ -141,7 +145,7 @@ class Executions:
                     market_order = _market_order(order, pos.last_price)
                     if not looked_up:
                         looked_up = True
-                        found = await self._broker.find_order(market_order, since=_since(order))
+                        found = await self._broker.find_order(market_order, since=_since(order, self._clock.now()))
                         if found is not None:
                             log.info("recovered: the broker already has order {}", found.order_id)
                             await self._confirm(order, found.order_id)
@@ -193,7 +197,7 @@ class Executions:
 
             def complete(uow_order: OffchainOrder, pos: position.Position) -> list[Change]:
                 return complete_execution(
-                    uow_order, pos, shares_filled=report.filled_quantity, price_cents=price, at=_now()
+                    uow_order, pos, shares_filled=report.filled_quantity, price_cents=price, at=self._clock.now()
                 )
 
             await self._finish(order, complete)
@@ -201,7 +205,7 @@ class Executions:
             self._failures.pop(str(order.symbol), None)
             self._metrics.hedges.labels(symbol=order.symbol, status="FILLED").inc()
             if order.submitted_at is not None:
-                self._metrics.submit_to_fill.observe((_now() - order.submitted_at).total_seconds())
+                self._metrics.submit_to_fill.observe((self._clock.now() - order.submitted_at).total_seconds())
             self._alerts.clear(f"execution_failed:{order.symbol}", f"{order.symbol}: hedging again")
             return True
         if state in (OrderState.FAILED, OrderState.CANCELLED):
@@ -210,17 +214,17 @@ class Executions:
         growing = report.filled_quantity != order.shares_filled and report.filled_quantity < order.shares
         if state is OrderState.PARTIALLY_FILLED and growing and report.average_price is not None:
             update = offchain_order.UpdatePartialFill(
-                shares_filled=report.filled_quantity, avg_price_cents=report.average_price, at=_now()
+                shares_filled=report.filled_quantity, avg_price_cents=report.average_price, at=self._clock.now()
             )
             await self._record_order(order.execution_id, update)
         return False
 
     async def _confirm(self, order: OffchainOrder, broker_id: str) -> None:
         await self._record_order(
-            order.execution_id, offchain_order.ConfirmSubmission(broker_order_id=broker_id, at=_now())
+            order.execution_id, offchain_order.ConfirmSubmission(broker_order_id=broker_id, at=self._clock.now())
         )
         if order.placed_at is not None:
-            self._metrics.fill_to_submit.observe((_now() - order.placed_at).total_seconds())
+            self._metrics.fill_to_submit.observe((self._clock.now() - order.placed_at).total_seconds())
 
     async def _record_order(self, execution_id: str, command: offchain_order.OffchainOrderCommand) -> None:
         async def work(uow: UnitOfWork) -> None:
@@ -241,7 +245,7 @@ class Executions:
         await self._store.run(work, metadata={"correlation_id": order.execution_id})
 
     async def _fail(self, order: OffchainOrder, error: str) -> None:
-        await self._finish(order, lambda current, pos: fail_execution(current, pos, error=error, at=_now()))
+        await self._finish(order, lambda current, pos: fail_execution(current, pos, error=error, at=self._clock.now()))
         symbol = str(order.symbol)
         failures = self._failures[symbol] = self._failures.get(symbol, 0) + 1
         self._metrics.hedges.labels(symbol=symbol, status="FAILED").inc()
@@ -283,7 +287,7 @@ class Executions:
         )
         wait = self._options.market_recheck_s
         if next_open is not None:
-            wait = min(wait, max(0.05, (next_open - _now()).total_seconds()))
+            wait = min(wait, max(0.05, (next_open - self._clock.now()).total_seconds()))
         await asyncio.sleep(wait)
 
     def _backoff(self, attempt: int) -> float:
@@ -305,10 +309,6 @@ def _market_order(order: OffchainOrder, price: PriceUsdc | None) -> MarketOrder:
     )
 
 
-def _since(order: OffchainOrder) -> datetime:
-    placed = order.placed_at or _now()
-    return placed - timedelta(minutes=5)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _since(order: OffchainOrder, now: datetime) -> datetime:
+    """Where to look for the order at the broker: from a little before its placement."""
+    return (order.placed_at or now) - timedelta(minutes=5)

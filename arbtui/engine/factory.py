@@ -3,10 +3,7 @@ alike, so tests run what operators run."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-
-from loguru import logger
 
 from arbtui.brokers.alpaca import AlpacaBroker
 from arbtui.brokers.base import Broker
@@ -16,42 +13,24 @@ from arbtui.brokers.schwab.crypto import TokenCipher
 from arbtui.chain.decode import DecodeConfig, SymbolMarkers
 from arbtui.chain.intake import FillIntake, IntakeConfig
 from arbtui.chain.pyth import PythConfig
-from arbtui.chain.signals import (
-    AlertKind,
-    BackfillProgress,
-    HeadSeen,
-    IntakeAlert,
-    IntakeAlertCleared,
-    IntakeSignal,
-    IntakeState,
-    IntakeStatus,
-    RangeRecorded,
-    ReceiptsRead,
-    ReorgHandled,
-)
+from arbtui.clock import Clock, Ids
 from arbtui.config import Settings
 from arbtui.domain.manual_hedge import ManualHedgeLimits
 from arbtui.domain.position import Threshold, ThresholdKind
 from arbtui.domain.values import BrokerKind, PriceUsdc
-from arbtui.engine.alerts import Alert, Severity
-from arbtui.engine.app import Engine, EngineOptions
 from arbtui.engine.executions import ExecutionOptions
+from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.engine.schwab_tokens import EventStoreTokenVault
 from arbtui.store.event_store import EventStore
 from arbtui.store.ledger import Ledger
 
 
-@dataclass(frozen=True)
-class Built:
-    engine: Engine
-    intake: FillIntake
-
-
-async def build_engine(settings: Settings, *, db: Path | None = None) -> Built:
-    """Open the ledger and wire broker, intake and engine as the settings say (nothing connects yet)."""
-    store = await EventStore.open(db or settings.database.path)
-    broker = _broker(settings, store)
-    ledger = Ledger(store, broker.kind)
+async def build_engine(settings: Settings, *, clock: Clock, ids: Ids, db: Path | None = None) -> Engine:
+    """Open the ledger and build broker, intake and engine as the settings say (nothing connects yet).
+    ``clock`` and ``ids`` stamp every event and draw every execution id (tests pin both)."""
+    store = await EventStore.open(db or settings.database.path, clock=clock)
+    broker = _broker(settings, store, clock)
+    ledger = Ledger(store, broker.kind, clock=clock, ids=ids)
     options = EngineOptions(
         check_interval_s=settings.engine.check_interval_s,
         shutdown_timeout_s=settings.engine.shutdown_timeout_s,
@@ -60,6 +39,7 @@ async def build_engine(settings: Settings, *, db: Path | None = None) -> Built:
         stuck_after_s=settings.engine.stuck_after_s,
         unhedged_alert_usd=float(settings.alerts.unhedged_usd),  # float-ok: an alert threshold
         unhedged_alert_after_s=settings.alerts.unhedged_for_s,
+        alert_repeat_s=settings.alerts.repeat_every_s,
         threshold=Threshold(kind=ThresholdKind(settings.broker.threshold.value)),
         executions=ExecutionOptions(
             poll_interval_s=settings.broker.poll_interval_s,
@@ -70,9 +50,14 @@ async def build_engine(settings: Settings, *, db: Path | None = None) -> Built:
         ),
         known_symbols=frozenset(settings.pyth.feeds),
     )
+    config = intake_config(settings)
+    return Engine(ledger, broker, options, intake=lambda observer: FillIntake(config, ledger, observer))
+
+
+def intake_config(settings: Settings) -> IntakeConfig:
     chain = settings.chain
     assert chain.http_url is not None  # required by the settings rules
-    intake_config = IntakeConfig(
+    return IntakeConfig(
         http_url=chain.http_url,
         decode=DecodeConfig(
             orderbook=chain.orderbook,
@@ -92,69 +77,15 @@ async def build_engine(settings: Settings, *, db: Path | None = None) -> Built:
         if chain.pyth is None
         else PythConfig(address=chain.pyth, feeds=dict(settings.pyth.feeds), timeout=settings.pyth.timeout_s),
     )
-    holder: list[Engine] = []
-    intake = FillIntake(intake_config, ledger, lambda signal: observe_intake(holder[0], signal))
-    engine = Engine(ledger, broker, options, intake=intake.run, stop_intake=intake.stop)
-    engine.alerts.repeat_every = settings.alerts.repeat_every_s
-    holder.append(engine)
-    return Built(engine, intake)
 
 
-def _broker(settings: Settings, store: EventStore) -> Broker:
+def _broker(settings: Settings, store: EventStore, clock: Clock) -> Broker:
     kind = settings.broker.kind
     if kind is BrokerKind.ALPACA:
-        return AlpacaBroker(settings.alpaca_config())
+        return AlpacaBroker(settings.alpaca_config(), clock=clock)
     if kind is BrokerKind.SCHWAB:
         assert settings.encryption_key is not None  # required by the settings rules for schwab
         cipher = TokenCipher.from_hex(settings.encryption_key)
-        return SchwabBroker(settings.schwab_config(), vault=EventStoreTokenVault(store), cipher=cipher)
+        return SchwabBroker(settings.schwab_config(), vault=EventStoreTokenVault(store), cipher=cipher, clock=clock)
     price = settings.broker.dry_run_price
-    return DryRunBroker(DryRunConfig(default_price=None if price is None else PriceUsdc(price)))
-
-
-def observe_intake(engine: Engine, signal: IntakeSignal) -> None:
-    """Intake's signals → engine readiness, metrics and alerts."""
-    if isinstance(signal, IntakeStatus):
-        engine.intake_progress(live=signal.state is IntakeState.LIVE)
-        if signal.state is IntakeState.RECONNECTING:
-            engine.metrics.rpc_errors.inc()
-        logger.info("intake {}{}", signal.state.value, f": {signal.detail}" if signal.detail else "")
-    elif isinstance(signal, HeadSeen):
-        engine.chain_head = signal.number
-        engine.metrics.node_head.set(signal.number)
-    elif isinstance(signal, RangeRecorded):
-        engine.intake_progress(live=engine.chain_live)
-        engine.recorded_through = signal.end.number
-        engine.metrics.chain_head.set(signal.end.number)
-    elif isinstance(signal, BackfillProgress):
-        logger.info(
-            "backfill {:.0%}: blocks {}..{} of {}, {} fills",
-            signal.fraction,
-            signal.first,
-            signal.done_through,
-            signal.target,
-            signal.fills,
-        )
-    elif isinstance(signal, ReorgHandled):
-        engine.alerts.raise_(
-            Alert(
-                f"reorg:{signal.detected_at_block}",
-                Severity.WARNING,
-                f"chain reorganisation at block {signal.detected_at_block}: {len(signal.retracted)} fills retracted",
-                action="none: retracted fills are reversed on their positions and hedged back",
-            )
-        )
-    elif isinstance(signal, ReceiptsRead):
-        engine.metrics.receipt_reads.inc(len(signal.blocks))
-    elif isinstance(signal, IntakeAlert):
-        if signal.kind is AlertKind.INCONSISTENT_LOGS:
-            engine.metrics.inconsistent_logs.labels(found_by=str(signal.context.get("found_by", ""))).inc(
-                int(str(signal.context.get("logs", 1)))
-            )
-            engine.node_inconsistencies += 1
-            engine.node_inconsistency = signal.message
-        elif signal.kind is AlertKind.LOGS_UNCONFIRMED:
-            engine.metrics.unconfirmed_waits.inc()
-        engine.alerts.raise_(Alert(f"intake:{signal.kind.value}", Severity.WARNING, signal.message))
-    elif isinstance(signal, IntakeAlertCleared):
-        engine.alerts.clear(f"intake:{signal.kind.value}", signal.message)
+    return DryRunBroker(DryRunConfig(default_price=None if price is None else PriceUsdc(price)), clock=clock)

@@ -1,5 +1,7 @@
-"""What the engine offers the layers above it (HTTP service, console, CLI): operator control, health and
-readiness. The engine implements :class:`OperatorControl`; the API and the console only ever call this.
+"""What the engine offers the layers above it (HTTP service, console, CLI): operator control and
+readiness; what it says is :mod:`arbtui.engine.messages`. ``EngineControl`` implements
+:class:`OperatorControl` and the health watch :class:`ReadinessSource`: the API and the console call
+only these.
 
 Errors: every control method raises :class:`arbtui.domain.errors.DomainError` subclasses when the rules
 refuse the action — :class:`~arbtui.domain.errors.InvalidCommand` (malformed: zero shares, empty reason)
@@ -68,6 +70,10 @@ class OperatorControl(Protocol):
         open net without ``allow_overhedge``, ``OverHedge`` (nothing recorded). An allowed over-hedge
         also pauses automatic hedging of the symbol."""
         ...
+
+
+class ReadinessSource(Protocol):
+    """Where ``/ready`` asks (the engine's health watch)."""
 
     async def readiness(self) -> Readiness:
         """The current readiness checks (cheap: from state the engine keeps, no network round trip)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 from arbtui.brokers.schwab.oauth import EncryptedTokens
 from arbtui.domain import schwab_auth
 from arbtui.domain.flows import Change
-from arbtui.store.codec import utc_now
 from arbtui.store.event_store import EventStore, UnitOfWork
 
 
@@ -39,7 +38,7 @@ class EventStoreTokenVault:
     async def save(self, tokens: EncryptedTokens) -> None:
         async def work(uow: UnitOfWork) -> None:
             state = await uow.load(schwab_auth.SPEC, schwab_auth.SCHWAB_ID)
-            now = utc_now()
+            now = self._store.clock.now()
             command: schwab_auth.StoreTokens | schwab_auth.RefreshAccessToken
             if state.refresh_expires_at == tokens.refresh_expires_at:
                 command = schwab_auth.RefreshAccessToken(

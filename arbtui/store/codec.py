@@ -66,10 +66,6 @@ def decode_state(spec: AggregateSpec[Any, Any], payload: str) -> Frozen | None:
     return state
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def iso(moment: datetime) -> str:
     """Metadata timestamps: UTC ISO-8601, always with microseconds, so text order is time order."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")

@@ -29,13 +29,14 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from arbtui.clock import Clock, SystemClock
 from arbtui.domain import AGGREGATES
 from arbtui.domain.errors import DomainError
 from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
 from arbtui.domain.flows import Change
 from arbtui.domain.values import BlockRef
 from arbtui.store import projections
-from arbtui.store.codec import decode_event, decode_state, encode_event, encode_state, iso, utc_now
+from arbtui.store.codec import decode_event, decode_state, encode_event, encode_state, iso
 from arbtui.store.errors import ConcurrencyConflict, CorruptEvent, DatabaseUnavailable
 from arbtui.store.group_commit import GroupCommit
 from arbtui.store.migrate import connect_sync, migrate
@@ -180,8 +181,17 @@ class UnitOfWork:
 class EventStore:
     """The single writer of the ledger database (the engine process owns it)."""
 
-    def __init__(self, conn: aiosqlite.Connection, writer: sqlite3.Connection, path: Path, snapshot_every: int) -> None:
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        writer: sqlite3.Connection,
+        path: Path,
+        snapshot_every: int,
+        clock: Clock | None = None,
+    ) -> None:
         self._conn = conn
+        self.clock: Clock = clock or SystemClock()
+        """Stamps ``recorded_at`` in each event's metadata."""
         self.path = path
         self._snapshot_every = snapshot_every
         self._cache: OrderedDict[tuple[str, str], tuple[Any, int]] = OrderedDict()
@@ -210,7 +220,12 @@ class EventStore:
 
     @classmethod
     async def open(
-        cls, path: Path | str, *, snapshot_every: int = SNAPSHOT_EVERY, busy_timeout_ms: int = 5000
+        cls,
+        path: Path | str,
+        *,
+        snapshot_every: int = SNAPSHOT_EVERY,
+        busy_timeout_ms: int = 5000,
+        clock: Clock | None = None,
     ) -> EventStore:
         """Open (creating and migrating as needed) the database at ``path``. A write that finds the
         database locked waits up to ``busy_timeout_ms``, then fails with :class:`DatabaseUnavailable`."""
@@ -224,7 +239,7 @@ class EventStore:
         except sqlite3.DatabaseError as exc:
             writer.close()
             raise DatabaseUnavailable(f"cannot open database {path}: {exc}") from exc
-        return cls(conn, writer, path, snapshot_every)
+        return cls(conn, writer, path, snapshot_every, clock)
 
     async def close(self) -> None:
         async with self._lock:
@@ -425,7 +440,7 @@ class EventStore:
         if not changes and uow.checkpoint is None and uow.forget_checkpoints_above is None:
             # nothing to write, but it may have read staged states: answer once those are durable
             return self._groups.after_reading(), []
-        now = utc_now()
+        now = self.clock.now()
         metadata = json.dumps(
             {"recorded_at": iso(now), "correlation_id": None, "causation_id": None, **uow.metadata},
             sort_keys=True,

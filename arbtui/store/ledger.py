@@ -7,23 +7,18 @@ reorg retracts every trade above the fork point in the same transaction that mov
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from arbtui.clock import Clock, Ids, RandomIds, SystemClock
 from arbtui.domain import control, onchain_trade, position
 from arbtui.domain.errors import DomainError
 from arbtui.domain.flows import Change, position_changes, retract_fill, witness_fill
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill, SkipReason
 from arbtui.domain.values import BlockRef, BrokerKind, ExecutionId, Symbol, TradeId
-from arbtui.store.codec import utc_now
 from arbtui.store.event_store import EventStore, UnitOfWork
-
-
-def new_execution_id() -> ExecutionId:
-    return ExecutionId(str(uuid.uuid4()))
 
 
 @dataclass(frozen=True)
@@ -39,9 +34,18 @@ class OpenExecution:
 class Ledger:
     """Onchain facts in, positions (and placements) out — every call one atomic commit."""
 
-    def __init__(self, store: EventStore, broker: BrokerKind = BrokerKind.DRY_RUN) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        broker: BrokerKind = BrokerKind.DRY_RUN,
+        *,
+        clock: Clock | None = None,
+        ids: Ids | None = None,
+    ) -> None:
         self.store = store
         self.broker = broker
+        self.clock: Clock = clock or SystemClock()
+        self.ids: Ids = ids or RandomIds()
         self.threshold = position.Threshold()
         """The hedging threshold a position is held to; a symbol seen for the first time adopts it
         (``ThresholdUpdated``, audited) before its first fill is acknowledged."""
@@ -51,8 +55,17 @@ class Ledger:
         trade retracted by a reorg before a restart, re-mined higher), and the range is then read."""
 
     @classmethod
-    async def open(cls, path: Path | str, broker: BrokerKind = BrokerKind.DRY_RUN, **store_options: int) -> Ledger:
-        return cls(await EventStore.open(path, **store_options), broker)
+    async def open(
+        cls,
+        path: Path | str,
+        broker: BrokerKind = BrokerKind.DRY_RUN,
+        *,
+        clock: Clock | None = None,
+        ids: Ids | None = None,
+        **store_options: int,
+    ) -> Ledger:
+        clock = clock or SystemClock()
+        return cls(await EventStore.open(path, clock=clock, **store_options), broker, clock=clock, ids=ids)
 
     async def close(self) -> None:
         await self.store.close()
@@ -159,13 +172,13 @@ class Ledger:
         return position.HedgeContext(
             hedging_allowed=judge and controls.hedging_allowed(symbol),
             broker=self.broker,
-            execution_id=new_execution_id(),
-            at=utc_now(),
+            execution_id=self.ids.execution_id(),
+            at=self.clock.now(),
         )
 
     async def _skip(self, uow: UnitOfWork, skip: SkippedFill) -> None:
         trade = await uow.load(onchain_trade.SPEC, str(skip.trade_id))
-        events = onchain_trade.decide(trade, onchain_trade.RecordSkip(skip=skip, at=utc_now()))
+        events = onchain_trade.decide(trade, onchain_trade.RecordSkip(skip=skip, at=self.clock.now()))
         uow.record([Change(onchain_trade.SPEC, trade.trade_id, tuple(events))])
 
     async def rewind(self, to: BlockRef | None, *, reorg_depth: int, detected_at_block: int) -> list[TradeId]:
@@ -186,7 +199,7 @@ class Ledger:
                 if trade.fill is None:
                     continue
                 pos = await uow.load(position.SPEC, str(trade.fill.symbol))
-                changes = retract_fill(trade, pos, retract, utc_now())
+                changes = retract_fill(trade, pos, retract, self.clock.now())
                 uow.record(changes)
                 if changes:
                     done.append(trade.fill.trade_id)

@@ -1,9 +1,10 @@
 """The operator console: hosts the engine in its own event loop and renders what the engine's bus publishes.
 
-Thin composition: the panes (``widgets/``) render rows, the model (``model.py``) folds bus messages into
-an immutable view, and the workers here do the I/O — starting and stopping the engine, reading the bus,
-sampling readiness, sending operator commands — and only post messages. Only the handlers
-(``on_view_changed``, ``on_status_sampled``, ``on_command_finished``, ``on_engine_halted``) touch widgets.
+Thin composition: the panes (``widgets/``) render rows, the model (``model.py``) folds bus messages
+(:data:`~arbtui.engine.messages.EngineMessage`: commits, alerts, readiness, the market, intake's reports)
+into an immutable view, and the workers here do the I/O — starting and stopping the engine, reading the
+bus, sending operator commands through ``engine.control`` — and only post messages. Only the handlers
+(``on_view_changed``, ``on_command_finished``, ``on_engine_halted``) touch widgets.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from textual.widgets import Footer
 
 from arbtui.domain.errors import DomainError
 from arbtui.domain.values import Symbol
-from arbtui.engine.app import Engine
 from arbtui.engine.bus import Subscription
+from arbtui.engine.lifecycle import Engine
 from arbtui.store.errors import StoreError
-from arbtui.tui.messages import CommandFinished, EngineHalted, EngineStatus, StatusSampled, ViewChanged
+from arbtui.tui.messages import CommandFinished, EngineHalted, EngineStatus, ViewChanged
 from arbtui.tui.model import ConsoleView, fold, seeded
 from arbtui.tui.readonly import read_seed
 from arbtui.tui.screens import ConfirmScreen, HedgeRequest, HedgeScreen, HelpScreen, HistoryScreen, ReasonScreen
@@ -81,7 +82,6 @@ class ArbtuiApp(App[int]):
         *,
         actor: str | None = None,
         clock: Callable[[], datetime] | None = None,
-        status_every_s: float = 1.0,
         frame_s: float = FRAME_S,
         inventory: InventoryReader | None = None,
         read_only: bool = False,
@@ -93,11 +93,11 @@ class ArbtuiApp(App[int]):
         self.inventory = inventory
         self.actor = actor or console_actor()
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.status_every_s = status_every_s
         self.frame_s = frame_s
         self.view = ConsoleView()
         """The last view rendered (read by actions and tests; replaced, never mutated)."""
         self.status: EngineStatus | None = None
+        """What the status bar shows, from the view's readiness and market (``None`` until the first)."""
         self.seeded = asyncio.Event()
         self.engine_started = asyncio.Event()
         self._engine_stopped = False
@@ -126,7 +126,6 @@ class ArbtuiApp(App[int]):
         subscription = self.engine.bus.subscribe()  # before the seed and the start: nothing is missed
         self._listen(subscription)
         self._run_engine()
-        self._sample_status()
 
     # --- workers: I/O only, they post messages ------------------------------------------------
 
@@ -154,20 +153,6 @@ class ArbtuiApp(App[int]):
         await self.engine.wait()
         if self.engine.fault is not None:
             self.post_message(EngineHalted(repr(self.engine.fault)))
-
-    @work(group="status", exit_on_error=True)
-    async def _sample_status(self) -> None:
-        await self.engine_started.wait()
-        while not self._engine_stopped:
-            readiness = await self.engine.readiness()
-            status = EngineStatus(
-                readiness,
-                self.engine.broker.kind.value,
-                self.engine.market,
-                node_inconsistencies=self.engine.node_inconsistencies,
-            )
-            self.post_message(StatusSampled(status))
-            await asyncio.sleep(self.status_every_s)
 
     @work(group="commands")
     async def _command(self, done: str, command: Callable[[], Awaitable[object]]) -> None:
@@ -207,11 +192,11 @@ class ArbtuiApp(App[int]):
         self._pane(OrdersPane).show(view.orders)
         self._pane(AlertLog).show(view.alerts)
         self._pane(ControlBanner).show(view.control)
+        if view.readiness is not None:
+            self.status = EngineStatus(
+                view.readiness, self.engine.venue, view.market, node_inconsistencies=view.node_inconsistencies
+            )
         self._pane(StatusBar).show(self.status, view.unhedged_usd(), len(view.in_flight))
-
-    def on_status_sampled(self, message: StatusSampled) -> None:
-        self.status = message.status
-        self._pane(StatusBar).show(self.status, self.view.unhedged_usd(), len(self.view.in_flight))
 
     def on_command_finished(self, message: CommandFinished) -> None:
         self.notify(message.text, severity="error" if message.refused else "information")
@@ -244,7 +229,7 @@ class ArbtuiApp(App[int]):
             if reason is not None:
                 self._command(
                     f"paused {target}",
-                    lambda: self.engine.pause(_ticker(symbol), actor=self.actor, reason=reason),
+                    lambda: self.engine.control.pause(_ticker(symbol), actor=self.actor, reason=reason),
                 )
 
         self.push_screen(ReasonScreen(f"Pause hedging for {target}?", "paused from the console"), send)
@@ -259,7 +244,7 @@ class ArbtuiApp(App[int]):
             if reason is not None:
                 self._command(
                     f"resumed {target}",
-                    lambda: self.engine.resume(_ticker(symbol), actor=self.actor, reason=reason),
+                    lambda: self.engine.control.resume(_ticker(symbol), actor=self.actor, reason=reason),
                 )
 
         self.push_screen(ReasonScreen(f"Resume hedging for {target}?", "resumed from the console"), send)
@@ -273,7 +258,7 @@ class ArbtuiApp(App[int]):
                 if reason is not None:
                     self._command(
                         "kill switch cleared",
-                        lambda: self.engine.clear_kill_switch(actor=self.actor, reason=reason),
+                        lambda: self.engine.control.clear_kill_switch(actor=self.actor, reason=reason),
                     )
 
             self.push_screen(ReasonScreen("Clear the kill switch? Hedging starts again.", ""), clear)
@@ -283,7 +268,7 @@ class ArbtuiApp(App[int]):
             if reason is not None:
                 self._command(
                     "kill switch engaged",
-                    lambda: self.engine.engage_kill_switch(actor=self.actor, reason=reason),
+                    lambda: self.engine.control.engage_kill_switch(actor=self.actor, reason=reason),
                 )
 
         self.push_screen(ReasonScreen("ENGAGE THE KILL SWITCH? No hedge at all, manual included.", ""), engage)
@@ -296,8 +281,8 @@ class ArbtuiApp(App[int]):
             if request is None:
                 return
             self._command(
-                f"hedge sent: {request.in_words(self.engine.broker.kind.value)}",
-                lambda: self.engine.manual_hedge(
+                f"hedge sent: {request.in_words(self.engine.venue)}",
+                lambda: self.engine.control.manual_hedge(
                     request.symbol,
                     request.direction,
                     request.shares,
@@ -307,7 +292,7 @@ class ArbtuiApp(App[int]):
                 ),
             )
 
-        self.push_screen(HedgeScreen(self.engine.broker.kind.value, self._selected_symbol()), send)
+        self.push_screen(HedgeScreen(self.engine.venue, self._selected_symbol()), send)
 
     def action_filter_alerts(self) -> None:
         shown = self._pane(AlertLog).cycle_filter()

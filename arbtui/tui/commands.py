@@ -11,9 +11,10 @@ from pathlib import Path
 
 import click
 
+from arbtui.clock import RandomIds, SystemClock
 from arbtui.config import Settings, is_loopback
-from arbtui.engine.app import Engine
 from arbtui.engine.factory import build_engine
+from arbtui.engine.lifecycle import Engine
 from arbtui.reporting.inventory_command import inventory_source
 from arbtui.tui.app import ArbtuiApp
 from arbtui.tui.screens.pnl import InventoryReader
@@ -58,8 +59,7 @@ def run_console(settings: Settings, db: Path | None = None, *, read_only: bool =
     log_beside(Path(db or settings.database.path))
 
     async def main() -> int:
-        built = await build_engine(settings, db=db)
-        engine = built.engine
+        engine = await build_engine(settings, clock=SystemClock(), ids=RandomIds(), db=db)
         inventory = inventory_source(settings, engine.broker, db or settings.database.path)
         return await host(engine, inventory, read_only=read_only)
 

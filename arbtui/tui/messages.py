@@ -41,17 +41,6 @@ class ViewChanged(Message):
         return isinstance(message, ViewChanged)
 
 
-class StatusSampled(Message):
-    """The engine's readiness, sampled. Handled by ``ArbtuiApp.on_status_sampled``."""
-
-    def __init__(self, status: EngineStatus) -> None:
-        super().__init__()
-        self.status = status
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, StatusSampled)
-
-
 class CommandFinished(Message):
     """An operator command came back: done, or refused with the engine's one-line reason.
     Handled by ``ArbtuiApp.on_command_finished``."""

@@ -1,9 +1,9 @@
 """What the console shows, as one immutable value folded from the engine's bus — no Textual here.
 
-:func:`fold` takes the current :class:`ConsoleView` and one bus message (a tuple of
-:class:`~arbtui.store.event_store.Committed`, or an :class:`~arbtui.engine.alerts.Alert`) and returns the
-next view. Every list is bounded (newest kept), and an aggregate's state is only ever replaced by one of
-a higher version, so a seed read from the ledger and the live bus can overlap without going backwards.
+:func:`fold` takes the current :class:`ConsoleView` and one bus message (an
+:data:`~arbtui.engine.messages.EngineMessage`) and returns the next view. Every list is bounded (newest
+kept), and an aggregate's state is only ever replaced by one of a higher version, so a seed read from the
+ledger and the live bus can overlap without going backwards.
 The panes render rows; they never see the domain objects.
 """
 
@@ -14,15 +14,26 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, assert_never
 
+from arbtui.brokers.base import MarketClock
+from arbtui.chain.signals import AlertKind, IntakeAlert
 from arbtui.domain import control, offchain_order, onchain_trade, position
 from arbtui.domain.control import Control
 from arbtui.domain.offchain_order import OffchainOrder, OrderStatus
 from arbtui.domain.onchain_trade import OnChainTrade, TradeStatus
 from arbtui.domain.position import Position, ThresholdKind
 from arbtui.engine.alerts import Alert, Severity
-from arbtui.store.event_store import Committed
+from arbtui.engine.messages import (
+    AlertCleared,
+    AlertRaised,
+    Committed,
+    EngineMessage,
+    IntakeReported,
+    MarketStatus,
+    ReadinessChanged,
+)
+from arbtui.engine.ports import Readiness
 
 MAX_FILLS = 200
 MAX_ORDERS = 200
@@ -60,6 +71,12 @@ class ConsoleView:
     """Oldest first (the log reads downwards), at most :data:`MAX_ALERTS`."""
     control: Control = field(default_factory=Control)
     control_version: int = 0
+    readiness: Readiness | None = None
+    """The engine's readiness checks as last published (``None`` before its first scan)."""
+    market: MarketClock | None = None
+    """The broker clock's latest answer."""
+    node_inconsistencies: int = 0
+    """Times intake found the node's log answers incomplete (shown beside the chain status)."""
 
     @property
     def in_flight(self) -> tuple[OffchainOrder, ...]:
@@ -76,16 +93,25 @@ class ConsoleView:
         return total
 
 
-def fold(view: ConsoleView, message: object, now: Callable[[], datetime]) -> ConsoleView:
-    """The view after one bus message. Messages of other kinds leave it unchanged."""
-    if isinstance(message, Alert):
-        alerts = (*view.alerts, AlertEntry(now(), message))[-MAX_ALERTS:]
-        return replace(view, alerts=alerts)
-    if isinstance(message, tuple):
-        for change in message:
-            if isinstance(change, Committed):
+def fold(view: ConsoleView, message: EngineMessage, now: Callable[[], datetime]) -> ConsoleView:
+    """The view after one bus message."""
+    match message:
+        case Committed(changes):
+            for change in changes:
                 view = apply_state(view, change.aggregate_type, change.aggregate_id, change.version, change.state)
-    return view
+            return view
+        case AlertRaised(alert) | AlertCleared(alert):
+            return replace(view, alerts=(*view.alerts, AlertEntry(now(), alert))[-MAX_ALERTS:])
+        case MarketStatus(clock):
+            return replace(view, market=clock)
+        case ReadinessChanged(readiness):
+            return replace(view, readiness=readiness)
+        case IntakeReported(IntakeAlert(kind=AlertKind.INCONSISTENT_LOGS)):
+            return replace(view, node_inconsistencies=view.node_inconsistencies + 1)
+        case IntakeReported():
+            return view
+        case _:
+            assert_never(message)
 
 
 def apply_state(view: ConsoleView, aggregate_type: str, aggregate_id: str, version: int, state: Any) -> ConsoleView:

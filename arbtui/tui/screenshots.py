@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,14 +21,12 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-import arbtui.engine.app as engine_app
-import arbtui.engine.executions as engine_executions
-import arbtui.store.ledger as store_ledger
 from arbtui.brokers.dry_run import DryRunBroker
+from arbtui.clock import CountingIds, StoppedClock
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, PythPrice
-from arbtui.domain.values import BlockRef, Direction, ExecutionId, PriceUsdc, Shares, Symbol, TradeId
-from arbtui.engine.app import Engine, EngineOptions
+from arbtui.domain.values import BlockRef, Direction, PriceUsdc, Shares, Symbol, TradeId
 from arbtui.engine.executions import ExecutionOptions
+from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.store.ledger import Ledger
 from arbtui.tui.app import ArbtuiApp
 
@@ -55,32 +51,13 @@ SESSION = (  # symbol, shares, our side, price, Pyth price
 )
 
 
-@contextmanager
-def pinned_clocks() -> Iterator[None]:
-    """The engine's and the ledger's clocks stopped at :data:`NOW`, execution ids drawn from a counter."""
-    ids = itertools.count(1)
+CLOCK = StoppedClock(NOW)
+"""The engine's and the ledger's clock, stopped at :data:`NOW`."""
 
-    def now() -> datetime:
-        return NOW
 
-    def execution_id() -> ExecutionId:
-        return ExecutionId(str(uuid.uuid5(uuid.NAMESPACE_URL, f"arbtui:screenshots:{next(ids)}")))
-
-    pins: list[tuple[Any, str, Any]] = [
-        (engine_app, "_now", now),
-        (engine_executions, "_now", now),
-        (store_ledger, "utc_now", now),
-        (engine_app, "new_execution_id", execution_id),
-        (store_ledger, "new_execution_id", execution_id),
-    ]
-    saved = [(module, name, getattr(module, name)) for module, name, _ in pins]
-    for module, name, value in pins:
-        setattr(module, name, value)
-    try:
-        yield
-    finally:
-        for module, name, value in saved:
-            setattr(module, name, value)
+def screenshot_ids() -> CountingIds:
+    """Execution ids drawn from a counter (the same on every run)."""
+    return CountingIds(lambda n: str(uuid.uuid5(uuid.NAMESPACE_URL, f"arbtui:screenshots:{n}")))
 
 
 def session_fill(n: int, symbol: str, amount: str, direction: Direction, price: str) -> OnChainFill:
@@ -153,7 +130,7 @@ async def trade(pilot: Pilot[Any]) -> None:
             broker.set_market_open(True)
         await _until(pilot, idle)
     await _until(pilot, lambda: len(app.view.fills) == len(SESSION) and len(app.view.alerts) == 2)
-    await _until(pilot, lambda: app.status is not None and app.status.market_open)  # sampled after the open
+    await _until(pilot, lambda: app.status is not None and app.status.market_open)  # the startup scan's clock
     await _until(pilot, lambda: all(v.state.enriched for v in app.view.fills))
     await pilot.pause(0.2)
 
@@ -170,12 +147,11 @@ async def open_hedge_confirmation(pilot: Pilot[Any]) -> None:
 
 async def render() -> tuple[str, str]:
     """The main screen after the session, and the manual hedge's confirmation, as SVG."""
-    with tempfile.TemporaryDirectory(prefix="arbtui-screenshots-") as tmp, pinned_clocks():
+    with tempfile.TemporaryDirectory(prefix="arbtui-screenshots-") as tmp:
         broker = DryRunBroker()
-        engine = Engine(await Ledger.open(Path(tmp) / "ledger.db", broker.kind), broker, OPTIONS)
-        app = ArbtuiApp(
-            engine, actor="console:operator", clock=lambda: NOW + timedelta(minutes=1), status_every_s=0.05, frame_s=0.0
-        )
+        ledger = await Ledger.open(Path(tmp) / "ledger.db", broker.kind, clock=CLOCK, ids=screenshot_ids())
+        engine = Engine(ledger, broker, OPTIONS)
+        app = ArbtuiApp(engine, actor="console:operator", clock=lambda: NOW + timedelta(minutes=1), frame_s=0.0)
         try:
             async with app.run_test(size=SIZE) as pilot:
                 await trade(pilot)

@@ -169,7 +169,7 @@ def _healthcheck_command(runtime: Stage) -> list[str]:
 @pytest.fixture
 async def service_port() -> AsyncIterator[int]:
     """The real HTTP service (``/health``, ``/ready``, …) on a free loopback port."""
-    app = build_app(RecordingControl(), CollectorRegistry(), control_token=None)
+    app = build_app(RecordingControl(), RecordingControl(), CollectorRegistry(), control_token=None)
     async with serve(app, "127.0.0.1", 0) as address:
         yield address.port
 

@@ -4,10 +4,9 @@ exactly as chain intake records them. Nothing of the engine is mocked."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,9 @@ from textual.pilot import Pilot
 
 from arbtui.brokers.base import Broker
 from arbtui.brokers.dry_run import DryRunBroker
-from arbtui.domain.values import ExecutionId
-from arbtui.engine.app import Engine, EngineOptions
+from arbtui.clock import CountingIds, StoppedClock
 from arbtui.engine.executions import ExecutionOptions
+from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.store.ledger import Ledger
 from tests.builders import T0
 
@@ -34,9 +33,15 @@ STILL = replace(FAST, check_interval_s=3600.0)
 """No periodic scan: every execution id is drawn in the same order on every run (snapshots)."""
 
 
-async def open_engine(db: Path, broker: Broker | None = None, options: EngineOptions = FAST) -> Engine:
+async def open_engine(
+    db: Path, broker: Broker | None = None, options: EngineOptions = FAST, pinned: Pinned | None = None
+) -> Engine:
     broker = broker or DryRunBroker()
-    return Engine(await Ledger.open(db, broker.kind), broker, options)
+    if pinned is None:
+        ledger = await Ledger.open(db, broker.kind)
+    else:
+        ledger = await Ledger.open(db, broker.kind, clock=pinned.clock, ids=pinned.ids)
+    return Engine(ledger, broker, options)
 
 
 @pytest.fixture
@@ -60,22 +65,16 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool | Awaitable[bool
         await pilot.pause(0.02)
 
 
+@dataclass(frozen=True)
+class Pinned:
+    """A stopped clock and counted execution ids, injected into the ledger (snapshots print both)."""
+
+    clock: StoppedClock
+    ids: CountingIds
+
+
 @pytest.fixture
-def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[], datetime]:
-    """The engine's clock and execution ids made deterministic (snapshots print times and ids)."""
-    ticks = itertools.count()
-    ids = itertools.count(1)
-
-    def now() -> datetime:
-        return T0 + timedelta(minutes=5)
-
-    monkeypatch.setattr("arbtui.engine.app._now", now)
-    monkeypatch.setattr("arbtui.engine.executions._now", now)
-    monkeypatch.setattr("arbtui.store.ledger.utc_now", now)
-
-    def execution_id() -> ExecutionId:
-        return ExecutionId(f"e{next(ids):07d}-0000-4000-8000-{next(ticks):012d}")
-
-    monkeypatch.setattr("arbtui.engine.app.new_execution_id", execution_id)
-    monkeypatch.setattr("arbtui.store.ledger.new_execution_id", execution_id)
-    return now
+def pinned() -> Pinned:
+    return Pinned(
+        StoppedClock(T0 + timedelta(minutes=5)), CountingIds(lambda n: f"e{n:07d}-0000-4000-8000-{n - 1:012d}")
+    )

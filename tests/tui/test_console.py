@@ -18,7 +18,7 @@ from arbtui.domain import control, offchain_order
 from arbtui.domain.offchain_order import OrderStatus
 from arbtui.domain.values import Direction, Symbol
 from arbtui.engine.alerts import Alert, Severity
-from arbtui.engine.app import Engine
+from arbtui.engine.lifecycle import Engine
 from arbtui.tui import ArbtuiApp
 from arbtui.tui.screens import ConfirmScreen, HedgeScreen, HelpScreen, ReasonScreen
 from arbtui.tui.widgets import AccumulatorsPane, AlertLog, FillsPane, StatusBar
@@ -181,6 +181,7 @@ async def test_console_opened_on_an_existing_ledger_shows_its_history(engine: En
     await engine.ledger.record_range([make_fill(1, "0.5", symbol="NVDA", block_number=7)], [], block(7))
     app = ArbtuiApp(engine, actor=ACTOR)
     async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, app.seeded.is_set)
         await until(pilot, lambda: app.query_one(FillsPane).row_count == 1)
         assert "NVDA" in app.view.positions
         await app.stop_engine()
@@ -211,7 +212,7 @@ async def test_r_on_a_selected_symbol_resumes_only_that_symbol(engine: Engine) -
     app = ArbtuiApp(engine, actor=ACTOR)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, app.engine_started.is_set)
-        await engine.pause(Symbol("MSFT"), actor="ops", reason="check the feed")
+        await engine.control.pause(Symbol("MSFT"), actor="ops", reason="check the feed")
         await until(pilot, lambda: "MSFT" in app.view.control.paused_symbols)
         app.query_one(AccumulatorsPane).focus()
         await pilot.press("r")

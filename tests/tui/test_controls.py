@@ -12,7 +12,7 @@ from textual.widgets import Input, Select
 from arbtui.brokers.dry_run import DryRunBroker
 from arbtui.domain.offchain_order import OffchainOrder, OrderStatus
 from arbtui.domain.values import Direction, Symbol
-from arbtui.engine.app import Engine
+from arbtui.engine.lifecycle import Engine
 from arbtui.tui import ArbtuiApp
 from arbtui.tui.screens import HedgeScreen, ReasonScreen
 from tests.builders import block, make_fill
@@ -85,7 +85,7 @@ async def test_kill_switch_refuses_a_manual_hedge_until_cleared(tmp_path: Path) 
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, app.engine_started.is_set)
             # gives AAPL a price, and (paused) an open net a manual BUY 2 stays within
-            await engine.pause(Symbol("AAPL"), actor=ACTOR, reason="hold the net for the test")
+            await engine.control.pause(Symbol("AAPL"), actor=ACTOR, reason="hold the net for the test")
             await engine.ledger.record_range([make_fill(1, "2.4")], [], block(1))
             await until(pilot, lambda: "AAPL" in app.view.positions)
 

@@ -1,9 +1,5 @@
 """The PnL screen on a real engine (dry-run broker, temp SQLite ledger): totals and the cumulative
-chart from the ledger read-only, the inventory pane fed by the inventory module.
-
-The app's status sampler is slowed down here: ``ArbtuiApp.on_status_sampled`` queries ``StatusBar`` on
-the *active* screen, which fails while any modal screen is open (reported to the console's owner).
-"""
+chart from the ledger read-only, the inventory pane fed by the inventory module."""
 
 from __future__ import annotations
 
@@ -14,7 +10,7 @@ from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from arbtui.domain.values import Direction
-from arbtui.engine.app import Engine
+from arbtui.engine.lifecycle import Engine
 from arbtui.reporting.inventory import Holding, Line, Policy, assess_all
 from arbtui.tui.app import ArbtuiApp
 from arbtui.tui.screens.pnl import PnlScreen, read_pnl
@@ -25,7 +21,7 @@ from tests.tui.conftest import until
 
 
 async def test_g_opens_pnl_totals_and_chart_after_hedged_fills(engine: Engine) -> None:
-    app = ArbtuiApp(engine, actor="console:tester", status_every_s=3600)  # see the note in the module docstring
+    app = ArbtuiApp(engine, actor="console:tester")
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: len(app.screen.query(StatusBar)) == 1)  # the console is up
         await engine.ledger.record_range([make_fill(1, "1.5", Direction.SELL, price="200")], [], block(1))
@@ -60,7 +56,7 @@ async def test_inventory_pane_shows_drift_from_the_inventory_module(engine: Engi
     async def inventory() -> list[Line]:
         return lines
 
-    app = ArbtuiApp(engine, actor="console:tester", status_every_s=3600)  # see the note in the module docstring
+    app = ArbtuiApp(engine, actor="console:tester")
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: len(app.screen.query(StatusBar)) == 1)  # the console is up
         await app.push_screen(PnlScreen(Path(engine.store.path), inventory=inventory))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,11 @@ from arbtui.brokers.dry_run import DryRunBroker
 from arbtui.domain.onchain_trade import SkippedFill, SkipReason
 from arbtui.domain.values import Direction, TradeId
 from arbtui.engine.alerts import Alert, Severity
-from arbtui.engine.app import Engine
+from arbtui.engine.lifecycle import Engine
 from arbtui.tui import ArbtuiApp
 from arbtui.tui.widgets import FillsPane
 from tests.builders import T0, block, make_fill, tx_hash
-from tests.tui.conftest import ACTOR, STILL, open_engine, until
+from tests.tui.conftest import ACTOR, STILL, Pinned, open_engine, until
 
 SnapCompare = Callable[..., bool]
 FILLS = [
@@ -40,19 +40,19 @@ FILLS = [
 
 
 @pytest.fixture
-def hosted(tmp_path: Path, pinned_clock: Callable[[], datetime]) -> Iterator[ArbtuiApp]:
-    engine = asyncio.run(open_engine(tmp_path / "ledger.db", options=STILL))
-    app = ArbtuiApp(engine, actor=ACTOR, clock=lambda: T0 + timedelta(minutes=6), status_every_s=0.05, frame_s=0.0)
+def hosted(tmp_path: Path, pinned: Pinned) -> Iterator[ArbtuiApp]:
+    engine = asyncio.run(open_engine(tmp_path / "ledger.db", options=STILL, pinned=pinned))
+    app = ArbtuiApp(engine, actor=ACTOR, clock=lambda: T0 + timedelta(minutes=6), frame_s=0.0)
     yield app
     asyncio.run(engine.ledger.close())
 
 
 @pytest.fixture
-def alarmed(tmp_path: Path, pinned_clock: Callable[[], datetime]) -> Iterator[ArbtuiApp]:
+def alarmed(tmp_path: Path, pinned: Pinned) -> Iterator[ArbtuiApp]:
     """As ``hosted``, with an unhedged-exposure alert at $100 raised at once (no grace period)."""
     options = replace(STILL, unhedged_alert_usd=100.0, unhedged_alert_after_s=0.0)
-    engine = asyncio.run(open_engine(tmp_path / "ledger.db", options=options))
-    app = ArbtuiApp(engine, actor=ACTOR, clock=lambda: T0 + timedelta(minutes=6), status_every_s=0.05, frame_s=0.0)
+    engine = asyncio.run(open_engine(tmp_path / "ledger.db", options=options, pinned=pinned))
+    app = ArbtuiApp(engine, actor=ACTOR, clock=lambda: T0 + timedelta(minutes=6), frame_s=0.0)
     yield app
     asyncio.run(engine.ledger.close())
 

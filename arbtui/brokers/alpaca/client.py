@@ -50,14 +50,13 @@ from arbtui.brokers.base import (
 )
 from arbtui.brokers.resilience import (
     ALPACA_REQUESTS_PER_MINUTE,
-    Clock,
     MarketGate,
     Resilience,
     RetryPolicy,
-    SystemClock,
     log_exchange,
     parse_retry_after,
 )
+from arbtui.clock import Clock, SystemClock
 from arbtui.domain.values import BrokerKind
 
 T = TypeVar("T")

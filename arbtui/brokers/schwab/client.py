@@ -40,17 +40,16 @@ from arbtui.brokers.base import (
 )
 from arbtui.brokers.resilience import (
     SCHWAB_REQUESTS_PER_MINUTE,
-    Clock,
     MarketGate,
     Resilience,
     RetryPolicy,
-    SystemClock,
     log_exchange,
     parse_retry_after,
 )
 from arbtui.brokers.schwab import parsing
 from arbtui.brokers.schwab.crypto import TokenCipher
 from arbtui.brokers.schwab.oauth import AccessTokens, OAuthApp, TokenVault, oauth_client
+from arbtui.clock import Clock, SystemClock
 from arbtui.domain.values import BrokerKind
 
 NEW_YORK = ZoneInfo("America/New_York")

@@ -35,8 +35,9 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from arbtui.brokers.base import AuthExpired, BrokerUnavailable, RateLimited
-from arbtui.brokers.resilience import Clock, log_exchange, parse_retry_after
+from arbtui.brokers.resilience import log_exchange, parse_retry_after
 from arbtui.brokers.schwab.crypto import TokenCipher
+from arbtui.clock import Clock
 from arbtui.domain.values import BrokerKind
 
 AUTHORIZE_PATH = "/v1/oauth/authorize"

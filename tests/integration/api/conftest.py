@@ -173,7 +173,7 @@ def control() -> RecordingControl:
 
 
 async def _run(control: RecordingControl, registry: CollectorRegistry, token: str | None) -> AsyncIterator[RunningApi]:
-    app = build_app(control, registry, control_token=SecretStr(token) if token is not None else None)
+    app = build_app(control, control, registry, control_token=SecretStr(token) if token is not None else None)
     async with serve(app, LOOPBACK, 0) as address:
         yield RunningApi(address.url, token, control, registry)
 

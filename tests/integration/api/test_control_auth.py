@@ -138,7 +138,7 @@ async def test_control_routes_are_disabled_without_a_configured_token(
 async def test_empty_configured_token_disables_control(
     control: RecordingControl, registry: CollectorRegistry, http: httpx.AsyncClient
 ) -> None:
-    app = build_app(control, registry, control_token=SecretStr(""))
+    app = build_app(control, control, registry, control_token=SecretStr(""))
     async with serve(app, "127.0.0.1", 0) as address:
         response = await http.post(
             f"{address.url}/control/kill", json={"reason": REASON}, headers={"Authorization": "Bearer"}

@@ -245,7 +245,7 @@ QUICK = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 @pytest.fixture
 async def impatient_api(control: RecordingControl, registry: CollectorRegistry, token: str) -> AsyncIterator[str]:
-    app = build_app(control, registry, control_token=SecretStr(token))
+    app = build_app(control, control, registry, control_token=SecretStr(token))
     async with serve(app, LOOPBACK, 0, header_timeout=HEADER_TIMEOUT) as address:
         yield address.url
 
@@ -334,7 +334,7 @@ async def test_plain_http_to_a_non_loopback_name_is_refused_before_any_connectio
         pytest.skip("this machine's name does not resolve to a loopback address")
     name, address = local
     caplog.set_level(logging.INFO, logger="aiohttp.access")
-    app = build_app(control, registry, control_token=SecretStr(token))
+    app = build_app(control, control, registry, control_token=SecretStr(token))
     async with serve(app, address, 0) as listening:
         url = f"http://{name}:{listening.port}"
         # the URL leads to the bot: an ordinary client sends the token there in clear, and it is accepted

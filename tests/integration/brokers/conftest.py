@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,6 +20,7 @@ from arbtui.brokers.schwab import SchwabBroker, SchwabConfig
 from arbtui.brokers.schwab.crypto import TokenCipher
 from arbtui.brokers.schwab.oauth import AccessTokens, authorize_url, exchange_redirect
 from arbtui.brokers.schwab.parsing import SCHWAB_STATES
+from arbtui.clock import RandomIds
 from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain.values import Direction, ExecutionId, PriceUsdc, Shares, Symbol
 from tests.fakes.clock import FakeClock
@@ -33,8 +33,7 @@ TEST_KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
 FAST_POLICY = RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.2, request_timeout=0.5)
 
 
-def new_execution_id() -> ExecutionId:
-    return ExecutionId(str(uuid.uuid4()))
+IDS = RandomIds()
 
 
 def market_order(
@@ -46,7 +45,7 @@ def market_order(
     execution_id: ExecutionId | None = None,
 ) -> MarketOrder:
     return MarketOrder(
-        execution_id=execution_id or new_execution_id(),
+        execution_id=execution_id or IDS.execution_id(),
         symbol=symbol,
         side=side,
         quantity=None if quantity is None else Shares(quantity),

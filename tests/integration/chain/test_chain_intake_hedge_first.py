@@ -10,7 +10,7 @@ from arbtui.brokers.dry_run import DryRunBroker
 from arbtui.chain.signals import IntakeState, IntakeStatus, RangeRecorded
 from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Sent, order
 from arbtui.domain.values import Direction, Shares, Symbol
-from arbtui.engine.app import Engine, EngineOptions
+from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.store.ledger import Ledger
 from tests.integration.chain.conftest import StartIntake, eventually
 

@@ -15,13 +15,15 @@ from arbtui.brokers.dry_run import DryRunBroker
 from arbtui.brokers.schwab import SchwabBroker, SchwabConfig
 from arbtui.brokers.schwab.crypto import TokenCipher
 from arbtui.brokers.schwab.oauth import SchwabTokens, seal
+from arbtui.chain.signals import RangeRecorded
 from arbtui.domain.onchain_trade import SkippedFill, SkipReason
 from arbtui.domain.values import TradeId
-from arbtui.engine.alerts import Alert, Severity
-from arbtui.engine.app import Engine, EngineOptions
+from arbtui.engine.alerts import Severity
+from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.engine.schwab_tokens import EventStoreTokenVault
 from arbtui.store.ledger import Ledger
 from tests.builders import block, tx_hash
+from tests.engine_support import QuietIntake, alerts_of
 from tests.fakes.schwab_server import SchwabServer
 
 KEY = "33" * 32
@@ -33,12 +35,6 @@ async def schwab_server() -> AsyncIterator[SchwabServer]:
     await server.start()
     yield server
     await server.stop()
-
-
-def _alerts(engine: Engine) -> list[Alert]:
-    seen: list[Alert] = []
-    engine.alerts.publish = seen.append
-    return seen
 
 
 async def test_a_schwab_login_expiring_within_a_day_raises_an_alert_with_the_fix(
@@ -66,7 +62,7 @@ async def test_a_schwab_login_expiring_within_a_day_raises_an_alert_with_the_fix
     )
     broker = SchwabBroker(config, vault=vault, cipher=TokenCipher.from_hex(KEY))
     engine = Engine(ledger, broker, EngineOptions())
-    seen = _alerts(engine)
+    seen = alerts_of(engine)
     try:
         await engine.scan("test")
     finally:
@@ -82,7 +78,7 @@ async def test_a_schwab_login_expiring_within_a_day_raises_an_alert_with_the_fix
 async def test_credentials_that_do_not_expire_raise_nothing(tmp_path: Path) -> None:
     ledger = await Ledger.open(tmp_path / "ledger.db")
     engine = Engine(ledger, DryRunBroker(), EngineOptions())
-    seen = _alerts(engine)
+    seen = alerts_of(engine)
     await engine.scan("test")
     await ledger.close()
     assert [a.key for a in seen] == []
@@ -90,19 +86,8 @@ async def test_credentials_that_do_not_expire_raise_nothing(tmp_path: Path) -> N
 
 async def test_a_chain_that_records_nothing_raises_chain_stale_then_recovers(tmp_path: Path) -> None:
     ledger = await Ledger.open(tmp_path / "ledger.db")
-    silent = asyncio.Event()
-
-    async def intake_that_records_nothing() -> None:
-        await silent.wait()
-
-    engine = Engine(
-        ledger,
-        DryRunBroker(),
-        EngineOptions(stale_after_s=0.05),
-        intake=intake_that_records_nothing,
-        stop_intake=silent.set,
-    )
-    seen = _alerts(engine)
+    engine = Engine(ledger, DryRunBroker(), EngineOptions(stale_after_s=0.05), intake=QuietIntake)
+    seen = alerts_of(engine)
     try:
         await asyncio.sleep(0.1)
         await engine.scan("test")
@@ -111,7 +96,7 @@ async def test_a_chain_that_records_nothing_raises_chain_stale_then_recovers(tmp
         readiness = await engine.readiness()
         assert not readiness.ready
         assert "no block recorded" in readiness.checks["chain"].detail or "not live" in readiness.checks["chain"].detail
-        engine.intake_progress(live=True)  # a block was recorded
+        engine.health.observe_intake(RangeRecorded(first=1, end=block(1), new_fills=(), skipped=()))  # a block
         await engine.scan("test")
         assert seen[-1].key == "chain_stale"
         assert seen[-1].recovered
@@ -122,7 +107,7 @@ async def test_a_chain_that_records_nothing_raises_chain_stale_then_recovers(tmp
 async def test_a_skipped_fill_alert_names_the_fill_once(tmp_path: Path) -> None:
     ledger = await Ledger.open(tmp_path / "ledger.db")
     engine = Engine(ledger, DryRunBroker(), EngineOptions())
-    seen = _alerts(engine)
+    seen = alerts_of(engine)
 
     def skip(n: int, detail: str) -> SkippedFill:
         return SkippedFill(

@@ -25,8 +25,8 @@ from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain import control, offchain_order, position
 from arbtui.domain.errors import ControlStateConflict, ExecutionPending, KillSwitchEngaged
 from arbtui.domain.values import Direction, ExecutionId, Shares, Symbol
-from arbtui.engine.app import Engine, EngineOptions
 from arbtui.engine.executions import ExecutionOptions
+from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.store.ledger import Ledger
 from tests.builders import block, make_fill
 from tests.integration.store.conftest import rows
@@ -171,7 +171,7 @@ async def test_rejected_hedges_return_shares_and_park_the_symbol_only(
         pos, _ = await engine.store.load(position.SPEC, "AAPL")
         assert str(pos.net) == "-1.502"  # every rejected reservation came back
         # the operator resumes: the position is re-evaluated and hedged
-        await engine.resume(Symbol("AAPL"), actor="ops", reason="buying power topped up")
+        await engine.control.resume(Symbol("AAPL"), actor="ops", reason="buying power topped up")
         await settled(engine)
         pos, _ = await engine.store.load(position.SPEC, "AAPL")
         assert (str(pos.net), str(pos.hedged)) == ("-0.502", "-1")
@@ -201,16 +201,16 @@ async def test_stopping_twice_is_one_stop(tmp_path: Path) -> None:
 async def test_pause_kill_switch_and_manual_hedge(tmp_path: Path) -> None:
     engine = await running(tmp_path / "ledger.db", DryRunBroker())
     try:
-        await engine.pause(None, actor="ops", reason="broker maintenance")
+        await engine.control.pause(None, actor="ops", reason="broker maintenance")
         with pytest.raises(ControlStateConflict):
-            await engine.pause(None, actor="ops", reason="again")
+            await engine.control.pause(None, actor="ops", reason="again")
         await engine.ledger.record_range([make_fill(1, "2.4")], [], block(1))
         await asyncio.sleep(0.2)
         pos, _ = await engine.store.load(position.SPEC, "AAPL")
         assert (str(pos.net), pos.pending) == ("-2.4", None)  # recorded, not hedged
         first, second = await asyncio.gather(
-            engine.manual_hedge(Symbol("AAPL"), Direction.BUY, Shares(1), actor="ops", reason="by hand"),
-            engine.manual_hedge(Symbol("AAPL"), Direction.BUY, Shares(1), actor="ops", reason="twice"),
+            engine.control.manual_hedge(Symbol("AAPL"), Direction.BUY, Shares(1), actor="ops", reason="by hand"),
+            engine.control.manual_hedge(Symbol("AAPL"), Direction.BUY, Shares(1), actor="ops", reason="twice"),
             return_exceptions=True,
         )
         assert isinstance(second, ExecutionPending), second  # one execution in flight per symbol
@@ -219,14 +219,14 @@ async def test_pause_kill_switch_and_manual_hedge(tmp_path: Path) -> None:
         await settled(engine)
         order, _ = await engine.store.load(offchain_order.SPEC, execution)
         assert (order.status, order.trigger_reason) == (offchain_order.OrderStatus.FILLED, "manual")
-        await engine.engage_kill_switch(actor="ops", reason="incident")
+        await engine.control.engage_kill_switch(actor="ops", reason="incident")
         with pytest.raises(KillSwitchEngaged):
-            await engine.manual_hedge(Symbol("AAPL"), Direction.BUY, Shares(1), actor="ops", reason="refused")
-        await engine.resume(None, actor="ops", reason="maintenance over")
+            await engine.control.manual_hedge(Symbol("AAPL"), Direction.BUY, Shares(1), actor="ops", reason="refused")
+        await engine.control.resume(None, actor="ops", reason="maintenance over")
         await asyncio.sleep(0.2)
         pos, _ = await engine.store.load(position.SPEC, "AAPL")
         assert str(pos.net) == "-1.4"  # the kill switch still holds after a resume
-        await engine.clear_kill_switch(actor="ops", reason="incident closed")
+        await engine.control.clear_kill_switch(actor="ops", reason="incident closed")
         await engine.scan("kill switch cleared")
         await settled(engine)
         pos, _ = await engine.store.load(position.SPEC, "AAPL")

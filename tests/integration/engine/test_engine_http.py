@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from arbtui.api.http import build_app, serve
 from arbtui.brokers.dry_run import DryRunBroker
 from arbtui.domain import control, offchain_order
-from arbtui.engine.app import Engine, EngineOptions
 from arbtui.engine.executions import ExecutionOptions
+from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.store.ledger import Ledger
 from tests.builders import block, make_fill
 
@@ -25,7 +25,7 @@ async def test_pause_resume_and_manual_hedge_over_http(tmp_path: Path) -> None:
     options = EngineOptions(check_interval_s=0.05, executions=ExecutionOptions(poll_interval_s=0.01))
     engine = Engine(ledger, DryRunBroker(), options)
     await engine.start()
-    app = build_app(engine, engine.metrics.registry, control_token=SecretStr(TOKEN))
+    app = build_app(engine.control, engine.health, engine.metrics.registry, control_token=SecretStr(TOKEN))
     try:
         async with serve(app, "127.0.0.1", 0) as address, httpx.AsyncClient(base_url=address.url) as http:
             auth = {"Authorization": f"Bearer {TOKEN}"}

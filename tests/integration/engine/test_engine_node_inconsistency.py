@@ -10,13 +10,12 @@ from textual.app import App, ComposeResult
 
 from arbtui.brokers.dry_run import DryRunBroker
 from arbtui.chain.signals import AlertKind, IntakeAlert, ReceiptsRead
-from arbtui.engine.alerts import Alert
-from arbtui.engine.app import Engine, EngineOptions
-from arbtui.engine.factory import observe_intake
+from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.engine.ports import Check, Readiness
 from arbtui.store.ledger import Ledger
 from arbtui.tui.messages import EngineStatus
 from arbtui.tui.widgets import StatusBar
+from tests.engine_support import alerts_of
 
 
 def _inconsistency(first: int) -> IntakeAlert:
@@ -36,12 +35,11 @@ def _metric(engine: Engine, name: str, **labels: str) -> float:
 async def test_an_inconsistent_node_raises_one_alert_and_is_counted(tmp_path: Path) -> None:
     ledger = await Ledger.open(tmp_path / "ledger.db")
     engine = Engine(ledger, DryRunBroker(), EngineOptions())
-    seen: list[Alert] = []
-    engine.alerts.publish = seen.append
+    seen = alerts_of(engine)
     try:
-        observe_intake(engine, _inconsistency(10))
-        observe_intake(engine, _inconsistency(12))  # the same condition again, within the repeat interval
-        observe_intake(engine, ReceiptsRead((10, 11, 12), recovered=2))
+        engine.health.observe_intake(_inconsistency(10))
+        engine.health.observe_intake(_inconsistency(12))  # the same condition again, within the repeat interval
+        engine.health.observe_intake(ReceiptsRead((10, 11, 12), recovered=2))
     finally:
         await ledger.close()
     raised = [a for a in seen if a.key == "intake:inconsistent_logs"]
@@ -50,8 +48,7 @@ async def test_an_inconsistent_node_raises_one_alert_and_is_counted(tmp_path: Pa
     assert "127.0.0.1:8545" in raised[0].message
     assert _metric(engine, "arbtui_intake_inconsistent_logs_total", found_by="receipts") == 4
     assert _metric(engine, "arbtui_intake_receipt_reads_total") == 3
-    assert engine.node_inconsistencies == 2
-    assert "blocks 12..13" in engine.node_inconsistency
+    assert engine.health.node_inconsistencies == 2
 
 
 class _Bar(App[None]):

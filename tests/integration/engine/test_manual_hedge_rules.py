@@ -19,8 +19,8 @@ from arbtui.api.http import build_app, serve
 from arbtui.brokers.dry_run import DryRunBroker
 from arbtui.domain import control, offchain_order, position
 from arbtui.domain.manual_hedge import ManualHedgeLimits
-from arbtui.engine.app import Engine, EngineOptions
 from arbtui.engine.executions import ExecutionOptions
+from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.store.ledger import Ledger
 from tests.builders import block, make_fill
 from tests.integration.store.conftest import rows
@@ -52,13 +52,13 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
     broker = DryRunBroker()
     engine = Engine(ledger, broker, OPTIONS)
     await engine.start()
-    app = build_app(engine, engine.metrics.registry, control_token=SecretStr(TOKEN))
+    app = build_app(engine.control, engine.health, engine.metrics.registry, control_token=SecretStr(TOKEN))
     try:
         async with serve(app, "127.0.0.1", 0) as address, httpx.AsyncClient(base_url=address.url) as http:
             # AAPL: an onchain SELL of 1.5 at $200 (net -1.5), hedged down to -0.5; paused so it stays put
             await ledger.record_range([make_fill(1, "1.5")], [], block(1))
             await _until(lambda: _idle(engine))
-            await engine.pause(None, actor="test", reason="hold the positions still")
+            await engine.control.pause(None, actor="test", reason="hold the positions still")
             yield Bot(engine, broker, http, db)
     finally:
         await engine.stop()
@@ -118,7 +118,7 @@ async def test_a_hedge_within_the_net_and_the_limits_goes_through(bot: Bot) -> N
 
 
 async def test_an_allowed_over_hedge_pauses_the_symbol_so_the_bot_does_not_undo_it(bot: Bot) -> None:
-    await bot.engine.resume(None, actor="test", reason="hedging on")
+    await bot.engine.control.resume(None, actor="test", reason="hedging on")
     answer = await bot.http.post("/control/hedge", json=_hedge("AAPL", "buy", "2", allow_overhedge=True), headers=AUTH)
     assert answer.status_code == 200, answer.text
     await _filled(bot, answer.json()["execution_id"])

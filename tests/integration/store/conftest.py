@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from arbtui.clock import SystemClock
 from arbtui.domain import offchain_order, position
 from arbtui.domain.flows import Change, complete_execution, fail_execution
 from arbtui.domain.values import Cents, Shares
-from arbtui.store.codec import utc_now
 from arbtui.store.event_store import UnitOfWork
 from arbtui.store.ledger import Ledger
+
+CLOCK = SystemClock()
 
 
 @pytest.fixture
@@ -50,7 +52,7 @@ async def settle(ledger: Ledger, symbol: str, *, filled: str | None = None, pric
 
     async def work(uow: UnitOfWork) -> None:
         order = await uow.load(offchain_order.SPEC, execution_id)
-        now = utc_now()
+        now = CLOCK.now()
         if order.broker_order_id is None:
             confirm = offchain_order.ConfirmSubmission(broker_order_id=f"b-{execution_id[:8]}", at=now)
             uow.record([Change(offchain_order.SPEC, execution_id, tuple(offchain_order.decide(order, confirm)))])

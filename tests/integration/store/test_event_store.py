@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from arbtui.clock import RandomIds, SystemClock
 from arbtui.domain import control, onchain_trade, position
 from arbtui.domain.errors import ControlStateConflict
 from arbtui.domain.flows import Change, witness_fill
 from arbtui.domain.values import BrokerKind, Direction, Symbol
-from arbtui.store.codec import utc_now
 from arbtui.store.errors import (
     ConcurrencyConflict,
     CorruptEvent,
@@ -25,18 +25,21 @@ from arbtui.store.errors import (
     UnknownEventType,
 )
 from arbtui.store.event_store import Committed, EventStore, UnitOfWork, fold_rows
-from arbtui.store.ledger import Ledger, new_execution_id
+from arbtui.store.ledger import Ledger
 from arbtui.store.migrate import connect_sync, load_migrations, migrate
 from arbtui.store.rebuild import check_views, rebuild_views, replay
 from tests.builders import block, make_fill
 from tests.integration.store.conftest import rows, settle
+
+CLOCK = SystemClock()
+IDS = RandomIds()
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "TSLA", "GOOG"]
 
 
 def _context(hedging_allowed: bool = True) -> position.HedgeContext:
     return position.HedgeContext(
-        hedging_allowed=hedging_allowed, broker=BrokerKind.DRY_RUN, execution_id=new_execution_id(), at=utc_now()
+        hedging_allowed=hedging_allowed, broker=BrokerKind.DRY_RUN, execution_id=IDS.execution_id(), at=CLOCK.now()
     )
 
 
@@ -128,7 +131,7 @@ async def test_conflict_is_raised_after_the_last_attempt(db_path: Path) -> None:
         async def work(uow: UnitOfWork) -> None:
             state = await uow.load(control.SPEC, control.CONTROL_ID)
             assert state == stale
-            audit = control.Audit(actor="t", reason="r", at=utc_now())
+            audit = control.Audit(actor="t", reason="r", at=CLOCK.now())
             events = control.decide(state, control.Resume(symbol=Symbol("AAPL"), audit=audit))
             uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(events))])
 
@@ -142,7 +145,7 @@ async def test_conflict_is_raised_after_the_last_attempt(db_path: Path) -> None:
 def _pause(symbol: str) -> Any:
     async def work(uow: UnitOfWork) -> None:
         state = await uow.load(control.SPEC, control.CONTROL_ID)
-        audit = control.Audit(actor="ops", reason="test", at=utc_now())
+        audit = control.Audit(actor="ops", reason="test", at=CLOCK.now())
         events = control.decide(state, control.Pause(symbol=Symbol(symbol), audit=audit))
         uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(events))])
 
@@ -152,7 +155,7 @@ def _pause(symbol: str) -> Any:
 def _resume(symbol: str) -> Any:
     async def work(uow: UnitOfWork) -> None:
         state = await uow.load(control.SPEC, control.CONTROL_ID)
-        audit = control.Audit(actor="ops", reason="test", at=utc_now())
+        audit = control.Audit(actor="ops", reason="test", at=CLOCK.now())
         events = control.decide(state, control.Resume(symbol=Symbol(symbol), audit=audit))
         uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(events))])
 

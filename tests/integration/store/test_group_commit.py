@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 
+from arbtui.clock import RandomIds, SystemClock
 from arbtui.domain import control, onchain_trade, position
 from arbtui.domain.flows import Change, witness_fill
 from arbtui.domain.values import BrokerKind, Direction, Symbol
-from arbtui.store.codec import utc_now
 from arbtui.store.errors import ConcurrencyConflict
 from arbtui.store.event_store import Committed, EventStore, UnitOfWork
-from arbtui.store.ledger import new_execution_id
 from tests.builders import make_fill
 from tests.integration.store.conftest import rows
+
+CLOCK = SystemClock()
+IDS = RandomIds()
 
 
 def _witness(n: int, amount: str, direction: Direction = Direction.SELL) -> Any:
@@ -26,7 +28,7 @@ def _witness(n: int, amount: str, direction: Direction = Direction.SELL) -> Any:
         trade = await uow.load(onchain_trade.SPEC, str(fill.trade_id))
         pos = await uow.load(position.SPEC, fill.symbol)
         context = position.HedgeContext(
-            hedging_allowed=False, broker=BrokerKind.DRY_RUN, execution_id=new_execution_id(), at=utc_now()
+            hedging_allowed=False, broker=BrokerKind.DRY_RUN, execution_id=IDS.execution_id(), at=CLOCK.now()
         )
         uow.record(witness_fill(trade, pos, fill, context))
 
@@ -36,7 +38,7 @@ def _witness(n: int, amount: str, direction: Direction = Direction.SELL) -> Any:
 def _control(command: type[control.Pause] | type[control.Resume]) -> Any:
     async def work(uow: UnitOfWork) -> None:
         state = await uow.load(control.SPEC, control.CONTROL_ID)
-        audit = control.Audit(actor="ops", reason="test", at=utc_now())
+        audit = control.Audit(actor="ops", reason="test", at=CLOCK.now())
         events = control.decide(state, command(symbol=Symbol("AAPL"), audit=audit))
         uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(events))])
 
