@@ -1,6 +1,7 @@
 """AES-256-GCM for the Schwab tokens at rest.
 
-The key is 32 bytes given as 64 hex characters in ``ARBTUI_ENCRYPTION_KEY``. Each encryption draws a
+The key is 32 bytes given as 64 hex characters in ``ARBTUI_ENCRYPTION_KEY``, parsed by the one rule of
+:func:`~arbtui.domain.encryption_key.parse_encryption_key` (the settings loader uses it too). Each encryption draws a
 fresh random 96-bit nonce; the stored form is ``v1.<base64url(nonce ‖ ciphertext ‖ tag)>``. GCM
 authenticates: a wrong key or a tampered ciphertext raises :class:`WrongEncryptionKey` instead of
 returning garbage, and a malformed key raises :class:`MalformedEncryptionKey` before anything runs.
@@ -11,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import re
 from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidTag
@@ -19,11 +19,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import SecretStr
 
 from arbtui.brokers.base import FatalBrokerError
+from arbtui.domain.encryption_key import ENCRYPTION_KEY_ENV, KEY_BYTES, MalformedKeyText, parse_encryption_key
 
-ENCRYPTION_KEY_ENV = "ARBTUI_ENCRYPTION_KEY"
 NONCE_BYTES = 12
 _PREFIX = "v1."
-_HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 _ASSOCIATED_DATA = b"arbtui/schwab-token/v1"
 
 
@@ -45,8 +44,8 @@ class TokenCipher:
     __slots__ = ("_aead",)
 
     def __init__(self, key: bytes) -> None:
-        if len(key) != 32:
-            raise MalformedEncryptionKey(f"encryption key must be 32 bytes, got {len(key)}")
+        if len(key) != KEY_BYTES:
+            raise MalformedEncryptionKey(f"encryption key must be {KEY_BYTES} bytes, got {len(key)}")
         self._aead = AESGCM(key)
 
     def __repr__(self) -> str:
@@ -54,20 +53,19 @@ class TokenCipher:
 
     @classmethod
     def from_hex(cls, key_hex: str | SecretStr) -> TokenCipher:
+        """The key by :func:`~arbtui.domain.encryption_key.parse_encryption_key`'s rule (the settings'
+        rule too); the error names the variable and never the value."""
         text = key_hex.get_secret_value() if isinstance(key_hex, SecretStr) else key_hex
-        text = text.strip()
-        if not _HEX_KEY.fullmatch(text):
-            raise MalformedEncryptionKey(
-                f"{ENCRYPTION_KEY_ENV} must be 64 hex characters (32 bytes), got {len(text)} characters"
-                + ("" if all(c in "0123456789abcdefABCDEF" for c in text) else " including non-hex ones")
-            )
-        return cls(bytes.fromhex(text))
+        try:
+            return cls(parse_encryption_key(text))
+        except MalformedKeyText as exc:
+            raise MalformedEncryptionKey(str(exc)) from None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TokenCipher:
         value = (os.environ if environ is None else environ).get(ENCRYPTION_KEY_ENV)
-        if not value:
-            raise MalformedEncryptionKey(f"{ENCRYPTION_KEY_ENV} is not set")
+        if value is None:
+            raise MalformedEncryptionKey(f"{ENCRYPTION_KEY_ENV}: not set")
         return cls.from_hex(value)
 
     @staticmethod
