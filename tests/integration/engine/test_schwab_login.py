@@ -83,7 +83,7 @@ async def test_login_stores_only_ciphertext_and_refreshes_go_through_the_ledger(
         vault = EventStoreTokenVault(store)
         stored = await vault.load()
         assert stored is not None
-        tokens = unseal(stored, TokenCipher.from_hex(KEY))
+        tokens = unseal(stored, TokenCipher.from_hex(KEY), vault.aggregate_id)
         access, refresh = tokens.access_token.get_secret_value(), tokens.refresh_token.get_secret_value()
         assert access in schwab_server.access_tokens  # the server issued it
         # the access token expires: the keeper refreshes through the vault, i.e. through the ledger
@@ -130,7 +130,7 @@ async def test_wrong_key_is_a_clear_error_not_garbage(schwab_server: SchwabServe
         await store.close()
     assert stored is not None
     with pytest.raises(WrongEncryptionKey):
-        unseal(stored, TokenCipher.from_hex("22" * 32))
+        unseal(stored, TokenCipher.from_hex("22" * 32), "schwab")
 
 
 async def test_login_without_secrets_in_the_environment_says_what_is_missing(tmp_path: Path) -> None:

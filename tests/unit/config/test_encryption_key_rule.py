@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from arbtui.brokers.schwab.crypto import MalformedEncryptionKey, TokenCipher
+from arbtui.brokers.schwab.crypto import MalformedEncryptionKey, TokenCipher, TokenKind, TokenSlot
 from arbtui.config import ConfigError, load_settings
 from arbtui.domain.encryption_key import ENCRYPTION_KEY_ENV, parse_encryption_key
 from tests.unit.config.support import ENCRYPTION_KEY, MINIMAL, SCHWAB_SECRETS, write
 
 SCHWAB = MINIMAL + '[broker]\nkind = "schwab"\n'
+SLOT = TokenSlot("schwab", TokenKind.REFRESH)
 TOO_SHORT = "must be 64 hex characters (a 32-byte key); got 63 characters"
 NOT_HEX = "must be 64 hex characters (a 32-byte key); got 64 characters, not all hex"
 
@@ -67,7 +68,7 @@ def test_run_and_schwab_auth_agree_on_every_key_text(tmp_path: Path, label: str,
         assert isinstance(by_settings, TokenCipher), by_settings
         assert isinstance(by_environment, TokenCipher), by_environment
         # the same key: what one path seals, the other opens
-        assert by_settings.decrypt(by_environment.encrypt("token")) == "token"
+        assert by_settings.decrypt(by_environment.encrypt("token", SLOT), SLOT) == "token"
         assert parse_encryption_key(text) == bytes.fromhex(ENCRYPTION_KEY)
         return
     line = f"{ENCRYPTION_KEY_ENV}: {reason}"
