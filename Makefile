@@ -10,9 +10,10 @@ NODE_DEPS  := $(if $(wildcard package.json),$(NODE_STAMP),)
 
 setup: $(PY_STAMP) $(NODE_DEPS)
 
+# The build tools first, at the versions pinned in constraints.txt (never "whatever is newest").
 $(PY_STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt pip setuptools wheel
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
