@@ -6,13 +6,14 @@ PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 NODE_DEPS  := $(if $(wildcard package.json),$(NODE_STAMP),)
 
-.PHONY: setup test lint unit demo bench chaos screenshots clean
+.PHONY: setup test lint unit demo bench chaos screenshots audit clean
 
 setup: $(PY_STAMP) $(NODE_DEPS)
 
+# The build tools first, at the versions pinned in constraints.txt (never "whatever is newest").
 $(PY_STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt pip setuptools wheel
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
@@ -21,9 +22,9 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 lint: setup
-	$(BIN)/ruff check arbtui tests bench
-	$(BIN)/ruff format --check arbtui tests bench
-	$(BIN)/mypy arbtui tests bench
+	$(BIN)/ruff check arbtui tests bench tools
+	$(BIN)/ruff format --check arbtui tests bench tools
+	$(BIN)/mypy arbtui tests bench tools
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
@@ -45,6 +46,12 @@ screenshots: setup
 
 chaos: setup
 	$(BIN)/python -m tests.chaos
+
+# pip-audit over every pin of constraints.txt (nothing resolved or installed). Exits 0 with one line
+# when the vulnerability database is unreachable, 1 when vulnerabilities are found (AUDIT_ARGS: e.g.
+# --osv-url URL, --timeout S).
+audit: setup
+	$(BIN)/python -m tools.audit constraints.txt $(AUDIT_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis arbtui/demo/contracts/.build

@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, SecretStr
 from pydantic_core import PydanticCustomError
 
+from arbtui.domain.encryption_key import MalformedKeyText, parse_encryption_key
 from arbtui.domain.pyth_feeds import KNOWN_FEEDS
 from arbtui.domain.values import Symbol
 
@@ -58,7 +59,6 @@ SECRETS_IN_TOML: Mapping[tuple[str, ...], str] = {
 
 _ADDRESS = re.compile(r"0x[0-9a-f]{40}")
 _FEED_ID = re.compile(r"0x[0-9a-f]{64}")
-_HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class ConfigError(Exception):
@@ -119,11 +119,11 @@ def _nonempty_secret(value: SecretStr) -> SecretStr:
 
 
 def _encryption_key(value: SecretStr) -> SecretStr:
-    key = value.get_secret_value()
-    if not _HEX_KEY.fullmatch(key):
-        detail = f"got {len(key)} characters" if len(key) != 64 else "got 64 characters, not all hex"
-        raise PydanticCustomError("config", "must be 64 hex characters (a 32-byte key); {detail}", {"detail": detail})
-    return value
+    try:
+        key = parse_encryption_key(value.get_secret_value())
+    except MalformedKeyText as exc:
+        raise PydanticCustomError("config", "{reason}", {"reason": exc.reason}) from None
+    return SecretStr(key.hex())  # canonical: the surrounding whitespace the rule allows is gone
 
 
 def parse_listen(value: str) -> tuple[str, int] | None:
@@ -166,4 +166,5 @@ OptionalHttpUrl = Annotated[str, AfterValidator(_optional_http_url)]
 Listen = Annotated[str, AfterValidator(_listen)]
 """``host:port`` (see :func:`parse_listen`)."""
 EncryptionKey = Annotated[SecretStr, AfterValidator(_encryption_key)]
-"""64 hex characters: a 32-byte key."""
+"""64 hex characters: a 32-byte key, by :func:`~arbtui.domain.encryption_key.parse_encryption_key` (the
+rule the token cipher uses too); stored lower-case without surrounding whitespace."""

@@ -1,7 +1,9 @@
 """SchwabAuth — the broker's OAuth tokens. Aggregate id: ``"schwab"`` (singleton).
 
 Tokens enter this aggregate already encrypted (AES-256-GCM, done by the Schwab adapter with the key
-from the environment): the log and ``schwab_auth_view`` only ever hold ciphertext. The refresh token
+from the environment): the log and ``schwab_auth_view`` only ever hold ciphertext. Each ciphertext is
+bound to its token kind and this aggregate's id (``v2.``); events written before that hold ``v1.``
+ciphertexts, which stay readable and are replaced by the next refresh (events are never rewritten). The refresh token
 lives 7 days and is not extended by use; refreshing after it expired is rejected.
 """
 

@@ -16,11 +16,17 @@ class EventStoreTokenVault:
     """``TokenVault`` on the ledger: a new authorisation is ``TokensStored``, a refresh (same refresh
     expiry) is ``AccessTokenRefreshed``."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, aggregate_id: str = schwab_auth.SCHWAB_ID) -> None:
         self._store = store
+        self._aggregate_id = aggregate_id
+
+    @property
+    def aggregate_id(self) -> str:
+        """The SchwabAuth aggregate these tokens live in; every ciphertext is bound to it."""
+        return self._aggregate_id
 
     async def load(self) -> EncryptedTokens | None:
-        state, _ = await self._store.load(schwab_auth.SPEC, schwab_auth.SCHWAB_ID)
+        state, _ = await self._store.load(schwab_auth.SPEC, self._aggregate_id)
         if (
             state.access_token_ciphertext is None
             or state.refresh_token_ciphertext is None
@@ -37,7 +43,7 @@ class EventStoreTokenVault:
 
     async def save(self, tokens: EncryptedTokens) -> None:
         async def work(uow: UnitOfWork) -> None:
-            state = await uow.load(schwab_auth.SPEC, schwab_auth.SCHWAB_ID)
+            state = await uow.load(schwab_auth.SPEC, self._aggregate_id)
             now = self._store.clock.now()
             command: schwab_auth.StoreTokens | schwab_auth.RefreshAccessToken
             if state.refresh_expires_at == tokens.refresh_expires_at:
@@ -56,6 +62,6 @@ class EventStoreTokenVault:
                     fetched_at=now,
                 )
             events = schwab_auth.decide(state, command)
-            uow.record([Change(schwab_auth.SPEC, schwab_auth.SCHWAB_ID, tuple(events))])
+            uow.record([Change(schwab_auth.SPEC, self._aggregate_id, tuple(events))])
 
         await self._store.run(work, metadata={"correlation_id": "schwab-auth"})

@@ -12,7 +12,8 @@ from arbtui.brokers.schwab.oauth import EncryptedTokens
 class InMemoryTokenVault:
     """Implements :class:`arbtui.brokers.schwab.oauth.TokenVault`; remembers every save."""
 
-    def __init__(self) -> None:
+    def __init__(self, aggregate_id: str = "schwab") -> None:
+        self.aggregate_id = aggregate_id
         self.saved: list[EncryptedTokens] = []
 
     async def load(self) -> EncryptedTokens | None:
@@ -25,8 +26,9 @@ class InMemoryTokenVault:
 class SqliteTokenVault:
     """A one-row SQLite table (stdlib ``sqlite3``; tests only) holding what the vault is given."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, aggregate_id: str = "schwab") -> None:
         self.path = path
+        self.aggregate_id = aggregate_id
         with sqlite3.connect(path) as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS schwab_tokens (id INTEGER PRIMARY KEY CHECK (id = 1),"

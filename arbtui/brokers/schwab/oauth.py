@@ -34,9 +34,9 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r".*httpx2.*")
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-from arbtui.brokers.base import AuthExpired, BrokerUnavailable, RateLimited
+from arbtui.brokers.base import AuthExpired, BrokerUnavailable, RateLimited, RetryableBrokerError
 from arbtui.brokers.resilience import log_exchange, parse_retry_after
-from arbtui.brokers.schwab.crypto import TokenCipher
+from arbtui.brokers.schwab.crypto import MisboundCiphertext, TokenCipher, TokenKind, TokenSlot
 from arbtui.clock import Clock
 from arbtui.domain.values import BrokerKind
 
@@ -72,7 +72,8 @@ class SchwabTokens:
 
 @dataclass(frozen=True, slots=True)
 class EncryptedTokens:
-    """What the vault stores: ciphertext strings (``v1.…``) and the two expiry instants in clear."""
+    """What the vault stores: ciphertext strings (``v2.…``; ``v1.…`` in older ledgers) and the two expiry
+    instants in clear."""
 
     access_token_ciphertext: str
     refresh_token_ciphertext: str
@@ -83,6 +84,12 @@ class EncryptedTokens:
 class TokenVault(Protocol):
     """Durable home of the encrypted tokens (the engine implements it on the SchwabAuth aggregate)."""
 
+    @property
+    def aggregate_id(self) -> str:
+        """Whose tokens these are; bound into every ciphertext (:class:`TokenSlot`), so a ciphertext
+        copied from another aggregate does not decrypt here."""
+        ...
+
     async def load(self) -> EncryptedTokens | None:
         """The last saved tokens, or ``None`` if the browser flow never ran."""
         ...
@@ -92,20 +99,43 @@ class TokenVault(Protocol):
         ...
 
 
-def seal(tokens: SchwabTokens, cipher: TokenCipher) -> EncryptedTokens:
+def seal(tokens: SchwabTokens, cipher: TokenCipher, aggregate_id: str) -> EncryptedTokens:
+    """Encrypt both tokens in the current (``v2.``) form, each bound to its kind and ``aggregate_id``."""
     return EncryptedTokens(
-        access_token_ciphertext=cipher.encrypt(tokens.access_token.get_secret_value()),
-        refresh_token_ciphertext=cipher.encrypt(tokens.refresh_token.get_secret_value()),
+        access_token_ciphertext=cipher.encrypt(
+            tokens.access_token.get_secret_value(), TokenSlot(aggregate_id, TokenKind.ACCESS)
+        ),
+        refresh_token_ciphertext=cipher.encrypt(
+            tokens.refresh_token.get_secret_value(), TokenSlot(aggregate_id, TokenKind.REFRESH)
+        ),
         access_expires_at=tokens.access_expires_at,
         refresh_expires_at=tokens.refresh_expires_at,
     )
 
 
-def unseal(tokens: EncryptedTokens, cipher: TokenCipher) -> SchwabTokens:
-    """Decrypt; raises :class:`~arbtui.brokers.schwab.crypto.WrongEncryptionKey` on a wrong key."""
+def unseal(tokens: EncryptedTokens, cipher: TokenCipher, aggregate_id: str) -> SchwabTokens:
+    """Decrypt both tokens as the access and refresh token of ``aggregate_id``.
+
+    A pair is sealed together, in one format; a pair that mixes the legacy (``v1.``, unbound) and the
+    bound format can only come from a ciphertext moved between pairs, so it is refused before anything
+    is decrypted.
+
+    Raises:
+        MisboundCiphertext: a swapped or moved ciphertext, or a pair mixing formats.
+        WrongEncryptionKey: a wrong key, or an altered ciphertext.
+    """
+    if cipher.is_legacy(tokens.access_token_ciphertext) != cipher.is_legacy(tokens.refresh_token_ciphertext):
+        raise MisboundCiphertext(
+            f"stored Schwab tokens of {aggregate_id!r} mix the legacy and the bound format (a ciphertext was "
+            "moved in the ledger): refused; run the Schwab login again"
+        )
     return SchwabTokens(
-        access_token=SecretStr(cipher.decrypt(tokens.access_token_ciphertext)),
-        refresh_token=SecretStr(cipher.decrypt(tokens.refresh_token_ciphertext)),
+        access_token=SecretStr(
+            cipher.decrypt(tokens.access_token_ciphertext, TokenSlot(aggregate_id, TokenKind.ACCESS))
+        ),
+        refresh_token=SecretStr(
+            cipher.decrypt(tokens.refresh_token_ciphertext, TokenSlot(aggregate_id, TokenKind.REFRESH))
+        ),
         access_expires_at=tokens.access_expires_at,
         refresh_expires_at=tokens.refresh_expires_at,
     )
@@ -214,6 +244,10 @@ class AccessTokens:
         self._client = client
         self._margin = refresh_margin
         self._tokens: SchwabTokens | None = None
+        self._legacy_at_rest = False
+        """The stored tokens are legacy ``v1.`` ciphertexts (not bound to their kind): refresh at the
+        first use, whatever the access token's expiry, so the ledger holds the bound form from then on
+        (:meth:`_reseal_legacy`)."""
         self._lock = asyncio.Lock()
         self.refreshes = 0
         """Refresh grants performed by this keeper (metrics, tests)."""
@@ -221,20 +255,25 @@ class AccessTokens:
     async def store_new(self, tokens: SchwabTokens) -> None:
         """Adopt tokens from a completed browser flow and save them encrypted."""
         async with self._lock:
-            await self._vault.save(seal(tokens, self._cipher))
+            await self._vault.save(seal(tokens, self._cipher, self._vault.aggregate_id))
             self._tokens = tokens
+            self._legacy_at_rest = False
 
     async def bearer(self) -> str:
-        """A valid access token, refreshed first if it expires within the margin.
+        """A valid access token, refreshed first if it expires within the margin (or if the stored tokens
+        are in the legacy unbound form, which the refresh replaces).
 
         Raises:
             AuthExpired: no tokens stored, or the refresh token has expired / was refused.
             WrongEncryptionKey: the stored tokens do not decrypt with this key.
+            MisboundCiphertext: a stored ciphertext belongs to another token or aggregate (swapped).
         """
         async with self._lock:
             tokens = await self._current()
             if self._clock.now() >= tokens.access_expires_at - self._margin:
                 tokens = await self._refresh(tokens)
+            elif self._legacy_at_rest:
+                tokens = await self._reseal_legacy(tokens)
             return tokens.access_token.get_secret_value()
 
     async def after_unauthorized(self, rejected_bearer: str) -> str:
@@ -258,8 +297,25 @@ class AccessTokens:
             stored = await self._vault.load()
             if stored is None:
                 raise AuthExpired("no Schwab tokens stored: run the Schwab login", broker=BrokerKind.SCHWAB)
-            self._tokens = unseal(stored, self._cipher)
+            self._tokens = unseal(stored, self._cipher, self._vault.aggregate_id)
+            self._legacy_at_rest = self._cipher.is_legacy(stored.access_token_ciphertext)
+            if self._legacy_at_rest:
+                logger.info("schwab tokens are stored in the legacy v1 form; refreshing now re-encrypts them as v2")
         return self._tokens
+
+    async def _reseal_legacy(self, tokens: SchwabTokens) -> SchwabTokens:
+        """Refresh early, once, so the ledger holds bound ciphertexts from now on. If the token endpoint
+        is unreachable the still-valid access token is used and the regular refresh re-encrypts later:
+        the migration never costs availability."""
+        self._legacy_at_rest = False
+        try:
+            return await self._refresh(tokens)
+        except RetryableBrokerError as exc:
+            logger.warning(
+                "schwab: early refresh to re-encrypt the legacy v1 tokens failed ({}); the regular refresh will",
+                type(exc).__name__,
+            )
+            return tokens
 
     async def _refresh(self, tokens: SchwabTokens) -> SchwabTokens:
         now = self._clock.now()
@@ -277,8 +333,9 @@ class AccessTokens:
         )
         token.setdefault("refresh_token", tokens.refresh_token.get_secret_value())
         fresh = _tokens_from(token, now, refresh_expires_at=tokens.refresh_expires_at)
-        await self._vault.save(seal(fresh, self._cipher))
+        await self._vault.save(seal(fresh, self._cipher, self._vault.aggregate_id))
         self._tokens = fresh
+        self._legacy_at_rest = False
         self.refreshes += 1
         logger.info("schwab access token refreshed; valid until {}", fresh.access_expires_at.isoformat())
         return fresh

@@ -14,7 +14,7 @@ from loguru import logger
 from arbtui.brokers.base import AuthExpired
 from arbtui.brokers.schwab import SchwabBroker, SchwabConfig
 from arbtui.brokers.schwab.crypto import TokenCipher, WrongEncryptionKey
-from arbtui.brokers.schwab.oauth import authorize_url, exchange_redirect
+from arbtui.brokers.schwab.oauth import authorize_url, exchange_redirect, unseal
 from tests.fakes.clock import FakeClock
 from tests.fakes.schwab_server import SchwabServer, code_from
 from tests.fakes.token_vault import InMemoryTokenVault, SqliteTokenVault
@@ -110,8 +110,9 @@ async def test_tokens_at_rest_are_ciphertext(
     for secret in plaintext:
         assert secret not in stored.access_token_ciphertext
         assert secret not in stored.refresh_token_ciphertext
-    assert cipher.decrypt(stored.access_token_ciphertext) in schwab_server.access_tokens
-    assert cipher.decrypt(stored.refresh_token_ciphertext) in schwab_server.refresh_tokens
+    tokens = unseal(stored, cipher, token_vault.aggregate_id)
+    assert tokens.access_token.get_secret_value() in schwab_server.access_tokens
+    assert tokens.refresh_token.get_secret_value() in schwab_server.refresh_tokens
 
 
 async def test_sqlite_file_never_holds_a_plaintext_token(

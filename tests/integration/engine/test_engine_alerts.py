@@ -52,6 +52,7 @@ async def test_a_schwab_login_expiring_within_a_day_raises_an_alert_with_the_fix
                 refresh_expires_at=now + timedelta(hours=5),
             ),
             TokenCipher.from_hex(KEY),
+            vault.aggregate_id,
         )
     )
     config = SchwabConfig(

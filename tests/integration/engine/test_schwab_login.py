@@ -83,7 +83,7 @@ async def test_login_stores_only_ciphertext_and_refreshes_go_through_the_ledger(
         vault = EventStoreTokenVault(store)
         stored = await vault.load()
         assert stored is not None
-        tokens = unseal(stored, TokenCipher.from_hex(KEY))
+        tokens = unseal(stored, TokenCipher.from_hex(KEY), vault.aggregate_id)
         access, refresh = tokens.access_token.get_secret_value(), tokens.refresh_token.get_secret_value()
         assert access in schwab_server.access_tokens  # the server issued it
         # the access token expires: the keeper refreshes through the vault, i.e. through the ledger
@@ -130,7 +130,7 @@ async def test_wrong_key_is_a_clear_error_not_garbage(schwab_server: SchwabServe
         await store.close()
     assert stored is not None
     with pytest.raises(WrongEncryptionKey):
-        unseal(stored, TokenCipher.from_hex("22" * 32))
+        unseal(stored, TokenCipher.from_hex("22" * 32), "schwab")
 
 
 async def test_login_without_secrets_in_the_environment_says_what_is_missing(tmp_path: Path) -> None:
@@ -150,3 +150,59 @@ async def test_login_without_secrets_in_the_environment_says_what_is_missing(tmp
     _, err = await process.communicate()
     assert process.returncode == 1
     assert "ARBTUI_SCHWAB_APP_KEY, ARBTUI_SCHWAB_APP_SECRET, ARBTUI_ENCRYPTION_KEY" in err.decode()
+
+
+async def _cli(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "arbtui.cli",
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_run_and_schwab_auth_read_the_encryption_key_by_one_rule(tmp_path: Path) -> None:
+    """A key with a leading space works for both; a malformed one fails both, one line each, the same
+    reason, naming the variable and not the value."""
+    config = tmp_path / "arbtui.toml"
+    config.write_text(
+        "[chain]\n"
+        'http_url = "http://127.0.0.1:9"\n'
+        'orderbook = "0x881cf4c0764e733d9C387f3858eE87CcA04AFFe0"\n'
+        'owner = "0x71b94911FD1CE621FC40970450004c544e5287a8"\n'
+        'usdc = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"\n'
+        '[broker]\nkind = "schwab"\n'
+        '[schwab]\nbase_url = "http://127.0.0.1:9"\nredirect_uri = "https://127.0.0.1"\n'
+    )
+    base = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ARBTUI_")},
+        "ARBTUI_SCHWAB_APP_KEY": "app-key",
+        "ARBTUI_SCHWAB_APP_SECRET": "app-secret",
+    }
+    common = ("--db", str(tmp_path / "ledger.db"), "--config", str(config))
+    bad = "c0ffee" + "zz" * 29
+    reason = "ARBTUI_ENCRYPTION_KEY: must be 64 hex characters (a 32-byte key); got 64 characters, not all hex"
+
+    code, out, err = await _cli(tmp_path, {**base, "ARBTUI_ENCRYPTION_KEY": bad}, *common, "run", "--headless")
+    assert code == 2
+    assert err.strip().splitlines()[1:] == [f"  - {reason}"]
+    assert "Traceback" not in err
+    code, out, err = await _cli(
+        tmp_path, {**base, "ARBTUI_ENCRYPTION_KEY": bad}, *common, "schwab", "auth", "--redirected-url", "x"
+    )
+    assert code == 1
+    assert err.strip() == f"Error: {reason}"
+    assert "c0ffee" not in out + err
+
+    # a leading space passes the key check of `schwab auth` (it then fails on the pasted URL, offline)
+    code, out, err = await _cli(
+        tmp_path, {**base, "ARBTUI_ENCRYPTION_KEY": " " + KEY}, *common, "schwab", "auth", "--redirected-url", "x"
+    )
+    assert code == 1
+    assert "carries no authorization code" in err, err

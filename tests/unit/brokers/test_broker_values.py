@@ -22,10 +22,11 @@ from arbtui.brokers.base import (
     RetryableBrokerError,
 )
 from arbtui.brokers.dry_run import DryRunBroker
-from arbtui.brokers.schwab.crypto import MalformedEncryptionKey, TokenCipher, WrongEncryptionKey
+from arbtui.brokers.schwab.crypto import MalformedEncryptionKey, TokenCipher, TokenKind, TokenSlot, WrongEncryptionKey
 from arbtui.domain.values import BrokerKind, Direction, ExecutionId, PriceUsdc, Shares, Symbol, Usdc
 
 KEY = "ab" * 32
+SLOT = TokenSlot("schwab", TokenKind.ACCESS)
 
 
 def execution() -> ExecutionId:
@@ -71,28 +72,28 @@ def test_estimated_notional() -> None:
 
 def test_cipher_round_trip_with_fresh_nonces() -> None:
     cipher = TokenCipher.from_hex(KEY)
-    a, b = cipher.encrypt("secret-token"), cipher.encrypt("secret-token")
+    a, b = cipher.encrypt("secret-token", SLOT), cipher.encrypt("secret-token", SLOT)
     assert a != b
     assert "secret-token" not in a
-    assert cipher.decrypt(a) == cipher.decrypt(b) == "secret-token"
+    assert cipher.decrypt(a, SLOT) == cipher.decrypt(b, SLOT) == "secret-token"
 
 
 @settings(max_examples=50)
 @given(st.text(max_size=300))
 def test_cipher_round_trips_any_text(text: str) -> None:
     cipher = TokenCipher.from_hex(KEY)
-    assert cipher.decrypt(cipher.encrypt(text)) == text
+    assert cipher.decrypt(cipher.encrypt(text, SLOT), SLOT) == text
 
 
 def test_wrong_key_and_tampering_are_detected() -> None:
-    sealed = TokenCipher.from_hex(KEY).encrypt("secret-token")
+    sealed = TokenCipher.from_hex(KEY).encrypt("secret-token", SLOT)
     with pytest.raises(WrongEncryptionKey, match="not the key"):
-        TokenCipher.from_hex("cd" * 32).decrypt(sealed)
+        TokenCipher.from_hex("cd" * 32).decrypt(sealed, SLOT)
     flipped = sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1]
     with pytest.raises(WrongEncryptionKey):
-        TokenCipher.from_hex(KEY).decrypt(flipped)
+        TokenCipher.from_hex(KEY).decrypt(flipped, SLOT)
     with pytest.raises(WrongEncryptionKey, match="format"):
-        TokenCipher.from_hex(KEY).decrypt("plaintext")
+        TokenCipher.from_hex(KEY).decrypt("plaintext", SLOT)
 
 
 @pytest.mark.parametrize("bad", ["", "abc", "zz" * 32, "ab" * 31, "ab" * 33])
@@ -106,7 +107,7 @@ def test_key_from_environment() -> None:
         TokenCipher.from_env({})
     cipher = TokenCipher.from_env({"ARBTUI_ENCRYPTION_KEY": TokenCipher.generate_key_hex()})
     assert "key" in repr(cipher)
-    assert cipher.decrypt(cipher.encrypt("x")) == "x"
+    assert cipher.decrypt(cipher.encrypt("x", SLOT), SLOT) == "x"
 
 
 async def test_dry_run_converts_notional_and_tracks_cash() -> None:
