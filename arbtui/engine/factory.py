@@ -3,6 +3,7 @@ alike, so tests run what operators run."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from arbtui.brokers.schwab.crypto import TokenCipher
 from arbtui.chain.decode import DecodeConfig, SymbolMarkers
 from arbtui.chain.intake import FillIntake, IntakeConfig
 from arbtui.chain.pyth import PythConfig
+from arbtui.chain.rpc import ChainRpcError
 from arbtui.chain.signals import (
     AlertKind,
     BackfillProgress,
@@ -38,6 +40,7 @@ from arbtui.engine.executions import ExecutionOptions
 from arbtui.engine.schwab_tokens import EventStoreTokenVault
 from arbtui.store.event_store import EventStore
 from arbtui.store.ledger import Ledger
+from arbtui.store.lock import WriterLock
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,27 @@ class Built:
     intake: FillIntake
 
 
-async def build_engine(settings: Settings, *, db: Path | None = None) -> Built:
-    """Open the ledger and wire broker, intake and engine as the settings say (nothing connects yet)."""
-    store = await EventStore.open(db or settings.database.path)
+PREFLIGHT_TIMEOUT_S = 5.0
+"""How long the start-up chain check waits for the node before leaving the check to intake."""
+
+
+async def build_engine(settings: Settings, *, db: Path | None = None, lock: WriterLock | None = None) -> Built:
+    """Take the ledger's writer lock, open the ledger, check it belongs to the node's chain, and wire
+    broker, intake and engine as the settings say (only the chain check connects).
+
+    Raises :class:`~arbtui.store.errors.LedgerLocked` when another process writes this ledger and
+    :class:`~arbtui.store.errors.ChainMismatch` when the ledger belongs to another chain — both before
+    anything is written (the lock before the ledger is even migrated). ``lock``: the ledger's writer lock
+    if the caller took it already (the demo, before it checks the file is new); the engine owns it then."""
+    store = await EventStore.open(db or settings.database.path, exclusive=True, lock=lock)
+    try:
+        return await _wire(settings, store)
+    except BaseException:
+        await store.close()
+        raise
+
+
+async def _wire(settings: Settings, store: EventStore) -> Built:
     broker = _broker(settings, store)
     ledger = Ledger(store, broker.kind)
     options = EngineOptions(
@@ -94,7 +115,21 @@ async def build_engine(settings: Settings, *, db: Path | None = None) -> Built:
     engine = Engine(ledger, broker, options, intake=intake.run, stop_intake=intake.stop)
     engine.alerts.repeat_every = settings.alerts.repeat_every_s
     holder.append(engine)
+    await _check_chain(intake)
     return Built(engine, intake)
+
+
+async def _check_chain(intake: FillIntake) -> None:
+    """One chain per ledger, checked before the engine recovers anything: a ledger of another chain is
+    refused here (:class:`ChainMismatch` propagates). A node that does not answer now is not an error —
+    intake binds the ledger before its first session reads anything, and so refuses it there."""
+    try:
+        async with asyncio.timeout(PREFLIGHT_TIMEOUT_S):
+            chain_id = await intake.bind_chain()
+    except (ChainRpcError, OSError, TimeoutError) as exc:
+        logger.warning("chain id not checked at start ({}): intake checks it before reading the chain", exc)
+        return
+    logger.info("ledger bound to chain id {}", chain_id)
 
 
 def _broker(settings: Settings, store: EventStore) -> Broker:

@@ -16,8 +16,9 @@ from arbtui.domain.errors import DomainError
 from arbtui.domain.flows import Change, position_changes, retract_fill, witness_fill
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill, SkipReason
 from arbtui.domain.values import BlockRef, BrokerKind, ExecutionId, Symbol, TradeId
+from arbtui.store.chain_binding import ChainBinding
 from arbtui.store.codec import utc_now
-from arbtui.store.event_store import EventStore, UnitOfWork
+from arbtui.store.event_store import SNAPSHOT_EVERY, EventStore, UnitOfWork
 
 
 def new_execution_id() -> ExecutionId:
@@ -39,11 +40,27 @@ class Ledger:
         trade retracted by a reorg before a restart, re-mined higher), and the range is then read."""
 
     @classmethod
-    async def open(cls, path: Path | str, broker: BrokerKind = BrokerKind.DRY_RUN, **store_options: int) -> Ledger:
-        return cls(await EventStore.open(path, **store_options), broker)
+    async def open(
+        cls,
+        path: Path | str,
+        broker: BrokerKind = BrokerKind.DRY_RUN,
+        *,
+        snapshot_every: int = SNAPSHOT_EVERY,
+        busy_timeout_ms: int = 5000,
+        exclusive: bool = False,
+    ) -> Ledger:
+        store = await EventStore.open(
+            path, snapshot_every=snapshot_every, busy_timeout_ms=busy_timeout_ms, exclusive=exclusive
+        )
+        return cls(store, broker)
 
     async def close(self) -> None:
         await self.store.close()
+
+    async def bind_chain(self, chain_id: int, orderbooks: Sequence[str]) -> ChainBinding:
+        """One chain per ledger: record ``chain_id`` at the first start, refuse another (:class:`ChainMismatch`),
+        record new orderbooks (see :mod:`arbtui.store.chain_binding`)."""
+        return await self.store.bind_chain(chain_id, orderbooks)
 
     async def cursor(self) -> BlockRef | None:
         newest = await self.store.checkpoints(1)
