@@ -15,8 +15,11 @@ from typing import Any
 import click
 from pydantic import SecretStr
 
+from arbtui.brokers.base import BrokerError
+from arbtui.chain.rpc import ChainRpcError
 from arbtui.domain import position
-from arbtui.store.errors import StoreError
+from arbtui.store.errors import LedgerLocked, StoreError
+from arbtui.store.lock import WriterLock
 from arbtui.store.migrate import connect_sync, migrate, schema_version
 from arbtui.store.rebuild import aggregate_ids, check_views, read_log, rebuild_views, replay
 
@@ -60,7 +63,85 @@ class Context:
         return path
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+SQLITE_MAX_INT = 2**63 - 1
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line (a message from a library may carry newlines)."""
+    return " ".join(text.split())
+
+
+class _OneLineUsageError(click.UsageError):
+    """A usage error shown as one line (click's own adds the usage text and a hint on lines of their own)."""
+
+    def show(self, file: Any = None) -> None:
+        hint = f" (see `{self.ctx.command_path} --help`)" if self.ctx is not None else ""
+        click.echo(f"Error: {one_line(self.format_message())}{hint}", err=True, file=file)
+
+
+class _Unexpected(click.ClickException):
+    """An exception no part of arbtui expected (a bug): one line on stderr, the traceback kept."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {one_line(self.format_message())}", err=True, file=file)
+
+
+KNOWN_ERRORS: tuple[type[BaseException], ...] = (StoreError, BrokerError, ChainRpcError, OSError)
+"""Errors the operator can act on (a ledger locked, corrupt, newer or of another chain; a broker or node
+refusing; a file or port unavailable): shown as their one-line message, exit 1."""
+
+
+class ArbtuiGroup(click.Group):
+    """The ``arbtui`` group with one top-level error handler: every error is one line on stderr — a known
+    error (:data:`KNOWN_ERRORS`) its message, exit 1; a usage error exit 2; anything else is a bug: one
+    line naming it and where its traceback went (the log, when the command has one, and a 0600 file)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if isinstance(exc, _OneLineUsageError):
+                raise
+            raise _OneLineUsageError(exc.format_message(), exc.ctx) from exc
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except KNOWN_ERRORS as exc:
+            raise click.ClickException(one_line(str(exc) or type(exc).__name__)) from exc
+        except Exception as exc:
+            where = _keep_traceback(exc)
+            raise _Unexpected(
+                f"unexpected {type(exc).__name__}: {one_line(str(exc))[:300]} (a bug in arbtui; traceback in {where})"
+            ) from exc
+
+
+def _keep_traceback(exc: BaseException) -> str:
+    """Write ``exc``'s traceback to the command's log, if it configured one (the headless JSON log, the
+    console's ``<database>.log``), and to a private (0600) file in the temp directory; returns the file."""
+    import contextlib
+    import os
+    import tempfile
+    import traceback
+
+    from loguru import logger
+
+    with contextlib.suppress(ValueError):  # loguru's default stderr sink (id 0): one line on stderr only
+        logger.remove(0)
+    logger.opt(exception=exc).critical("unexpected error: {!r}", exc)
+    text = "".join(traceback.format_exception(exc))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = Path(tempfile.gettempdir()) / f"arbtui-error-{stamp}-{os.getpid()}.txt"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w") as sink:
+            sink.write(text)
+    except OSError:
+        return "the log, if this command keeps one"
+    return str(path)
+
+
+@click.group(cls=ArbtuiGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", "db", metavar="PATH", envvar="ARBTUI_DATABASE_PATH", help="SQLite ledger file.")
 @click.option(
     "--config",
@@ -93,8 +174,8 @@ def db() -> None:
 @db.command("migrate")
 @click.pass_obj
 def db_migrate(obj: Context) -> None:
-    """Create the database or bring its schema up to date (safe to run twice)."""
-    with _store_errors():
+    """Create the database or bring its schema up to date (safe to run twice; refused while a bot runs)."""
+    with _store_errors(), WriterLock.acquire(obj.db):
         applied = migrate(obj.db)
         conn = connect_sync(obj.db)
         version = schema_version(conn)
@@ -111,8 +192,12 @@ def db_rebuild_views(obj: Context, check: bool) -> None:
     """Rebuild every view from the event log (or, with --check, verify the live views)."""
     path = obj.existing_db()
     with _store_errors():
-        migrate(path)
         if check:
+            try:
+                with WriterLock.acquire(path):
+                    migrate(path)
+            except LedgerLocked:
+                pass  # a running bot migrated the ledger when it started; the check only reads
             differences = check_views(path, progress=_progress("checking"))
             _progress_done()
             if differences:
@@ -126,11 +211,13 @@ def db_rebuild_views(obj: Context, check: bool) -> None:
                 )
             click.echo("views match the event log")
             return
-        conn = connect_sync(path)
-        try:
-            count = rebuild_views(conn, progress=_progress("rebuilding"))
-        finally:
-            conn.close()
+        with WriterLock.acquire(path):
+            migrate(path)
+            conn = connect_sync(path)
+            try:
+                count = rebuild_views(conn, progress=_progress("rebuilding"))
+            finally:
+                conn.close()
         _progress_done()
     click.echo(f"rebuilt every view from {count} events")
 
@@ -206,7 +293,7 @@ def _position_row(loaded: tuple[Any, int]) -> dict[str, Any]:
 
 @main.command("events")
 @click.option("--aggregate", "aggregate", metavar="TYPE[:ID]", help="Only one aggregate type, or one aggregate.")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the last N events.")
+@click.option("--limit", type=click.IntRange(min=1, max=SQLITE_MAX_INT), help="Only the last N events.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @click.pass_obj
 def events_command(obj: Context, aggregate: str | None, limit: int | None, as_json: bool) -> None:

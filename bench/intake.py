@@ -184,6 +184,9 @@ class LeanSqliteLedger:
     async def enrich(self, trade_id: TradeId, enrichment: Enrich) -> bool | None:
         return None
 
+    async def bind_chain(self, chain_id: int, orderbooks: Sequence[str]) -> object:
+        return None  # one throwaway ledger per run: nothing to guard
+
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM fills").fetchone()[0])
 

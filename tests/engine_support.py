@@ -30,6 +30,9 @@ class QuietIntake:
         self.observer = observer
         self._stopped = asyncio.Event()
 
+    async def prepare(self) -> None:
+        """No node to check."""
+
     async def run(self) -> None:
         await self._stopped.wait()
 

@@ -55,7 +55,7 @@ from websockets.exceptions import WebSocketException
 from arbtui.chain.decode import INTAKE_TOPICS, DecodeConfig, DecodeError, RawLog
 from arbtui.chain.pyth import PythConfig, enrichment
 from arbtui.chain.ranges import MAX_UNVERIFIED, NotifiedHead, PassOutcome, RangeReader
-from arbtui.chain.rpc import ChainRpcError, JsonRpcClient, endpoint_name
+from arbtui.chain.rpc import ChainRpcError, JsonRpcClient, RpcTransportError, endpoint_name
 from arbtui.chain.signals import (
     AlertKind,
     FillEnriched,
@@ -71,6 +71,8 @@ from arbtui.chain.verify import LogSelector
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill
 from arbtui.domain.values import BlockRef, TradeId
 
+PREFLIGHT_TIMEOUT_S = 5.0
+"""How long the start-up chain check waits for the node before leaving the check to intake's session."""
 MAX_NOTIFIED_LOGS = 10_000
 """Logs notifications buffered for the live shortcut (beyond that, the range read covers them)."""
 HEADS_KEPT = 64
@@ -104,6 +106,10 @@ class FillLedger(Protocol):
     async def enrich(self, trade_id: TradeId, enrichment: Enrich) -> bool | None:
         """Attach gas and Pyth price. (``bool | None`` rather than ``None``: the store's Ledger answers
         whether it applied the enrichment; intake ignores the answer.)"""
+
+    async def bind_chain(self, chain_id: int, orderbooks: Sequence[str]) -> object:
+        """One chain per ledger: record ``chain_id`` (and the orderbooks) at the first start; raise if the
+        ledger belongs to another chain. Intake calls it before each session reads anything."""
 
 
 class IntakeError(Exception):
@@ -237,8 +243,42 @@ class FillIntake:
             await client.close()
             self.observer(IntakeStatus(IntakeState.STOPPED))
 
+    async def bind_chain(self, client: JsonRpcClient | None = None) -> int:
+        """Ask the node which chain it serves and bind the ledger to it (:meth:`FillLedger.bind_chain`
+        refuses a ledger of another chain: that error is not retried, it stops intake). Returns the id."""
+        owned = client is None
+        client = client or JsonRpcClient(self.config.http_url, timeout=self.config.rpc_timeout)
+        try:
+            answer = await client.call("eth_chainId")
+        finally:
+            if owned:
+                await client.close()
+        if not isinstance(answer, str) or not answer.startswith("0x"):
+            raise RpcTransportError("eth_chainId", f"expected a hex quantity, got {answer!r:.80}")
+        try:
+            chain_id = int(answer, 16)
+        except ValueError:
+            raise RpcTransportError("eth_chainId", f"expected a hex quantity, got {answer!r:.80}") from None
+        await self.ledger.bind_chain(chain_id, (self.config.decode.orderbook,))
+        return chain_id
+
+    async def prepare(self) -> None:
+        """One chain per ledger, checked before the engine recovers anything: a ledger of another chain
+        is refused here (:class:`~arbtui.store.errors.ChainMismatch` propagates). A node that does not
+        answer within :data:`PREFLIGHT_TIMEOUT_S` is not an error — each session binds the ledger before
+        it reads anything, and so refuses it there."""
+        try:
+            async with asyncio.timeout(PREFLIGHT_TIMEOUT_S):
+                chain_id = await self.bind_chain()
+        except (ChainRpcError, OSError, TimeoutError) as exc:
+            detail = f"chain id not checked at start ({exc or type(exc).__name__}): checked before reading the chain"
+        else:
+            detail = f"ledger bound to chain id {chain_id}"
+        self.observer(IntakeStatus(IntakeState.CONNECTING, detail))
+
     async def _session(self, reader: RangeReader) -> None:
         self.sessions += 1
+        await self.bind_chain(self._client)  # every session: the node behind the URL may have changed
         self._reader_error = None
         self._heads.clear()
         self._notified.clear()

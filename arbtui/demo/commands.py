@@ -135,7 +135,9 @@ def _route_logs(headless: bool, keep_db: Path | None) -> None:
     if headless:
         logger.add(sys.stderr, level="WARNING", format="{time:HH:mm:ss} {level: <7} {message}")
     elif keep_db is not None:
-        logger.add(keep_db.with_name(keep_db.name + ".log"), level="INFO")
+        from arbtui.store.files import private_opener
+
+        logger.add(keep_db.with_name(keep_db.name + ".log"), level="INFO", opener=private_opener)
 
 
 def _quiet_local_proxies() -> None:

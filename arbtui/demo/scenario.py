@@ -32,6 +32,8 @@ from arbtui.demo.market import LISTINGS, UNKNOWN, PriceWalk, Strategy
 from arbtui.demo.solver import Solver
 from arbtui.engine.factory import build_engine
 from arbtui.engine.lifecycle import Engine
+from arbtui.store.errors import LedgerLocked
+from arbtui.store.lock import WriterLock
 
 BROKER_ACCEPT_DELAY_S = 0.2
 BROKER_FILL_DELAY_S = 0.6
@@ -113,7 +115,13 @@ shutdown_timeout_s = 10.0
 async def demo_world(*, keep_db: Path | None, progress: Progress) -> AsyncIterator[DemoWorld]:
     """Start everything (reporting each step through ``progress``), yield the world, stop everything."""
     check_tooling()
-    workdir, db = _paths(keep_db)
+    lock = _lock_kept(keep_db)  # before the file is checked: two demos on one --keep-db, one refused
+    try:
+        workdir, db = _paths(keep_db)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
     node: AnvilNode | None = None
     broker: AlpacaServer | None = None
     world: DemoWorld | None = None
@@ -143,7 +151,8 @@ async def demo_world(*, keep_db: Path | None, progress: Progress) -> AsyncIterat
         for listing in LISTINGS:
             assert listing.ticker is not None
             broker.book.prices[listing.ticker] = Decimal(listing.start_price)
-        engine = await build_engine(settings, clock=SystemClock(), ids=RandomIds())
+        engine = await build_engine(settings, clock=SystemClock(), ids=RandomIds(), lock=lock)
+        lock = None  # the engine's store owns it now
         world = DemoWorld(node, deployment, driver, broker, settings, engine, config_path, db, kept=keep_db is not None)
         progress(f"engine built (ledger {db}); the simulated solver starts trading")
         yield world
@@ -151,11 +160,24 @@ async def demo_world(*, keep_db: Path | None, progress: Progress) -> AsyncIterat
         if world is not None and not world.ledger_closed:
             with contextlib.suppress(Exception):
                 await world.engine.ledger.close()
+        if lock is not None:
+            lock.release()
         if broker is not None:
             await broker.stop()
         if node is not None:
             node.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _lock_kept(keep_db: Path | None) -> WriterLock | None:
+    """The writer lock of the ``--keep-db`` ledger, held from before the demo checks the file is new until
+    its engine closes the ledger (a throwaway ledger in a fresh directory needs no early lock)."""
+    if keep_db is None:
+        return None
+    try:
+        return WriterLock.acquire(keep_db)
+    except LedgerLocked as exc:
+        raise DemoSetupError(str(exc)) from exc
 
 
 def _paths(keep_db: Path | None) -> tuple[Path, Path]:

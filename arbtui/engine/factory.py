@@ -23,12 +23,31 @@ from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.engine.schwab_tokens import EventStoreTokenVault
 from arbtui.store.event_store import EventStore
 from arbtui.store.ledger import Ledger
+from arbtui.store.lock import WriterLock
 
 
-async def build_engine(settings: Settings, *, clock: Clock, ids: Ids, db: Path | None = None) -> Engine:
-    """Open the ledger and build broker, intake and engine as the settings say (nothing connects yet).
-    ``clock`` and ``ids`` stamp every event and draw every execution id (tests pin both)."""
-    store = await EventStore.open(db or settings.database.path, clock=clock)
+async def build_engine(
+    settings: Settings, *, clock: Clock, ids: Ids, db: Path | None = None, lock: WriterLock | None = None
+) -> Engine:
+    """Take the ledger's writer lock, open the ledger, check it belongs to the node's chain, and build
+    broker, intake and engine as the settings say (only the chain check connects). ``clock`` and ``ids``
+    stamp every event and draw every execution id (tests pin both).
+
+    Raises :class:`~arbtui.store.errors.LedgerLocked` when another process writes this ledger and
+    :class:`~arbtui.store.errors.ChainMismatch` when the ledger belongs to another chain — both before
+    anything is written (the lock before the ledger is even migrated). ``lock``: the ledger's writer lock
+    if the caller took it already (the demo, before it checks the file is new); the engine owns it then."""
+    store = await EventStore.open(db or settings.database.path, exclusive=True, lock=lock, clock=clock)
+    try:
+        engine = _build(settings, store, clock, ids)
+        await engine.prepare()
+        return engine
+    except BaseException:
+        await store.close()
+        raise
+
+
+def _build(settings: Settings, store: EventStore, clock: Clock, ids: Ids) -> Engine:
     broker = _broker(settings, store, clock)
     ledger = Ledger(store, broker.kind, clock=clock, ids=ids)
     options = EngineOptions(

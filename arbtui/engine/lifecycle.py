@@ -56,6 +56,10 @@ class LifecycleState(StrEnum):
 class Intake(Protocol):
     """Chain intake as the engine runs it (``arbtui.chain.intake.FillIntake``)."""
 
+    async def prepare(self) -> None:
+        """Checks of the node before anything is recovered (one chain per ledger)."""
+        ...
+
     async def run(self) -> None: ...
 
     def stop(self) -> None: ...
@@ -159,6 +163,11 @@ class Engine:
         return await self.health.readiness()
 
     # --- lifecycle ----------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Before :meth:`start`: intake's checks of the node (a ledger of another chain is refused)."""
+        if self._intake is not None:
+            await self._intake.prepare()
 
     async def start(self) -> None:
         """Recover from the ledger, then start intake and the periodic scan."""

@@ -11,6 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from arbtui.store.errors import DatabaseUnavailable
+from arbtui.store.migrate import connect_readonly
+
 REQUIRED = ("metrics_pnl_view", "unified_trade_view", "position_view")
 BUSY_TIMEOUT_MS = 5000
 
@@ -20,20 +23,17 @@ class ReportError(Exception):
 
 
 def open_readonly(path: Path | str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
-    """Open the ledger at ``path`` read-only (``mode=ro``); a missing, locked, corrupt or foreign
-    file is a :class:`ReportError`."""
+    """Open the ledger at ``path`` read-only (``mode=ro``, or ``immutable=1`` on read-only storage: see
+    :func:`arbtui.store.migrate.connect_readonly`); a missing, locked, corrupt or foreign file is a
+    :class:`ReportError`."""
     path = Path(path)
     if not path.is_file():
         raise ReportError(f"no database at {path} (pass --db, or run the bot first)")
-    uri = path.resolve().as_uri() + "?mode=ro"
     try:
-        conn = sqlite3.connect(
-            uri, uri=True, isolation_level=None, timeout=busy_timeout_ms / 1000, check_same_thread=False
-        )
-    except sqlite3.Error as exc:
-        raise ReportError(f"cannot open database {path}: {exc}") from exc
+        conn = connect_readonly(path, busy_timeout_ms=busy_timeout_ms, check_same_thread=False)
+    except DatabaseUnavailable as exc:
+        raise ReportError(str(exc)) from exc
     try:
-        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         found = {
             str(name) for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
         }

@@ -8,7 +8,9 @@ StoreError
 ├── SchemaError             the database schema does not fit this build
 │   ├── SchemaTooNew            written by a newer arbtui: refuse to touch it
 │   └── MigrationChanged        an applied migration file was edited afterwards
-└── DatabaseUnavailable     locked past the busy timeout, unreadable or not a database
+├── DatabaseUnavailable     locked past the busy timeout, unreadable or not a database
+├── LedgerLocked            another process holds the ledger's writer lock (one writer per ledger)
+└── ChainMismatch           the ledger was recorded on another chain (one chain per ledger)
 ```
 """
 
@@ -57,3 +59,18 @@ class MigrationChanged(SchemaError):
 
 class DatabaseUnavailable(StoreError):
     pass
+
+
+class LedgerLocked(StoreError):
+    """Another process writes this ledger (or its lock file cannot be opened): nothing was touched."""
+
+
+class ChainMismatch(StoreError):
+    def __init__(self, ledger: str, recorded: int, now: int) -> None:
+        super().__init__(
+            f"ledger {ledger} belongs to chain id {recorded} but the node answers chain id {now}:"
+            " one chain per ledger; point chain.http_url at that chain, or give this chain its own --db"
+        )
+        self.ledger = ledger
+        self.recorded = recorded
+        self.now = now

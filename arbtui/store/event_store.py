@@ -35,10 +35,12 @@ from arbtui.domain.errors import DomainError
 from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
 from arbtui.domain.flows import Change
 from arbtui.domain.values import BlockRef
-from arbtui.store import projections
+from arbtui.store import chain_binding, projections
+from arbtui.store.chain_binding import ChainBinding
 from arbtui.store.codec import decode_event, decode_state, encode_event, encode_state, iso
 from arbtui.store.errors import ConcurrencyConflict, CorruptEvent, DatabaseUnavailable
 from arbtui.store.group_commit import GroupCommit
+from arbtui.store.lock import WriterLock, lock_path
 from arbtui.store.migrate import connect_sync, migrate
 from arbtui.store.writer import Batch, GroupWriter, Refused
 
@@ -196,6 +198,8 @@ class EventStore:
         self._snapshot_every = snapshot_every
         self._cache: OrderedDict[tuple[str, str], tuple[Any, int]] = OrderedDict()
         self._lock = asyncio.Lock()
+        self.writer_lock: WriterLock | None = None
+        """The ledger's writer lock when opened ``exclusive`` (released by :meth:`close`)."""
         self.listeners: list[Callable[[list[Committed]], None]] = []
         """Called after every commit with what it appended (the engine's bus subscribes here)."""
         self._groups = GroupCommit(GroupWriter(writer), path, forget=self._cache.clear, announce=self._announce)
@@ -225,27 +229,62 @@ class EventStore:
         *,
         snapshot_every: int = SNAPSHOT_EVERY,
         busy_timeout_ms: int = 5000,
+        exclusive: bool = False,
+        lock: WriterLock | None = None,
         clock: Clock | None = None,
     ) -> EventStore:
         """Open (creating and migrating as needed) the database at ``path``. A write that finds the
-        database locked waits up to ``busy_timeout_ms``, then fails with :class:`DatabaseUnavailable`."""
+        database locked waits up to ``busy_timeout_ms``, then fails with :class:`DatabaseUnavailable`.
+
+        ``exclusive``: take the ledger's writer lock first (:class:`~arbtui.store.lock.WriterLock`, held
+        until :meth:`close`): a bot's store. Another process holding it → :class:`LedgerLocked`, before
+        anything is created, migrated or written. ``lock``: that lock, taken earlier by the caller (it
+        must be this ledger's); the store owns it from here on and releases it on :meth:`close`."""
         path = Path(path)
-        await asyncio.to_thread(migrate, path)
-        writer = await asyncio.to_thread(connect_sync, path, check_same_thread=False)
-        writer.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if lock is not None and lock.path != lock_path(path):
+            raise ValueError(f"{lock.path} is not the writer lock of {path}")
+        if lock is None and exclusive:
+            lock = WriterLock.acquire(path)
         try:
-            conn = await aiosqlite.connect(path, isolation_level=None)
-            await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        except sqlite3.DatabaseError as exc:
-            writer.close()
-            raise DatabaseUnavailable(f"cannot open database {path}: {exc}") from exc
-        return cls(conn, writer, path, snapshot_every, clock)
+            await asyncio.to_thread(migrate, path)
+            writer = await asyncio.to_thread(connect_sync, path, check_same_thread=False)
+            writer.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            try:
+                conn = await aiosqlite.connect(path, isolation_level=None)
+                await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            except sqlite3.DatabaseError as exc:
+                writer.close()
+                raise DatabaseUnavailable(f"cannot open database {path}: {exc}") from exc
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        store = cls(conn, writer, path, snapshot_every, clock)
+        store.writer_lock = lock
+        return store
 
     async def close(self) -> None:
         async with self._lock:
+            try:
+                await self._groups.settle()
+                await self._conn.close()
+                await self._groups.writer.close()
+            finally:
+                if self.writer_lock is not None:
+                    self.writer_lock.release()
+
+    async def bind_chain(self, chain_id: int, orderbooks: Sequence[str]) -> ChainBinding:
+        """Record the ledger's chain id at its first start, refuse another one (:class:`ChainMismatch`,
+        nothing written), and record orderbooks not seen before — one transaction, between units."""
+        await self._groups.acquire()
+        try:
             await self._groups.settle()
-            await self._conn.close()
-            await self._groups.writer.close()
+            binding: ChainBinding = await self._groups.writer.transact(
+                lambda conn: chain_binding.bind(conn, str(self.path), chain_id, orderbooks, self.clock.now())
+            )
+        finally:
+            self._groups.release()
+        return binding
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -18,7 +18,8 @@ from arbtui.domain.errors import DomainError
 from arbtui.domain.flows import Change, position_changes, retract_fill, witness_fill
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill, SkipReason
 from arbtui.domain.values import BlockRef, BrokerKind, ExecutionId, Symbol, TradeId
-from arbtui.store.event_store import EventStore, UnitOfWork
+from arbtui.store.chain_binding import ChainBinding
+from arbtui.store.event_store import SNAPSHOT_EVERY, EventStore, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,23 @@ class Ledger:
         *,
         clock: Clock | None = None,
         ids: Ids | None = None,
-        **store_options: int,
+        snapshot_every: int = SNAPSHOT_EVERY,
+        busy_timeout_ms: int = 5000,
+        exclusive: bool = False,
     ) -> Ledger:
         clock = clock or SystemClock()
-        return cls(await EventStore.open(path, clock=clock, **store_options), broker, clock=clock, ids=ids)
+        store = await EventStore.open(
+            path, snapshot_every=snapshot_every, busy_timeout_ms=busy_timeout_ms, exclusive=exclusive, clock=clock
+        )
+        return cls(store, broker, clock=clock, ids=ids)
 
     async def close(self) -> None:
         await self.store.close()
+
+    async def bind_chain(self, chain_id: int, orderbooks: Sequence[str]) -> ChainBinding:
+        """One chain per ledger: record ``chain_id`` at the first start, refuse another (:class:`ChainMismatch`),
+        record new orderbooks (see :mod:`arbtui.store.chain_binding`)."""
+        return await self.store.bind_chain(chain_id, orderbooks)
 
     async def cursor(self) -> BlockRef | None:
         newest = await self.store.checkpoints(1)

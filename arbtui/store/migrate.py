@@ -7,6 +7,7 @@ refuses to continue if an applied file's text changed (a checksum per file).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import arbtui
 from arbtui.store.errors import DatabaseUnavailable, MigrationChanged, SchemaTooNew
+from arbtui.store.files import create_private
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -62,19 +64,85 @@ def migrate(path: Path | str, folder: Path | None = None) -> list[Migration]:
 
 
 def connect_sync(path: Path | str, *, readonly: bool = False, check_same_thread: bool = True) -> sqlite3.Connection:
-    """A plain sqlite3 connection with the store's settings (WAL, FULL sync, 5 s busy timeout)."""
+    """A plain sqlite3 connection with the store's settings (WAL, FULL sync, 5 s busy timeout). A new
+    ledger is created 0600 (its WAL and shm follow its mode); ``readonly`` opens it without writing
+    anything (:func:`connect_readonly`)."""
+    if readonly:
+        return connect_readonly(path, check_same_thread=check_same_thread)
     try:
-        if readonly:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=5.0)
-        else:
-            conn = sqlite3.connect(path, isolation_level=None, timeout=5.0, check_same_thread=check_same_thread)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+        if str(path) != ":memory:":
+            create_private(Path(path))
+        conn = sqlite3.connect(path, isolation_level=None, timeout=5.0, check_same_thread=check_same_thread)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise DatabaseUnavailable(f"cannot open database {path}: {exc}") from exc
+    except (sqlite3.DatabaseError, OSError) as exc:
+        raise DatabaseUnavailable(f"cannot open database {path}: {_reason(exc)}") from exc
     return conn
+
+
+def connect_readonly(
+    path: Path | str, *, busy_timeout_ms: int = 5000, check_same_thread: bool = True
+) -> sqlite3.Connection:
+    """The ledger opened for reading only (``mode=ro``): it never takes the writer's lock, and readers
+    and the writer never block each other in WAL mode.
+
+    On read-only storage (a read-only mount, an immutable directory) SQLite cannot create the ``-shm``
+    file a WAL reader needs, and ``mode=ro`` fails. The ledger is then opened ``immutable=1`` — but only
+    when no ``-wal`` file holds transactions the main file lacks: an immutable reader ignores the WAL, so
+    it would miss them; that case is refused, saying so. (Nothing can write read-only storage, so no
+    writer can change the file under an immutable reader.)"""
+    path = Path(path)
+    uri = path.resolve().as_uri()
+    timeout = busy_timeout_ms / 1000
+    try:
+        return _open_reader(f"{uri}?mode=ro", timeout, busy_timeout_ms, check_same_thread)
+    except sqlite3.OperationalError as exc:
+        if not path.is_file() or not _read_only_storage(path):
+            raise DatabaseUnavailable(f"cannot open database {path}: {_reason(exc)}") from exc
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise DatabaseUnavailable(
+                f"cannot open database {path}: it is on read-only storage and its write-ahead log {wal.name}"
+                " holds transactions not yet in the main file; copy the ledger with its -wal file to writable"
+                " storage to read it"
+            ) from exc
+        fallback: BaseException = exc
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseUnavailable(f"cannot open database {path}: {_reason(exc)}") from exc
+    try:
+        return _open_reader(f"{uri}?immutable=1", timeout, busy_timeout_ms, check_same_thread)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseUnavailable(f"cannot open database {path}: {_reason(exc)}") from fallback
+
+
+def _open_reader(uri: str, timeout: float, busy_timeout_ms: int, check_same_thread: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout, check_same_thread=check_same_thread)
+    try:
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _read_only_storage(path: Path) -> bool:
+    """True when nothing can be created beside ``path``: a file system mounted read-only, or a directory
+    this process may not write (for root, only an immutable one: root's ``access`` ignores mode bits)."""
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        pass
+    return not os.access(path.parent, os.W_OK)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc)
 
 
 def apply(conn: sqlite3.Connection, migrations: list[Migration]) -> list[Migration]:

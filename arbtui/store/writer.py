@@ -83,6 +83,12 @@ class GroupWriter:
         problem: str | None = await self._call(self._probe)
         return problem
 
+    async def transact(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``fn(connection)`` in a transaction of its own on the writer thread, committed if it
+        returns, rolled back if it raises. The caller makes sure no group is open (it holds the turn to
+        decide and has settled the staged units)."""
+        return await self._call(self._transact, fn)
+
     async def close(self) -> None:
         await self._call(self._conn.close)
         self._jobs.put(None)
@@ -144,6 +150,20 @@ class GroupWriter:
             self._lost = True
             return exc
         return None
+
+    def _transact(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        conn = self._conn
+        if conn.in_transaction:
+            raise RuntimeError("a group is open: settle the staged units first")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.OperationalError):  # SQLite may have rolled back already
+                conn.execute("ROLLBACK")
+            raise
+        return result
 
     def _forget_loss(self) -> None:
         self._lost = False

@@ -16,6 +16,8 @@ from arbtui.config import Settings, is_loopback
 from arbtui.engine.factory import build_engine
 from arbtui.engine.lifecycle import Engine
 from arbtui.reporting.inventory_command import inventory_source
+from arbtui.store.files import private_opener
+from arbtui.store.lock import WriterLock
 from arbtui.tui.app import ArbtuiApp
 from arbtui.tui.screens.pnl import InventoryReader
 from arbtui.tui.serve import (
@@ -49,7 +51,12 @@ def log_beside(ledger: Path) -> Path:
     path = ledger.with_name(ledger.name + ".log")
     logger.remove()
     logger.add(
-        path, level="INFO", rotation="50 MB", retention=5, format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {message}"
+        path,
+        level="INFO",
+        rotation="50 MB",
+        retention=5,
+        format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {message}",
+        opener=private_opener,  # 0600, like the ledger (rotated files too: each is opened through it)
     )
     return path
 
@@ -145,11 +152,18 @@ def register(group: click.Group) -> None:
         obj = ctx.obj
         config: Path | None = getattr(obj, "config", None)
         try:
-            load_settings(config)  # every problem now, not in each browser tab
+            settings = load_settings(config)  # every problem now, not in each browser tab
         except ConfigError as exc:
             click.echo(format_problems(exc), err=True)
             raise SystemExit(2) from exc
         db = getattr(obj, "_db", None)
+        ledger = Path(db) if db else settings.database.path
+        holder = WriterLock.holder(ledger)
+        if holder is not None:  # each session would be refused: say so now (the sessions still lock)
+            click.echo(
+                f"ledger {ledger} is in use by another arbtui (held by {holder}): one writer per ledger", err=True
+            )
+            raise SystemExit(1)
         command = console_command_line(config, Path(db) if db else None, read_only=read_only)
         if not is_loopback(host):
             click.echo(f"WARNING: serving the console on {host}:{port} over plain http", err=True)

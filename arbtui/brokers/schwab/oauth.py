@@ -17,14 +17,17 @@ flow helps (:class:`~arbtui.brokers.base.AuthExpired`). Tokens exist in plaintex
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from authlib.integrations.base_client import OAuthError
+from authlib.oauth2 import OAuth2Error
 from loguru import logger
 from pydantic import SecretStr
 
@@ -165,10 +168,19 @@ async def exchange_redirect(
     """Exchange the code in the pasted redirect URL for tokens (do it at once: the code lives ~30 s).
 
     Raises:
-        AuthExpired: Schwab refused the code (expired, used, wrong app) or the URL carries no code.
+        AuthExpired: Schwab refused the code (expired, used, wrong app), the URL carries no code, or its
+            ``state`` is not the one this login sent (a stale or foreign redirect: nothing is exchanged).
     """
     if "code=" not in redirected_url:
         raise AuthExpired("the pasted URL carries no authorization code", broker=BrokerKind.SCHWAB)
+    if state is not None:
+        returned = parse_qs(urlsplit(redirected_url).query).get("state", [""])
+        if len(returned) != 1 or not hmac.compare_digest(returned[0].encode(), state.encode()):
+            raise AuthExpired(
+                "the pasted URL's state does not match this login (an older or another login's redirect):"
+                " paste the address the browser landed on after opening the URL printed above",
+                broker=BrokerKind.SCHWAB,
+            )
     owned = client is None
     client = client or oauth_client(app)
     try:
@@ -190,7 +202,7 @@ async def _token_call(grant: str, clock: Clock, call: Any) -> dict[str, Any]:
     started = time.monotonic()
     try:
         token = await call()
-    except OAuthError as exc:
+    except (OAuthError, OAuth2Error) as exc:  # the server's error answer, or a redirect authlib refused
         log_exchange("schwab", "POST", TOKEN_PATH, None, time.monotonic() - started, error=str(exc.error))
         raise AuthExpired(f"schwab refused the {grant} grant: {exc.error}", broker=BrokerKind.SCHWAB) from None
     except httpx.HTTPStatusError as exc:
