@@ -337,6 +337,15 @@ class Direction(StrEnum):
         return cls.SELL if net.is_positive else cls.BUY
 
 
+class Venue(StrEnum):
+    """Where a trade happens or an asset is held: onchain (our orders on the Raindex orderbook) or
+    offchain (the broker). The value is what ``metrics_pnl_view.trade_type`` stores; a report that names
+    a venue in words says so at its own edge (the inventory's ``onchain``/``broker``)."""
+
+    ONCHAIN = "ONCHAIN"
+    OFFCHAIN = "OFFCHAIN"
+
+
 class BrokerKind(StrEnum):
     SCHWAB = "schwab"
     ALPACA = "alpaca"
