@@ -7,23 +7,16 @@ hedge, manual ones included, until it is cleared. Resuming never clears the kill
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import assert_never
 
 from pydantic import Field
 
 from arbtui.domain.errors import ControlStateConflict, InvalidCommand, KillSwitchEngaged
 from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
-from arbtui.domain.values import Direction, ExecutionId, Shares, Symbol
+from arbtui.domain.values import Audit, Direction, ExecutionId, Shares, Symbol
 
 AGGREGATE = "Control"
 CONTROL_ID = "control"
-
-
-class Audit(Frozen):
-    actor: str
-    reason: str
-    at: datetime
 
 
 class Pause(Frozen):

@@ -32,7 +32,7 @@ from typing import assert_never
 from arbtui.domain import pnl
 from arbtui.domain.errors import ExecutionPending, InvalidCommand, UnknownExecution
 from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
-from arbtui.domain.values import BrokerKind, Cents, Direction, ExecutionId, PriceUsdc, Shares
+from arbtui.domain.values import Audit, BrokerKind, Cents, Direction, ExecutionId, PriceUsdc, Shares
 
 AGGREGATE = "Position"
 ONE_SHARE = Shares(1)
@@ -120,9 +120,7 @@ class PlaceManualHedge(Frozen):
     shares: Shares
     broker: BrokerKind
     execution_id: ExecutionId
-    actor: str
-    reason: str
-    at: datetime
+    audit: Audit
 
 
 class CompleteExecution(Frozen):
@@ -325,7 +323,7 @@ def _manual(state: Position, command: PlaceManualHedge) -> OffChainOrderPlaced:
         raise ExecutionPending(AGGREGATE, state.symbol, f"execution {state.pending.execution_id} is still in flight")
     if not command.shares.is_positive:
         raise InvalidCommand(AGGREGATE, state.symbol, "manual hedge: shares must be positive")
-    if not command.reason.strip() or not command.actor.strip():
+    if not command.audit.reason.strip() or not command.audit.actor.strip():
         raise InvalidCommand(AGGREGATE, state.symbol, "manual hedge: actor and reason are required")
     removes = command.shares if command.direction is Direction.SELL else -command.shares
     contributions, _ = _take(state.lots, removes)
@@ -336,7 +334,7 @@ def _manual(state: Position, command: PlaceManualHedge) -> OffChainOrderPlaced:
         broker=command.broker,
         trigger_reason="manual",
         contributions=tuple(lot for lot in contributions if not lot.source.startswith("manual:")),
-        at=command.at,
+        at=command.audit.at,
     )
 
 

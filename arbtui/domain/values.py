@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import (
     ROUND_DOWN,
     ROUND_HALF_EVEN,
@@ -30,6 +31,8 @@ from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
+
+from arbtui.domain.events import Frozen
 
 # 200 significant digits hold any uint256 (78 digits) scaled by any sane number of decimals.
 EXACT = Context(
@@ -344,6 +347,16 @@ class Venue(StrEnum):
 
     ONCHAIN = "ONCHAIN"
     OFFCHAIN = "OFFCHAIN"
+
+
+class Audit(Frozen):
+    """Who did an operator action, why, and when: recorded with every control event (its JSON is part of
+    their stored payloads) and carried by a manual hedge. The one audit type of the project: the HTTP
+    bodies and the console build it, the engine records it."""
+
+    actor: str
+    reason: str
+    at: datetime
 
 
 class BrokerKind(StrEnum):

@@ -26,7 +26,7 @@ from arbtui.domain.flows import Change, position_changes
 from arbtui.domain.manual_hedge import ManualHedgeLimits, PricedAt, check_known, check_limits, check_over_hedge
 from arbtui.domain.position import Threshold
 from arbtui.domain.pyth_feeds import KNOWN_FEEDS
-from arbtui.domain.values import Direction, ExecutionId, PriceUsdc, Shares, Symbol
+from arbtui.domain.values import Audit, Direction, ExecutionId, PriceUsdc, Shares, Symbol
 from arbtui.engine.alerts import Alert, Alerts, Severity
 from arbtui.engine.bus import Bus
 from arbtui.engine.executions import ExecutionOptions, Executions
@@ -414,7 +414,7 @@ class Engine:
                     f"over-hedge by hand ({direction.value.lower()} {shares}, net {pos.net}): automatic hedging"
                     f" paused so the bot does not undo it; resume {symbol} when done — {reason}"
                 )
-                pause = control.Pause(symbol=symbol, audit=control.Audit(actor=actor, reason=why, at=audit.at))
+                pause = control.Pause(symbol=symbol, audit=Audit(actor=actor, reason=why, at=audit.at))
                 events += control.decide(controls, pause)
             uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(events))])
             place = position.PlaceManualHedge(
@@ -422,9 +422,7 @@ class Engine:
                 shares=shares,
                 broker=self.broker.kind,
                 execution_id=execution_id,
-                actor=actor,
-                reason=reason,
-                at=audit.at,
+                audit=audit,
             )
             uow.record(position_changes(pos, position.decide(pos, place)))
 
@@ -479,8 +477,8 @@ class Engine:
         return max(self.chain_head - self.recorded_through, 0)
 
 
-def _audit(actor: str, reason: str) -> control.Audit:
-    return control.Audit(actor=actor, reason=reason, at=_now())
+def _audit(actor: str, reason: str) -> Audit:
+    return Audit(actor=actor, reason=reason, at=_now())
 
 
 def _now() -> datetime:

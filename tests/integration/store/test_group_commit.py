@@ -11,7 +11,7 @@ import pytest
 
 from arbtui.domain import control, onchain_trade, position
 from arbtui.domain.flows import Change, witness_fill
-from arbtui.domain.values import BrokerKind, Direction, Symbol
+from arbtui.domain.values import Audit, BrokerKind, Direction, Symbol
 from arbtui.store.codec import utc_now
 from arbtui.store.errors import ConcurrencyConflict
 from arbtui.store.event_store import Committed, EventStore, UnitOfWork
@@ -36,7 +36,7 @@ def _witness(n: int, amount: str, direction: Direction = Direction.SELL) -> Any:
 def _control(command: type[control.Pause] | type[control.Resume]) -> Any:
     async def work(uow: UnitOfWork) -> None:
         state = await uow.load(control.SPEC, control.CONTROL_ID)
-        audit = control.Audit(actor="ops", reason="test", at=utc_now())
+        audit = Audit(actor="ops", reason="test", at=utc_now())
         events = control.decide(state, command(symbol=Symbol("AAPL"), audit=audit))
         uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(events))])
 

@@ -14,7 +14,7 @@ import pytest
 
 from arbtui.domain import control, offchain_order, onchain_trade, position, schwab_auth
 from arbtui.domain.events import DomainEvent, Frozen
-from arbtui.domain.values import Cents, Shares
+from arbtui.domain.values import Audit, Cents, Shares
 from tests.unit.domain.factory import at, exec_id, fill, order_placed, tid, trade_id
 
 UNREACHABLE = "Expected code to be unreachable"
@@ -24,7 +24,7 @@ class Unknown(Frozen):
     """A command no aggregate knows, carrying what the checks before the dispatch read (an audit, token
     ciphertexts), so it reaches the dispatch itself."""
 
-    audit: control.Audit = control.Audit(actor="ops", reason="a command from the future", at=at())
+    audit: Audit = Audit(actor="ops", reason="a command from the future", at=at())
     access_token_ciphertext: str = "enc:access"
     refresh_token_ciphertext: str = "enc:refresh"
 
