@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from arbtui.domain import pnl
-from arbtui.domain.values import Cents, Direction, PriceUsdc, Shares
+from arbtui.domain.values import Cents, Direction, PriceUsdc, Shares, Venue
 from arbtui.reporting import reports
 from arbtui.reporting.database import open_readonly, snapshot
 from arbtui.reporting.render import write_csv
@@ -67,7 +67,7 @@ def generate(trades: int, seed: int = 7) -> Iterator[list[tuple[str, int, str]]]
         if whole.is_positive and rng.random() < 0.5:
             direction = Direction.SELL if book.position.is_positive else Direction.BUY
             trade = pnl.Trade.trusted(
-                venue=pnl.Venue.OFFCHAIN,
+                venue=Venue.OFFCHAIN,
                 ref=f"exec-{n}",
                 direction=direction,
                 shares=whole,
@@ -76,7 +76,7 @@ def generate(trades: int, seed: int = 7) -> Iterator[list[tuple[str, int, str]]]
             )
         else:
             trade = pnl.Trade.trusted(
-                venue=pnl.Venue.ONCHAIN,
+                venue=Venue.ONCHAIN,
                 ref=f"0x{n:064x}:0",
                 direction=Direction.SELL if rng.random() < 0.7 else Direction.BUY,
                 shares=Shares(f"0.{rng.randrange(1, 1000):03d}"),

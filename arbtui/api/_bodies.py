@@ -5,6 +5,9 @@ Strict on purpose (these bodies move money): the body must be one JSON object wi
 unknown keys; ``NaN``/``Infinity`` are refused; ``shares`` is a plain decimal *string* (``"1.5"``) — a
 JSON number, an exponent (``"1e3"``), a sign or blanks are refused, so what the operator typed is
 exactly what is hedged.
+
+Who asks and why is the domain :class:`~arbtui.domain.values.Audit`, stamped with the time the request was
+received (the caller's clock).
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from arbtui.domain.values import Direction, InvalidAmount, InvalidSymbol, Shares, Symbol
+from arbtui.domain.values import Audit, Direction, InvalidAmount, InvalidSymbol, Shares, Symbol
 
 MAX_REASON_LENGTH = 500
 MAX_ACTOR_LENGTH = 100
@@ -26,14 +30,6 @@ _SIDES = {"buy": Direction.BUY, "sell": Direction.SELL}
 
 class BadRequest(Exception):
     """The request body cannot be a valid command; ``str`` is the one line the client is shown."""
-
-
-@dataclass(frozen=True)
-class Audit:
-    """Who asks and why: recorded with every control event."""
-
-    actor: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -53,21 +49,21 @@ class ManualHedge:
     allow_overhedge: bool = False
 
 
-def parse_symbol_scope(raw: bytes) -> SymbolScope:
+def parse_symbol_scope(raw: bytes, *, at: datetime) -> SymbolScope:
     """``{"symbol": "AAPL" | null, "reason": "...", "actor"?: "..."}`` — ``symbol`` must be present:
     ``null`` (every symbol) is stated, never implied by a forgotten key."""
     body = _object(raw, required={"symbol", "reason"}, optional={"actor"})
     value = body["symbol"]
     symbol = None if value is None else _symbol(value, nullable=True)
-    return SymbolScope(symbol, _audit(body))
+    return SymbolScope(symbol, _audit(body, at))
 
 
-def parse_audit(raw: bytes) -> Audit:
+def parse_audit(raw: bytes, *, at: datetime) -> Audit:
     """``{"reason": "...", "actor"?: "..."}`` (kill switch, clear kill switch)."""
-    return _audit(_object(raw, required={"reason"}, optional={"actor"}))
+    return _audit(_object(raw, required={"reason"}, optional={"actor"}), at)
 
 
-def parse_manual_hedge(raw: bytes) -> ManualHedge:
+def parse_manual_hedge(raw: bytes, *, at: datetime) -> ManualHedge:
     """``{"symbol": "AAPL", "side": "buy" | "sell", "shares": "1.5", "reason": "...", "actor"?: "...",
     "allow_overhedge"?: false}``."""
     body = _object(raw, required={"symbol", "side", "shares", "reason"}, optional={"actor", "allow_overhedge"})
@@ -81,7 +77,7 @@ def parse_manual_hedge(raw: bytes) -> ManualHedge:
         _symbol(body["symbol"], nullable=False),
         _SIDES[side.lower()],
         _shares(body["shares"]),
-        _audit(body),
+        _audit(body, at),
         allow_overhedge=allow,
     )
 
@@ -121,7 +117,7 @@ def _no_constants(name: str) -> Any:
     raise BadRequest(f"{name} is not allowed in the request body")
 
 
-def _audit(body: dict[str, Any]) -> Audit:
+def _audit(body: dict[str, Any], at: datetime) -> Audit:
     reason = body["reason"]
     if not isinstance(reason, str):
         raise BadRequest(f"reason must be a string, got {_json_type(reason)}")
@@ -138,7 +134,7 @@ def _audit(body: dict[str, Any]) -> Audit:
         raise BadRequest("actor must not be empty (leave it out to record the default)")
     if len(actor) > MAX_ACTOR_LENGTH:
         raise BadRequest(f"actor is too long ({len(actor)} characters; at most {MAX_ACTOR_LENGTH})")
-    return Audit(actor=actor, reason=reason)
+    return Audit(actor=actor, reason=reason, at=at)
 
 
 def _symbol(value: object, *, nullable: bool) -> Symbol:

@@ -47,6 +47,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import SecretStr
 
 from arbtui.api._bodies import BadRequest, parse_audit, parse_manual_hedge, parse_symbol_scope
+from arbtui.clock import Clock, SystemClock
 from arbtui.config import is_loopback
 from arbtui.domain.errors import DomainError, InvalidCommand
 from arbtui.engine.ports import OperatorControl, Readiness, ReadinessSource
@@ -94,10 +95,13 @@ def build_app(
     registry: CollectorRegistry,
     *,
     control_token: SecretStr | None,
+    clock: Clock | None = None,
 ) -> web.Application:
-    """The whole service. ``control_token`` ``None`` (or empty) disables every ``/control/*`` route."""
+    """The whole service. ``control_token`` ``None`` (or empty) disables every ``/control/*`` route.
+    ``clock`` stamps each control request's :class:`~arbtui.domain.values.Audit` when it is received
+    (the system clock unless given)."""
     token = control_token.get_secret_value().encode("utf-8") if control_token is not None else b""
-    routes = _Routes(control, health, registry, token)
+    routes = _Routes(control, health, registry, token, clock or SystemClock())
     app = web.Application(middlewares=[_error_responses], client_max_size=MAX_BODY_BYTES)
     app.router.add_get("/health", routes.health)
     app.router.add_get("/ready", routes.ready)
@@ -225,12 +229,13 @@ class _GuardedSite(web.BaseSite):
 
 class _Routes:
     def __init__(
-        self, control: OperatorControl, health: ReadinessSource, registry: CollectorRegistry, token: bytes
+        self, control: OperatorControl, health: ReadinessSource, registry: CollectorRegistry, token: bytes, clock: Clock
     ) -> None:
         self._control = control
         self._health = health
         self._registry = registry
         self._token = token
+        self._clock = clock
 
     # probes ---------------------------------------------------------------------------------
     async def health(self, request: web.Request) -> web.Response:
@@ -279,31 +284,31 @@ class _Routes:
         return matches and bool(presented)
 
     async def pause(self, request: web.Request) -> web.Response:
-        scope = parse_symbol_scope(await request.read())
+        scope = parse_symbol_scope(await request.read(), at=self._clock.now())
         await self._control.pause(scope.symbol, actor=scope.audit.actor, reason=scope.audit.reason)
         logger.info("paused {} by {}: {}", scope.symbol or "every symbol", scope.audit.actor, scope.audit.reason)
         return web.json_response({"action": "paused", "symbol": scope.symbol})
 
     async def resume(self, request: web.Request) -> web.Response:
-        scope = parse_symbol_scope(await request.read())
+        scope = parse_symbol_scope(await request.read(), at=self._clock.now())
         await self._control.resume(scope.symbol, actor=scope.audit.actor, reason=scope.audit.reason)
         logger.info("resumed {} by {}: {}", scope.symbol or "every symbol", scope.audit.actor, scope.audit.reason)
         return web.json_response({"action": "resumed", "symbol": scope.symbol})
 
     async def kill(self, request: web.Request) -> web.Response:
-        audit = parse_audit(await request.read())
+        audit = parse_audit(await request.read(), at=self._clock.now())
         await self._control.engage_kill_switch(actor=audit.actor, reason=audit.reason)
         logger.warning("kill switch engaged by {}: {}", audit.actor, audit.reason)
         return web.json_response({"action": "kill switch engaged"})
 
     async def clear_kill(self, request: web.Request) -> web.Response:
-        audit = parse_audit(await request.read())
+        audit = parse_audit(await request.read(), at=self._clock.now())
         await self._control.clear_kill_switch(actor=audit.actor, reason=audit.reason)
         logger.warning("kill switch cleared by {}: {}", audit.actor, audit.reason)
         return web.json_response({"action": "kill switch cleared"})
 
     async def hedge(self, request: web.Request) -> web.Response:
-        hedge = parse_manual_hedge(await request.read())
+        hedge = parse_manual_hedge(await request.read(), at=self._clock.now())
         execution_id = await self._control.manual_hedge(
             hedge.symbol,
             hedge.direction,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal, assert_never
 
 from arbtui.domain.errors import InvalidCommand, InvalidTransition
 from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
@@ -151,48 +152,79 @@ def initial(execution_id: str) -> OffchainOrder:
 
 
 def decide(state: OffchainOrder, command: OffchainOrderCommand) -> list[OffchainOrderEvent]:
-    status = state.status
-    if isinstance(command, Place):
-        if status is not None:
-            raise _invalid(state, "Place", "already placed")
-        if not command.shares.is_positive:
-            raise InvalidCommand(AGGREGATE, state.execution_id, "shares must be positive")
-        if command.broker is BrokerKind.SCHWAB and not command.shares.is_whole:
-            raise InvalidCommand(AGGREGATE, state.execution_id, "Schwab takes whole shares only")
-        return [Placed(**command.model_dump())]
-    if status is None or status.is_terminal:
-        raise _invalid(state, type(command).__name__, f"order is {status or 'not placed'}")
-    if isinstance(command, ConfirmSubmission):
-        if state.broker_order_id is not None:
-            if command.broker_order_id == state.broker_order_id:
+    match command:
+        case Place():
+            if state.status is not None:
+                raise _invalid(state, "Place", "already placed")
+            if not command.shares.is_positive:
+                raise InvalidCommand(AGGREGATE, state.execution_id, "shares must be positive")
+            if command.broker is BrokerKind.SCHWAB and not command.shares.is_whole:
+                raise InvalidCommand(AGGREGATE, state.execution_id, "Schwab takes whole shares only")
+            return [Placed(**command.model_dump())]
+        case ConfirmSubmission():
+            _open(state, "ConfirmSubmission")
+            if state.broker_order_id is not None:
+                if command.broker_order_id == state.broker_order_id:
+                    return []
+                raise _invalid(state, "ConfirmSubmission", f"already submitted as {state.broker_order_id}")
+            return [Submitted(broker_order_id=command.broker_order_id, at=command.at)]
+        case Fail():
+            _open(state, "Fail")
+            if state.shares_filled.is_positive:
+                raise _invalid(state, "Fail", f"{state.shares_filled} already filled: cancel with that quantity")
+            return [OrderFailed(error=command.error, at=command.at)]
+        case UpdatePartialFill():
+            _submitted(state, "UpdatePartialFill")
+            if command.shares_filled == state.shares_filled:
                 return []
-            raise _invalid(state, "ConfirmSubmission", f"already submitted as {state.broker_order_id}")
-        return [Submitted(broker_order_id=command.broker_order_id, at=command.at)]
-    if isinstance(command, Fail):
-        if state.shares_filled.is_positive:
-            raise _invalid(state, "Fail", f"{state.shares_filled} already filled: cancel with that quantity")
-        return [OrderFailed(error=command.error, at=command.at)]
-    if status is OrderStatus.PENDING:
-        raise _invalid(state, type(command).__name__, "order was never submitted")
-    if isinstance(command, UpdatePartialFill):
-        if command.shares_filled == state.shares_filled:
-            return []
-        if not state.shares_filled < command.shares_filled < state.shares:
-            raise InvalidCommand(
-                AGGREGATE,
-                state.execution_id,
-                f"partial fill {command.shares_filled} must grow from {state.shares_filled} below {state.shares}",
-            )
-        return [PartiallyFilled(**command.model_dump())]
-    if isinstance(command, CompleteFill):
-        return [OrderFilled(shares_filled=state.shares, price_cents=command.price_cents, at=command.at)]
-    if command.shares_filled < state.shares_filled or command.shares_filled >= state.shares:
-        raise InvalidCommand(
-            AGGREGATE,
-            state.execution_id,
-            f"cancelled with {command.shares_filled} filled; had {state.shares_filled} of {state.shares}",
-        )
-    return [OrderCancelled(**command.model_dump())]
+            if not state.shares_filled < command.shares_filled < state.shares:
+                raise InvalidCommand(
+                    AGGREGATE,
+                    state.execution_id,
+                    f"partial fill {command.shares_filled} must grow from {state.shares_filled} below {state.shares}",
+                )
+            return [PartiallyFilled(**command.model_dump())]
+        case CompleteFill():
+            _submitted(state, "CompleteFill")
+            return [OrderFilled(shares_filled=state.shares, price_cents=command.price_cents, at=command.at)]
+        case Cancel():
+            _submitted(state, "Cancel")
+            if command.shares_filled < state.shares_filled or command.shares_filled >= state.shares:
+                raise InvalidCommand(
+                    AGGREGATE,
+                    state.execution_id,
+                    f"cancelled with {command.shares_filled} filled; had {state.shares_filled} of {state.shares}",
+                )
+            return [OrderCancelled(**command.model_dump())]
+        case _:
+            assert_never(command)
+
+
+OpenStatus = Literal[OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED]
+
+
+def _open(state: OffchainOrder, command: str) -> OpenStatus:
+    """The status of a placed order that is not terminal, or ``command`` is rejected."""
+    status = state.status
+    match status:
+        case OrderStatus.PENDING | OrderStatus.SUBMITTED | OrderStatus.PARTIALLY_FILLED:
+            return status
+        case None | OrderStatus.FILLED | OrderStatus.FAILED | OrderStatus.CANCELLED:
+            raise _invalid(state, command, f"order is {status or 'not placed'}")
+        case _:
+            assert_never(status)
+
+
+def _submitted(state: OffchainOrder, command: str) -> None:
+    """An open order the broker has seen, or ``command`` is rejected."""
+    status = _open(state, command)
+    match status:
+        case OrderStatus.SUBMITTED | OrderStatus.PARTIALLY_FILLED:
+            return
+        case OrderStatus.PENDING:
+            raise _invalid(state, command, "order was never submitted")
+        case _:
+            assert_never(status)
 
 
 def _invalid(state: OffchainOrder, command: str, why: str) -> InvalidTransition:
@@ -200,44 +232,48 @@ def _invalid(state: OffchainOrder, command: str, why: str) -> InvalidTransition:
 
 
 def evolve(state: OffchainOrder, event: OffchainOrderEvent) -> OffchainOrder:
-    if isinstance(event, Placed):
-        return state.evolved(
-            status=OrderStatus.PENDING,
-            symbol=event.symbol,
-            shares=event.shares,
-            direction=event.direction,
-            broker=event.broker,
-            trigger_reason=event.trigger_reason,
-            placed_at=event.at,
-        )
-    if isinstance(event, Submitted):
-        return state.evolved(
-            status=OrderStatus.SUBMITTED,
-            broker_order_id=event.broker_order_id,
-            submitted_at=event.at,
-        )
-    if isinstance(event, PartiallyFilled):
-        return state.evolved(
-            status=OrderStatus.PARTIALLY_FILLED,
-            shares_filled=event.shares_filled,
-            price_cents=event.avg_price_cents,
-        )
-    if isinstance(event, OrderFilled):
-        return state.evolved(
-            status=OrderStatus.FILLED,
-            shares_filled=event.shares_filled,
-            price_cents=event.price_cents,
-            completed_at=event.at,
-        )
-    if isinstance(event, OrderFailed):
-        return state.evolved(status=OrderStatus.FAILED, error=event.error, completed_at=event.at)
-    return state.evolved(
-        status=OrderStatus.CANCELLED,
-        shares_filled=event.shares_filled,
-        price_cents=event.avg_price_cents,
-        error=event.reason,
-        completed_at=event.at,
-    )
+    match event:
+        case Placed():
+            return state.evolved(
+                status=OrderStatus.PENDING,
+                symbol=event.symbol,
+                shares=event.shares,
+                direction=event.direction,
+                broker=event.broker,
+                trigger_reason=event.trigger_reason,
+                placed_at=event.at,
+            )
+        case Submitted():
+            return state.evolved(
+                status=OrderStatus.SUBMITTED,
+                broker_order_id=event.broker_order_id,
+                submitted_at=event.at,
+            )
+        case PartiallyFilled():
+            return state.evolved(
+                status=OrderStatus.PARTIALLY_FILLED,
+                shares_filled=event.shares_filled,
+                price_cents=event.avg_price_cents,
+            )
+        case OrderFilled():
+            return state.evolved(
+                status=OrderStatus.FILLED,
+                shares_filled=event.shares_filled,
+                price_cents=event.price_cents,
+                completed_at=event.at,
+            )
+        case OrderFailed():
+            return state.evolved(status=OrderStatus.FAILED, error=event.error, completed_at=event.at)
+        case OrderCancelled():
+            return state.evolved(
+                status=OrderStatus.CANCELLED,
+                shares_filled=event.shares_filled,
+                price_cents=event.avg_price_cents,
+                error=event.reason,
+                completed_at=event.at,
+            )
+        case _:
+            assert_never(event)
 
 
 SPEC: AggregateSpec[OffchainOrder, OffchainOrderEvent] = AggregateSpec(

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, assert_never
 
 from arbtui.domain.errors import InvalidCommand, InvalidTransition
 from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
@@ -171,36 +171,68 @@ def initial(trade_id: str) -> OnChainTrade:
 
 
 def decide(state: OnChainTrade, command: OnChainTradeCommand) -> list[OnChainTradeEvent]:
-    if isinstance(command, Witness):
-        return _witness(state, command)
-    if isinstance(command, RecordSkip):
-        if state.status is TradeStatus.SKIPPED:
-            return []
-        if state.status is not TradeStatus.NEW:
-            raise _invalid(state, f"cannot record a skip for a {state.status} trade")
-        return [FillSkipped(skip=command.skip, at=command.at)]
-    if isinstance(command, Enrich):
-        if state.status is not TradeStatus.FILLED:
-            raise _invalid(state, f"cannot enrich a {state.status} trade")
-        if state.enriched is not None:
-            raise _invalid(state, "already enriched")
-        return [Enriched(gas_used=command.gas_used, pyth_price=command.pyth_price, detail=command.detail)]
-    if state.status is TradeStatus.REORGED:
-        return []
-    if state.status is not TradeStatus.FILLED:
-        raise _invalid(state, f"cannot retract a {state.status} trade")
-    return [Reorged(reorg_depth=command.reorg_depth, detected_at_block=command.detected_at_block)]
+    match command:
+        case Witness():
+            return _witness(state, command)
+        case RecordSkip():
+            return _record_skip(state, command)
+        case Enrich():
+            return _enrich(state, command)
+        case Retract():
+            return _retract(state, command)
+        case _:
+            assert_never(command)
 
 
 def _witness(state: OnChainTrade, command: Witness) -> list[OnChainTradeEvent]:
     fill = command.fill
     if str(fill.trade_id) != state.trade_id:
         raise InvalidCommand(AGGREGATE, state.trade_id, f"fill {fill.trade_id} sent to another trade")
-    if state.status is TradeStatus.FILLED:
-        return []
-    if not fill.amount.is_positive or not fill.usdc_amount.is_positive or not fill.price_usdc.is_positive:
-        raise InvalidCommand(AGGREGATE, state.trade_id, "shares, USDC and price must be positive")
-    return [Filled(fill=fill, at=command.at)]
+    match state.status:
+        case TradeStatus.FILLED:
+            return []
+        case TradeStatus.NEW | TradeStatus.SKIPPED | TradeStatus.REORGED:
+            if not fill.amount.is_positive or not fill.usdc_amount.is_positive or not fill.price_usdc.is_positive:
+                raise InvalidCommand(AGGREGATE, state.trade_id, "shares, USDC and price must be positive")
+            return [Filled(fill=fill, at=command.at)]
+        case _:
+            assert_never(state.status)
+
+
+def _record_skip(state: OnChainTrade, command: RecordSkip) -> list[OnChainTradeEvent]:
+    match state.status:
+        case TradeStatus.SKIPPED:
+            return []
+        case TradeStatus.NEW:
+            return [FillSkipped(skip=command.skip, at=command.at)]
+        case TradeStatus.FILLED | TradeStatus.REORGED:
+            raise _invalid(state, f"cannot record a skip for a {state.status} trade")
+        case _:
+            assert_never(state.status)
+
+
+def _enrich(state: OnChainTrade, command: Enrich) -> list[OnChainTradeEvent]:
+    match state.status:
+        case TradeStatus.FILLED:
+            if state.enriched is not None:
+                raise _invalid(state, "already enriched")
+            return [Enriched(gas_used=command.gas_used, pyth_price=command.pyth_price, detail=command.detail)]
+        case TradeStatus.NEW | TradeStatus.SKIPPED | TradeStatus.REORGED:
+            raise _invalid(state, f"cannot enrich a {state.status} trade")
+        case _:
+            assert_never(state.status)
+
+
+def _retract(state: OnChainTrade, command: Retract) -> list[OnChainTradeEvent]:
+    match state.status:
+        case TradeStatus.REORGED:
+            return []
+        case TradeStatus.FILLED:
+            return [Reorged(reorg_depth=command.reorg_depth, detected_at_block=command.detected_at_block)]
+        case TradeStatus.NEW | TradeStatus.SKIPPED:
+            raise _invalid(state, f"cannot retract a {state.status} trade")
+        case _:
+            assert_never(state.status)
 
 
 def _invalid(state: OnChainTrade, message: str) -> InvalidTransition:
@@ -208,19 +240,23 @@ def _invalid(state: OnChainTrade, message: str) -> InvalidTransition:
 
 
 def evolve(state: OnChainTrade, event: OnChainTradeEvent) -> OnChainTrade:
-    if isinstance(event, Filled):
-        return state.evolved(
-            status=TradeStatus.FILLED,
-            fill=event.fill,
-            filled_at=event.at,
-            enriched=None,
-            reorged=None,
-        )
-    if isinstance(event, Enriched):
-        return state.evolved(enriched=event)
-    if isinstance(event, Reorged):
-        return state.evolved(status=TradeStatus.REORGED, reorged=event)
-    return state.evolved(status=TradeStatus.SKIPPED, skip=event.skip)
+    match event:
+        case Filled():
+            return state.evolved(
+                status=TradeStatus.FILLED,
+                fill=event.fill,
+                filled_at=event.at,
+                enriched=None,
+                reorged=None,
+            )
+        case Enriched():
+            return state.evolved(enriched=event)
+        case Reorged():
+            return state.evolved(status=TradeStatus.REORGED, reorged=event)
+        case FillSkipped():
+            return state.evolved(status=TradeStatus.SKIPPED, skip=event.skip)
+        case _:
+            assert_never(event)
 
 
 SPEC: AggregateSpec[OnChainTrade, OnChainTradeEvent] = AggregateSpec(

@@ -19,15 +19,9 @@ rebuilt with it; the store turns each trade's step into one ``metrics_pnl_view``
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from arbtui.domain.events import Frozen
-from arbtui.domain.values import EXACT, Direction, PriceUsdc, Shares, Usdc
-
-
-class Venue(StrEnum):
-    ONCHAIN = "ONCHAIN"
-    OFFCHAIN = "OFFCHAIN"
+from arbtui.domain.values import EXACT, Direction, PriceUsdc, Shares, Usdc, Venue
 
 
 class PnlLot(Frozen):

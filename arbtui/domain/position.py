@@ -27,11 +27,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import assert_never
 
 from arbtui.domain import pnl
 from arbtui.domain.errors import ExecutionPending, InvalidCommand, UnknownExecution
 from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
-from arbtui.domain.values import BrokerKind, Cents, Direction, ExecutionId, PriceUsdc, Shares
+from arbtui.domain.values import Audit, BrokerKind, Cents, Direction, ExecutionId, PriceUsdc, Shares
 
 AGGREGATE = "Position"
 ONE_SHARE = Shares(1)
@@ -53,14 +54,18 @@ class Threshold(Frozen):
 
     def hedge_size(self, net: Shares, price: PriceUsdc | None) -> Shares:
         """Signed shares to execute now for ``net`` (zero when the threshold is not met)."""
-        if self.kind is ThresholdKind.SHARES:
-            return net.floor_whole() if abs(net) >= ONE_SHARE else Shares.zero()
-        if price is None:
-            return Shares.zero()
-        size = net.round_down_to(self.quantum)
-        if size.is_zero or price.notional(abs(size)).value < self.min_notional:
-            return Shares.zero()
-        return size
+        match self.kind:
+            case ThresholdKind.SHARES:
+                return net.floor_whole() if abs(net) >= ONE_SHARE else Shares.zero()
+            case ThresholdKind.DOLLARS:
+                if price is None:
+                    return Shares.zero()
+                size = net.round_down_to(self.quantum)
+                if size.is_zero or price.notional(abs(size)).value < self.min_notional:
+                    return Shares.zero()
+                return size
+            case _:
+                assert_never(self.kind)
 
 
 class Lot(Frozen):
@@ -115,9 +120,7 @@ class PlaceManualHedge(Frozen):
     shares: Shares
     broker: BrokerKind
     execution_id: ExecutionId
-    actor: str
-    reason: str
-    at: datetime
+    audit: Audit
 
 
 class CompleteExecution(Frozen):
@@ -245,50 +248,54 @@ def initial(symbol: str) -> Position:
 
 
 def decide(state: Position, command: PositionCommand) -> list[PositionEvent]:
-    if isinstance(command, AcknowledgeFill):
-        if not command.amount.is_positive:
-            raise InvalidCommand(AGGREGATE, state.symbol, f"fill {command.trade_id}: shares must be positive")
-        ack = OnChainFillAcknowledged(
-            trade_id=command.trade_id,
-            direction=command.direction,
-            amount=command.amount,
-            price_usdc=command.price_usdc,
-            at=command.context.at,
-        )
-        return [ack, *_maybe_place(evolve(state, ack), command.context, "threshold")]
-    if isinstance(command, CheckThreshold):
-        return _maybe_place(state, command.context, command.reason)
-    if isinstance(command, PlaceManualHedge):
-        return [_manual(state, command)]
-    if isinstance(command, CompleteExecution):
-        pending = _expect_pending(state, command.execution_id)
-        if not command.shares_filled.is_positive or command.shares_filled > pending.shares:
-            raise InvalidCommand(
-                AGGREGATE,
-                state.symbol,
-                f"execution {command.execution_id}: filled {command.shares_filled} of {pending.shares}",
+    match command:
+        case AcknowledgeFill():
+            if not command.amount.is_positive:
+                raise InvalidCommand(AGGREGATE, state.symbol, f"fill {command.trade_id}: shares must be positive")
+            ack = OnChainFillAcknowledged(
+                trade_id=command.trade_id,
+                direction=command.direction,
+                amount=command.amount,
+                price_usdc=command.price_usdc,
+                at=command.context.at,
             )
-        return [
-            OffChainOrderFilled(
-                execution_id=command.execution_id,
-                shares_filled=command.shares_filled,
-                price_cents=command.price_cents,
-                broker_order_id=command.broker_order_id,
-                at=command.at,
-            )
-        ]
-    if isinstance(command, FailExecution):
-        _expect_pending(state, command.execution_id)
-        return [OffChainOrderFailed(execution_id=command.execution_id, error=command.error, at=command.at)]
-    if isinstance(command, ReverseFill):
-        return [
-            OnChainFillReversed(
-                trade_id=command.trade_id, direction=command.direction, amount=command.amount, at=command.at
-            )
-        ]
-    if command.threshold == state.threshold:
-        return []
-    return [ThresholdUpdated(threshold=command.threshold, at=command.at)]
+            return [ack, *_maybe_place(evolve(state, ack), command.context, "threshold")]
+        case CheckThreshold():
+            return _maybe_place(state, command.context, command.reason)
+        case PlaceManualHedge():
+            return [_manual(state, command)]
+        case CompleteExecution():
+            pending = _expect_pending(state, command.execution_id)
+            if not command.shares_filled.is_positive or command.shares_filled > pending.shares:
+                raise InvalidCommand(
+                    AGGREGATE,
+                    state.symbol,
+                    f"execution {command.execution_id}: filled {command.shares_filled} of {pending.shares}",
+                )
+            return [
+                OffChainOrderFilled(
+                    execution_id=command.execution_id,
+                    shares_filled=command.shares_filled,
+                    price_cents=command.price_cents,
+                    broker_order_id=command.broker_order_id,
+                    at=command.at,
+                )
+            ]
+        case FailExecution():
+            _expect_pending(state, command.execution_id)
+            return [OffChainOrderFailed(execution_id=command.execution_id, error=command.error, at=command.at)]
+        case ReverseFill():
+            return [
+                OnChainFillReversed(
+                    trade_id=command.trade_id, direction=command.direction, amount=command.amount, at=command.at
+                )
+            ]
+        case UpdateThreshold():
+            if command.threshold == state.threshold:
+                return []
+            return [ThresholdUpdated(threshold=command.threshold, at=command.at)]
+        case _:
+            assert_never(command)
 
 
 def _maybe_place(state: Position, context: HedgeContext, reason: str) -> list[PositionEvent]:
@@ -316,7 +323,7 @@ def _manual(state: Position, command: PlaceManualHedge) -> OffChainOrderPlaced:
         raise ExecutionPending(AGGREGATE, state.symbol, f"execution {state.pending.execution_id} is still in flight")
     if not command.shares.is_positive:
         raise InvalidCommand(AGGREGATE, state.symbol, "manual hedge: shares must be positive")
-    if not command.reason.strip() or not command.actor.strip():
+    if not command.audit.reason.strip() or not command.audit.actor.strip():
         raise InvalidCommand(AGGREGATE, state.symbol, "manual hedge: actor and reason are required")
     removes = command.shares if command.direction is Direction.SELL else -command.shares
     contributions, _ = _take(state.lots, removes)
@@ -327,7 +334,7 @@ def _manual(state: Position, command: PlaceManualHedge) -> OffChainOrderPlaced:
         broker=command.broker,
         trigger_reason="manual",
         contributions=tuple(lot for lot in contributions if not lot.source.startswith("manual:")),
-        at=command.at,
+        at=command.audit.at,
     )
 
 
@@ -342,61 +349,81 @@ def _expect_pending(state: Position, execution_id: ExecutionId) -> PendingExecut
 
 
 def evolve(state: Position, event: PositionEvent) -> Position:
-    if isinstance(event, OnChainFillReversed):
-        return _reversed(state, event)
-    if isinstance(event, OnChainFillAcknowledged):
-        signed = event.direction.signed(event.amount)
-        is_buy = event.direction is Direction.BUY
-        return state.evolved(
-            net=state.net + signed,
-            accumulated_long=state.accumulated_long + (signed if is_buy else Shares.zero()),
-            accumulated_short=state.accumulated_short + (Shares.zero() if is_buy else -signed),
-            lots=_absorb(state.lots, Lot.trusted(source=event.trade_id, shares=signed), front=False),
-            last_price=event.price_usdc,
-            book=pnl.book_trade(state.book, event.trade_id, event.direction, event.amount, event.price_usdc),
-            last_updated=event.at,
-        )
-    if isinstance(event, OffChainOrderPlaced):
-        removes = event.shares if event.direction is Direction.SELL else -event.shares
-        contributions, lots = _take(state.lots, removes)
-        pending = PendingExecution.trusted(
-            execution_id=event.execution_id,
-            direction=event.direction,
-            shares=event.shares,
-            contributions=contributions,
-        )
-        return state.evolved(net=state.net - removes, lots=lots, pending=pending, last_updated=event.at)
-    if isinstance(event, OffChainOrderFilled):
-        pending = _pending(state)
-        filled = event.shares_filled if pending.direction is Direction.SELL else -event.shares_filled
-        unfilled = pending.reserved - filled
-        returned = _tail(pending.contributions, unfilled)
-        lots = state.lots
-        for lot in reversed(returned):
-            lots = _absorb(lots, lot, front=True)
-        return state.evolved(
-            net=state.net + unfilled,
-            hedged=state.hedged + filled,
-            lots=lots,
-            pending=None,
-            book=pnl.book_trade(
-                state.book, event.execution_id, pending.direction, event.shares_filled, event.price_cents.to_price()
-            ),
-            last_updated=event.at,
-            last_hedge_at=event.at,
-        )
-    if isinstance(event, OffChainOrderFailed):
-        pending = _pending(state)
-        lots = state.lots
-        for lot in reversed(pending.contributions):
-            lots = _absorb(lots, lot, front=True)
-        return state.evolved(
-            net=state.net + pending.reserved,
-            lots=lots,
-            pending=None,
-            last_updated=event.at,
-        )
-    return state.evolved(threshold=event.threshold, last_updated=event.at)
+    match event:
+        case OnChainFillAcknowledged():
+            return _acknowledged(state, event)
+        case OffChainOrderPlaced():
+            return _placed(state, event)
+        case OffChainOrderFilled():
+            return _filled(state, event)
+        case OffChainOrderFailed():
+            return _failed(state, event)
+        case OnChainFillReversed():
+            return _reversed(state, event)
+        case ThresholdUpdated():
+            return state.evolved(threshold=event.threshold, last_updated=event.at)
+        case _:
+            assert_never(event)
+
+
+def _acknowledged(state: Position, event: OnChainFillAcknowledged) -> Position:
+    signed = event.direction.signed(event.amount)
+    is_buy = event.direction is Direction.BUY
+    return state.evolved(
+        net=state.net + signed,
+        accumulated_long=state.accumulated_long + (signed if is_buy else Shares.zero()),
+        accumulated_short=state.accumulated_short + (Shares.zero() if is_buy else -signed),
+        lots=_absorb(state.lots, Lot.trusted(source=event.trade_id, shares=signed), front=False),
+        last_price=event.price_usdc,
+        book=pnl.book_trade(state.book, event.trade_id, event.direction, event.amount, event.price_usdc),
+        last_updated=event.at,
+    )
+
+
+def _placed(state: Position, event: OffChainOrderPlaced) -> Position:
+    removes = event.shares if event.direction is Direction.SELL else -event.shares
+    contributions, lots = _take(state.lots, removes)
+    pending = PendingExecution.trusted(
+        execution_id=event.execution_id,
+        direction=event.direction,
+        shares=event.shares,
+        contributions=contributions,
+    )
+    return state.evolved(net=state.net - removes, lots=lots, pending=pending, last_updated=event.at)
+
+
+def _filled(state: Position, event: OffChainOrderFilled) -> Position:
+    pending = _pending(state)
+    filled = event.shares_filled if pending.direction is Direction.SELL else -event.shares_filled
+    unfilled = pending.reserved - filled
+    returned = _tail(pending.contributions, unfilled)
+    lots = state.lots
+    for lot in reversed(returned):
+        lots = _absorb(lots, lot, front=True)
+    return state.evolved(
+        net=state.net + unfilled,
+        hedged=state.hedged + filled,
+        lots=lots,
+        pending=None,
+        book=pnl.book_trade(
+            state.book, event.execution_id, pending.direction, event.shares_filled, event.price_cents.to_price()
+        ),
+        last_updated=event.at,
+        last_hedge_at=event.at,
+    )
+
+
+def _failed(state: Position, event: OffChainOrderFailed) -> Position:
+    pending = _pending(state)
+    lots = state.lots
+    for lot in reversed(pending.contributions):
+        lots = _absorb(lots, lot, front=True)
+    return state.evolved(
+        net=state.net + pending.reserved,
+        lots=lots,
+        pending=None,
+        last_updated=event.at,
+    )
 
 
 def _pending(state: Position) -> PendingExecution:

@@ -10,6 +10,7 @@ lives 7 days and is not extended by use; refreshing after it expired is rejected
 from __future__ import annotations
 
 from datetime import datetime
+from typing import assert_never
 
 from arbtui.domain.errors import InvalidCommand, InvalidTransition
 from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
@@ -36,6 +37,9 @@ class RefreshAccessToken(Frozen):
     refresh_token_ciphertext: str
     access_expires_at: datetime
     fetched_at: datetime
+
+
+SchwabAuthCommand = StoreTokens | RefreshAccessToken
 
 
 class TokensStored(DomainEvent):
@@ -68,24 +72,32 @@ def initial(aggregate_id: str) -> SchwabAuth:
     return SchwabAuth()
 
 
-def decide(state: SchwabAuth, command: StoreTokens | RefreshAccessToken) -> list[SchwabAuthEvent]:
+def decide(state: SchwabAuth, command: SchwabAuthCommand) -> list[SchwabAuthEvent]:
     if command.access_token_ciphertext == "" or command.refresh_token_ciphertext == "":
         raise InvalidCommand(AGGREGATE, SCHWAB_ID, "empty token ciphertext")
-    if isinstance(command, StoreTokens):
-        if command.refresh_expires_at <= command.fetched_at:
-            raise InvalidCommand(AGGREGATE, SCHWAB_ID, "refresh token already expired")
-        return [TokensStored(**command.model_dump())]
-    if state.refresh_expires_at is None:
-        raise InvalidTransition(AGGREGATE, SCHWAB_ID, "no tokens stored: run `arbtui schwab auth`")
-    if command.fetched_at >= state.refresh_expires_at:
-        raise InvalidTransition(
-            AGGREGATE, SCHWAB_ID, "refresh token expired: run `arbtui schwab auth` to authorise again"
-        )
-    return [AccessTokenRefreshed(**command.model_dump())]
+    match command:
+        case StoreTokens():
+            if command.refresh_expires_at <= command.fetched_at:
+                raise InvalidCommand(AGGREGATE, SCHWAB_ID, "refresh token already expired")
+            return [TokensStored(**command.model_dump())]
+        case RefreshAccessToken():
+            if state.refresh_expires_at is None:
+                raise InvalidTransition(AGGREGATE, SCHWAB_ID, "no tokens stored: run `arbtui schwab auth`")
+            if command.fetched_at >= state.refresh_expires_at:
+                raise InvalidTransition(
+                    AGGREGATE, SCHWAB_ID, "refresh token expired: run `arbtui schwab auth` to authorise again"
+                )
+            return [AccessTokenRefreshed(**command.model_dump())]
+        case _:
+            assert_never(command)
 
 
 def evolve(state: SchwabAuth, event: SchwabAuthEvent) -> SchwabAuth:
-    return state.model_copy(update=event.model_dump())
+    match event:
+        case TokensStored() | AccessTokenRefreshed():  # a refresh keeps the refresh token's expiry
+            return state.model_copy(update=event.model_dump())
+        case _:
+            assert_never(event)
 
 
 SPEC: AggregateSpec[SchwabAuth, SchwabAuthEvent] = AggregateSpec(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import (
     ROUND_DOWN,
     ROUND_HALF_EVEN,
@@ -30,6 +31,8 @@ from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
+
+from arbtui.domain.events import Frozen
 
 # 200 significant digits hold any uint256 (78 digits) scaled by any sane number of decimals.
 EXACT = Context(
@@ -335,6 +338,25 @@ class Direction(StrEnum):
     def to_reduce(cls, net: Shares) -> Direction:
         """The broker side that reduces ``net``: positive net → SELL, negative → BUY."""
         return cls.SELL if net.is_positive else cls.BUY
+
+
+class Venue(StrEnum):
+    """Where a trade happens or an asset is held: onchain (our orders on the Raindex orderbook) or
+    offchain (the broker). The value is what ``metrics_pnl_view.trade_type`` stores; a report that names
+    a venue in words says so at its own edge (the inventory's ``onchain``/``broker``)."""
+
+    ONCHAIN = "ONCHAIN"
+    OFFCHAIN = "OFFCHAIN"
+
+
+class Audit(Frozen):
+    """Who did an operator action, why, and when: recorded with every control event (its JSON is part of
+    their stored payloads) and carried by a manual hedge. The one audit type of the project: the HTTP
+    bodies and the console build it, the engine records it."""
+
+    actor: str
+    reason: str
+    at: datetime
 
 
 class BrokerKind(StrEnum):

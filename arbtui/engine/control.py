@@ -18,7 +18,7 @@ from arbtui.domain import control, position
 from arbtui.domain.flows import Change, position_changes
 from arbtui.domain.manual_hedge import ManualHedgeLimits, PricedAt, check_known, check_limits, check_over_hedge
 from arbtui.domain.pyth_feeds import KNOWN_FEEDS
-from arbtui.domain.values import BrokerKind, Direction, ExecutionId, PriceUsdc, Shares, Symbol
+from arbtui.domain.values import Audit, BrokerKind, Direction, ExecutionId, PriceUsdc, Shares, Symbol
 from arbtui.engine.executions import Executions
 from arbtui.store.event_store import EventStore, UnitOfWork
 
@@ -108,7 +108,7 @@ class EngineControl:
                     f"over-hedge by hand ({direction.value.lower()} {shares}, net {pos.net}): automatic hedging"
                     f" paused so the bot does not undo it; resume {symbol} when done — {reason}"
                 )
-                pause = control.Pause(symbol=symbol, audit=control.Audit(actor=actor, reason=why, at=audit.at))
+                pause = control.Pause(symbol=symbol, audit=Audit(actor=actor, reason=why, at=audit.at))
                 events += control.decide(controls, pause)
             uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(events))])
             place = position.PlaceManualHedge(
@@ -116,9 +116,7 @@ class EngineControl:
                 shares=shares,
                 broker=self.venue,
                 execution_id=execution_id,
-                actor=actor,
-                reason=reason,
-                at=audit.at,
+                audit=audit,
             )
             uow.record(position_changes(pos, position.decide(pos, place)))
 
@@ -160,5 +158,5 @@ class EngineControl:
         await self._store.run(work, metadata={"actor": audit.actor, "reason": audit.reason})
         logger.bind(actor=audit.actor).warning("{}: {}", type(command).__name__, audit.reason)
 
-    def _audit(self, actor: str, reason: str) -> control.Audit:
-        return control.Audit(actor=actor, reason=reason, at=self._clock.now())
+    def _audit(self, actor: str, reason: str) -> Audit:
+        return Audit(actor=actor, reason=reason, at=self._clock.now())

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
+from typing import assert_never
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
@@ -24,7 +24,7 @@ from eth_abi.abi import encode as abi_encode
 from arbtui.brokers.base import Broker
 from arbtui.chain.abi import keccak_text
 from arbtui.chain.rpc import JsonRpcClient, RpcResponseError
-from arbtui.domain.values import DIVISION, EXACT, canonical
+from arbtui.domain.values import DIVISION, EXACT, Venue, canonical
 
 USDC = "USDC"
 VAULT_BALANCE = "0x" + keccak_text("vaultBalance(address,address,uint256)")[:8]
@@ -32,9 +32,17 @@ DECIMALS = "0x313ce567"
 RATIO_PLACES = Decimal("0.0001")
 
 
-class Venue(StrEnum):
-    ONCHAIN = "onchain"
-    BROKER = "broker"
+def venue_label(venue: Venue) -> str:
+    """How the inventory report names a venue (``onchain``, ``broker``): the words of its column headers
+    and of the suggested transfer, which operators read. Not :class:`Venue`'s value (``ONCHAIN``/``OFFCHAIN``,
+    as ``metrics_pnl_view`` stores it)."""
+    match venue:
+        case Venue.ONCHAIN:
+            return "onchain"
+        case Venue.OFFCHAIN:
+            return "broker"
+        case _:
+            assert_never(venue)
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,8 @@ class Transfer:
     destination: Venue
 
     def __str__(self) -> str:
-        return f"move {canonical(self.amount)} {self.asset} {self.source} → {self.destination} (manual, st0x bridge)"
+        source, destination = venue_label(self.source), venue_label(self.destination)
+        return f"move {canonical(self.amount)} {self.asset} {source} → {destination} (manual, st0x bridge)"
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,7 @@ def assess(holding: Holding, policy: Policy) -> Line:
     if alert:
         excess = EXACT.subtract(holding.onchain, EXACT.multiply(policy.target, total))  # onchain above target
         if excess != 0:
-            source, destination = (Venue.ONCHAIN, Venue.BROKER) if excess > 0 else (Venue.BROKER, Venue.ONCHAIN)
+            source, destination = (Venue.ONCHAIN, Venue.OFFCHAIN) if excess > 0 else (Venue.OFFCHAIN, Venue.ONCHAIN)
             suggestion = Transfer(holding.asset, abs(excess), source, destination)
     ratio = DIVISION.quantize(DIVISION.divide(holding.onchain, total), RATIO_PLACES)
     return Line(holding, total, ratio, DIVISION.quantize(exact_drift, RATIO_PLACES), alert, suggestion)

@@ -11,6 +11,7 @@ from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from arbtui.domain import pnl, position
+from arbtui.domain.values import Venue
 from arbtui.store.codec import view_time
 
 PNL_TABLE = "metrics_pnl_view"
@@ -36,7 +37,7 @@ def trade_of(state: position.Position, event: Any) -> pnl.Trade | None:
     an onchain fill, a broker fill (the side is the pending execution's), or a reorged fill leaving."""
     if isinstance(event, position.OnChainFillAcknowledged):
         return pnl.Trade.trusted(
-            venue=pnl.Venue.ONCHAIN,
+            venue=Venue.ONCHAIN,
             ref=event.trade_id,
             direction=event.direction,
             shares=event.amount,
@@ -45,7 +46,7 @@ def trade_of(state: position.Position, event: Any) -> pnl.Trade | None:
         )
     if isinstance(event, position.OffChainOrderFilled) and state.pending is not None:
         return pnl.Trade.trusted(
-            venue=pnl.Venue.OFFCHAIN,
+            venue=Venue.OFFCHAIN,
             ref=str(event.execution_id),
             direction=state.pending.direction,
             shares=event.shares_filled,
@@ -57,7 +58,7 @@ def trade_of(state: position.Position, event: Any) -> pnl.Trade | None:
         if price is None:
             return None
         return pnl.Trade.trusted(
-            venue=pnl.Venue.ONCHAIN,
+            venue=Venue.ONCHAIN,
             ref=f"reversed:{event.trade_id}",
             direction=event.direction.opposite,
             shares=event.amount,

@@ -13,7 +13,7 @@ from typing import Any
 
 from arbtui.domain import control, offchain_order, onchain_trade, position, schwab_auth
 from arbtui.domain.events import DomainEvent
-from arbtui.domain.values import Shares
+from arbtui.domain.values import Audit, Shares
 from arbtui.store.codec import dumps, view_time
 from arbtui.store.pnl_rows import PNL_TABLE, pnl_rows
 
@@ -124,7 +124,7 @@ def _schwab(auth: schwab_auth.SchwabAuth) -> dict[str, Any] | None:
 
 
 def _control(state: control.Control) -> dict[str, Any]:
-    def audit(a: control.Audit | None) -> dict[str, str | None] | None:
+    def audit(a: Audit | None) -> dict[str, str | None] | None:
         return None if a is None else {"actor": a.actor, "reason": a.reason, "at": view_time(a.at)}
 
     return {

@@ -16,8 +16,8 @@ from arbtui.chain.rpc import JsonRpcClient
 from arbtui.demo.anvil import AnvilNode
 from arbtui.demo.artifacts import Artifact
 from arbtui.demo.deploy import ChainDriver, Deployment
-from arbtui.domain.values import Direction, Symbol
-from arbtui.reporting.inventory import HEADER, USDC, Policy, VaultRef, Venue, assess, ledger_positions, read_inventory
+from arbtui.domain.values import Direction, Symbol, Venue
+from arbtui.reporting.inventory import HEADER, USDC, Policy, VaultRef, assess, ledger_positions, read_inventory
 from arbtui.store.ledger import Ledger
 from arbtui.store.migrate import connect_sync
 from tests.builders import block, make_fill
@@ -94,7 +94,7 @@ async def test_vaults_broker_and_ledger_make_the_inventory(
         assert (aapl.suggestion.amount, aapl.suggestion.source, aapl.suggestion.destination) == (
             Decimal(4),
             Venue.ONCHAIN,
-            Venue.BROKER,
+            Venue.OFFCHAIN,
         )
         assert lines[USDC].holding.onchain == Decimal(5000)
         assert lines[USDC].holding.broker == (await broker.balances()).cash.value

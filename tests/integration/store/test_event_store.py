@@ -15,7 +15,7 @@ from arbtui.clock import RandomIds, SystemClock
 from arbtui.domain import control, onchain_trade, position
 from arbtui.domain.errors import ControlStateConflict
 from arbtui.domain.flows import Change, witness_fill
-from arbtui.domain.values import BrokerKind, Direction, Symbol
+from arbtui.domain.values import Audit, BrokerKind, Direction, Symbol
 from arbtui.store.errors import (
     ConcurrencyConflict,
     CorruptEvent,
@@ -131,7 +131,7 @@ async def test_conflict_is_raised_after_the_last_attempt(db_path: Path) -> None:
         async def work(uow: UnitOfWork) -> None:
             state = await uow.load(control.SPEC, control.CONTROL_ID)
             assert state == stale
-            audit = control.Audit(actor="t", reason="r", at=CLOCK.now())
+            audit = Audit(actor="t", reason="r", at=CLOCK.now())
             events = control.decide(state, control.Resume(symbol=Symbol("AAPL"), audit=audit))
             uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(events))])
 
@@ -145,7 +145,7 @@ async def test_conflict_is_raised_after_the_last_attempt(db_path: Path) -> None:
 def _pause(symbol: str) -> Any:
     async def work(uow: UnitOfWork) -> None:
         state = await uow.load(control.SPEC, control.CONTROL_ID)
-        audit = control.Audit(actor="ops", reason="test", at=CLOCK.now())
+        audit = Audit(actor="ops", reason="test", at=CLOCK.now())
         events = control.decide(state, control.Pause(symbol=Symbol(symbol), audit=audit))
         uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(events))])
 
@@ -155,7 +155,7 @@ def _pause(symbol: str) -> Any:
 def _resume(symbol: str) -> Any:
     async def work(uow: UnitOfWork) -> None:
         state = await uow.load(control.SPEC, control.CONTROL_ID)
-        audit = control.Audit(actor="ops", reason="test", at=CLOCK.now())
+        audit = Audit(actor="ops", reason="test", at=CLOCK.now())
         events = control.decide(state, control.Resume(symbol=Symbol(symbol), audit=audit))
         uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(events))])
 

@@ -12,7 +12,7 @@ import pytest
 from arbtui.clock import RandomIds, SystemClock
 from arbtui.domain import control, onchain_trade, position
 from arbtui.domain.flows import Change, witness_fill
-from arbtui.domain.values import BrokerKind, Direction, Symbol
+from arbtui.domain.values import Audit, BrokerKind, Direction, Symbol
 from arbtui.store.errors import ConcurrencyConflict
 from arbtui.store.event_store import Committed, EventStore, UnitOfWork
 from tests.builders import make_fill
@@ -38,7 +38,7 @@ def _witness(n: int, amount: str, direction: Direction = Direction.SELL) -> Any:
 def _control(command: type[control.Pause] | type[control.Resume]) -> Any:
     async def work(uow: UnitOfWork) -> None:
         state = await uow.load(control.SPEC, control.CONTROL_ID)
-        audit = control.Audit(actor="ops", reason="test", at=CLOCK.now())
+        audit = Audit(actor="ops", reason="test", at=CLOCK.now())
         events = control.decide(state, command(symbol=Symbol("AAPL"), audit=audit))
         uow.record([Change(control.SPEC, control.CONTROL_ID, tuple(events))])
 

@@ -9,7 +9,6 @@ import pytest
 from arbtui.domain.control import (
     CONTROL_ID,
     SPEC,
-    Audit,
     ClearKillSwitch,
     ControlCommand,
     EngageKillSwitch,
@@ -24,7 +23,7 @@ from arbtui.domain.control import (
     decide,
 )
 from arbtui.domain.errors import ControlStateConflict, InvalidCommand, KillSwitchEngaged
-from arbtui.domain.values import Shares, Symbol
+from arbtui.domain.values import Audit, Shares, Symbol
 from tests.unit.domain.factory import BUY, at, exec_id
 from tests.unit.domain.gwt import given
 

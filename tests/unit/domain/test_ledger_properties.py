@@ -24,7 +24,7 @@ from arbtui.domain import control, flows, offchain_order, onchain_trade, positio
 from arbtui.domain.errors import ControlStateConflict, ExecutionPending
 from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
 from arbtui.domain.offchain_order import OrderStatus
-from arbtui.domain.values import BrokerKind, Cents, Direction, ExecutionId, Shares, Symbol
+from arbtui.domain.values import Audit, BrokerKind, Cents, Direction, ExecutionId, Shares, Symbol
 from tests.unit.domain.factory import at, exec_id, fill, tid
 
 SYMBOLS = ("AAPL", "TSLA", "NVDA")
@@ -309,7 +309,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(symbol=st.one_of(st.none(), st.sampled_from(SYMBOLS)), pause=st.booleans())
     def pause_or_resume(self, symbol: str | None, pause: bool) -> None:
-        audit = control.Audit(actor="ops", reason="test", at=self.now())
+        audit = Audit(actor="ops", reason="test", at=self.now())
         sym = Symbol(symbol) if symbol else None
         command: control.ControlCommand = (
             control.Pause(symbol=sym, audit=audit) if pause else control.Resume(symbol=sym, audit=audit)
@@ -355,9 +355,7 @@ class LedgerMachine(RuleBasedStateMachine):
             shares=Shares(shares),
             broker=BrokerKind.SCHWAB if shares == int(shares) else BrokerKind.ALPACA,
             execution_id=exec_id(self.next_n()),
-            actor="ops",
-            reason="manual test",
-            at=self.now(),
+            audit=Audit(actor="ops", reason="manual test", at=self.now()),
         )
         m = self.model[symbol]
         try:

@@ -9,7 +9,7 @@ import pytest
 from arbtui.domain import position
 from arbtui.domain.errors import ExecutionPending, InvalidCommand, UnknownExecution
 from arbtui.domain.position import SPEC, Threshold, ThresholdKind, decide
-from arbtui.domain.values import BrokerKind, Direction, PriceUsdc, Shares
+from arbtui.domain.values import Audit, BrokerKind, Direction, PriceUsdc, Shares
 from tests.unit.domain.factory import (
     BUY,
     SELL,
@@ -48,9 +48,7 @@ def manual(
         shares=Shares(shares),
         broker=BrokerKind.SCHWAB,
         execution_id=exec_id(n),
-        actor=actor,
-        reason=reason,
-        at=at(),
+        audit=Audit(actor=actor, reason=reason, at=at()),
     )
 
 

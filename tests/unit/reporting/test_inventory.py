@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from arbtui.reporting.inventory import Holding, Policy, Venue, assess
+from arbtui.domain.values import Venue
+from arbtui.reporting.inventory import Holding, Policy, assess, venue_label
 
 HALF = Policy(target=Decimal("0.5"), drift_alert=Decimal("0.2"))
 
@@ -35,10 +36,19 @@ def test_the_suggestion_moves_the_excess_to_the_short_venue() -> None:
     assert line.suggestion is not None
     assert (line.suggestion.amount, line.suggestion.source, line.suggestion.destination) == (
         Decimal("3.75"),
-        Venue.BROKER,
+        Venue.OFFCHAIN,
         Venue.ONCHAIN,
     )
     assert str(line.suggestion) == "move 3.75 AAPL broker → onchain (manual, st0x bridge)"
+
+
+def test_the_report_names_the_venues_onchain_and_broker() -> None:
+    """The words the inventory prints (table, CSV, JSON), not the domain value ``ONCHAIN``/``OFFCHAIN``."""
+    assert {venue: venue_label(venue) for venue in Venue} == {Venue.ONCHAIN: "onchain", Venue.OFFCHAIN: "broker"}
+    line = assess(Holding("AAPL", Decimal("8.75"), Decimal("1.25")), HALF)
+    assert line.suggestion is not None
+    assert (line.suggestion.source, line.suggestion.destination) == (Venue.ONCHAIN, Venue.OFFCHAIN)
+    assert line.row()[-1] == "move 3.75 AAPL onchain → broker (manual, st0x bridge)"
 
 
 def test_other_targets_and_usdc() -> None:

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arbtui.domain import pnl, position
-from arbtui.domain.pnl import Trade, Venue
-from arbtui.domain.values import Cents, Direction, PriceUsdc, Shares, Usdc
+from arbtui.domain.pnl import Trade
+from arbtui.domain.values import Cents, Direction, PriceUsdc, Shares, Usdc, Venue
 from arbtui.store.codec import dumps
 from arbtui.store.pnl_rows import encode, payload
 from arbtui.store.pnl_rows import trade_of as trade_of_event
@@ -196,3 +197,11 @@ def test_the_fast_row_encoding_is_the_canonical_json(
     for row in rows:
         assert encode(row, sequence) == dumps(payload(row, sequence))
         assert json.loads(encode(row, sequence))["realized_pnl"] == str(row.realized)
+
+
+@pytest.mark.parametrize(("venue", "stored"), [(Venue.ONCHAIN, "ONCHAIN"), (Venue.OFFCHAIN, "OFFCHAIN")])
+def test_the_view_names_each_venue_as_the_dashboards_read_it(venue: Venue, stored: str) -> None:
+    """``metrics_pnl_view.trade_type`` keeps the strings operators' dashboards read."""
+    _, [row] = pnl.fold("AAPL", [trade(1, BUY, "1", "100", venue)])
+    assert payload(row, 7)["trade_type"] == stored
+    assert json.loads(encode(row, 7))["trade_type"] == stored
