@@ -68,6 +68,7 @@ from arbtui.chain.signals import (
 )
 from arbtui.chain.tokens import TokenCache
 from arbtui.chain.verify import LogSelector
+from arbtui.clock import Backoff, Jitter, Sleep
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill
 from arbtui.domain.values import BlockRef, TradeId
 
@@ -140,7 +141,9 @@ class IntakeConfig:
     checkpoint_limit: int = 256
     """How many recorded checkpoints are searched for the fork point of a reorg."""
     reconnect_initial: float = 0.25
+    """Seconds before the first restart of a failed session; doubled after each further failure."""
     reconnect_max: float = 30.0
+    """Longest wait between session restarts."""
     rpc_timeout: float = 10.0
     subscribe_timeout: float = 10.0
     pyth: PythConfig | None = None
@@ -151,10 +154,19 @@ class IntakeConfig:
 class FillIntake:
     """Run with ``await intake.run()`` (until cancelled or :meth:`stop`)."""
 
-    def __init__(self, config: IntakeConfig, ledger: FillLedger, observer: IntakeObserver = ignore) -> None:
+    def __init__(
+        self,
+        config: IntakeConfig,
+        ledger: FillLedger,
+        observer: IntakeObserver = ignore,
+        *,
+        sleep: Sleep | None = None,
+    ) -> None:
         self.config = config
         self.ledger = ledger
         self.observer = observer
+        self._sleep = sleep
+        """The waits between session restarts (``None``: asyncio's)."""
         self._wake = asyncio.Event()
         self._hint = -1
         self._reader_error: BaseException | None = None
@@ -213,23 +225,26 @@ class FillIntake:
         )
         self._client = client
         self._reader = reader
-        backoff = self.config.reconnect_initial
+        # doubling and capped, without jitter: one bot restarting against its own node has no herd to spread
+        restarts = Backoff(
+            self.config.reconnect_initial, self.config.reconnect_max, jitter=Jitter.NONE, sleep=self._sleep
+        )
         try:
             while not self._stopping:
                 self.observer(IntakeStatus(IntakeState.CONNECTING if self.sessions == 0 else IntakeState.RECONNECTING))
                 try:
                     await self._session(reader)
-                    backoff = self.config.reconnect_initial
+                    restarts.reset()
                 except (ChainRpcError, IntakeError, DecodeError, OSError) as exc:
                     kind = (
                         AlertKind.SUBSCRIPTION_ENDED
                         if isinstance(exc, SubscriptionEnded)
                         else AlertKind.CONNECTION_LOST
                     )
-                    self.observer(IntakeAlert(kind, f"intake session failed, restarting in {backoff:.2f}s: {exc}",
+                    delay = restarts.next_delay()
+                    self.observer(IntakeAlert(kind, f"intake session failed, restarting in {delay:.2f}s: {exc}",
                                               {"error": type(exc).__name__}))  # fmt: skip
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, self.config.reconnect_max)
+                    await restarts.sleep(delay)
         finally:
             for task in self._enrich_tasks:
                 task.cancel()
