@@ -44,15 +44,14 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import WebSocketException
 
 from arbtui.chain.decode import INTAKE_TOPICS, DecodeConfig, DecodeError, RawLog
+from arbtui.chain.ports import FillLedger
 from arbtui.chain.pyth import PythConfig, enrichment
 from arbtui.chain.ranges import MAX_UNVERIFIED, NotifiedHead, PassOutcome, RangeReader
 from arbtui.chain.rpc import ChainRpcError, JsonRpcClient, endpoint_name
@@ -69,8 +68,8 @@ from arbtui.chain.signals import (
 from arbtui.chain.tokens import TokenCache
 from arbtui.chain.verify import LogSelector
 from arbtui.clock import Backoff, Jitter, Sleep
-from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill
-from arbtui.domain.values import BlockRef, TradeId
+from arbtui.domain.onchain_trade import OnChainFill
+from arbtui.domain.values import BlockRef
 
 MAX_NOTIFIED_LOGS = 10_000
 """Logs notifications buffered for the live shortcut (beyond that, the range read covers them)."""
@@ -81,30 +80,6 @@ VERIFY_DELAY = 0.05
 """Seconds without notifications after which blocks recorded from them are read back."""
 HEAD_WAIT = 0.02
 """Seconds logs notifications wait for their block's ``newHeads`` header (they may come first)."""
-
-
-class FillLedger(Protocol):
-    """Where intake writes; implemented by ``arbtui.store.ledger.Ledger``."""
-
-    async def cursor(self) -> BlockRef | None:
-        """Last block fully recorded."""
-
-    async def checkpoints(self, limit: int) -> list[BlockRef]:
-        """Recent recorded range ends, newest first."""
-
-    async def record_range(
-        self, fills: Sequence[OnChainFill], skipped: Sequence[SkippedFill], end: BlockRef
-    ) -> list[TradeId]:
-        """One transaction: witness each fill (duplicates are no-ops), record skips, cursor := end;
-        returns ids newly filled."""
-
-    async def rewind(self, to: BlockRef | None, *, reorg_depth: int, detected_at_block: int) -> list[TradeId]:
-        """Retract every filled trade above ``to.number`` (None = everything), cursor := to; returns
-        retracted ids."""
-
-    async def enrich(self, trade_id: TradeId, enrichment: Enrich) -> bool | None:
-        """Attach gas and Pyth price. (``bool | None`` rather than ``None``: the store's Ledger answers
-        whether it applied the enrichment; intake ignores the answer.)"""
 
 
 class IntakeError(Exception):

@@ -1,6 +1,6 @@
 """The ledger: the store's high-level writes for onchain intake, built on the domain flows.
 
-It implements the chain intake's ``FillLedger`` protocol (``arbtui.chain.intake``) without importing
+It implements the chain intake's ``FillLedger`` protocol (``arbtui.chain.ports``) without importing
 it: a block range's fills, skips and the new cursor commit together, duplicates are no-ops, and a
 reorg retracts every trade above the fork point in the same transaction that moves the cursor back.
 """
