@@ -24,10 +24,11 @@ from arbtui.store.errors import (
     SchemaTooNew,
     UnknownEventType,
 )
-from arbtui.store.event_store import Committed, EventStore, UnitOfWork, fold_rows
+from arbtui.store.event_store import Committed, EventStore, UnitOfWork
 from arbtui.store.ledger import Ledger, new_execution_id
+from arbtui.store.log import LogReader, fold_rows
 from arbtui.store.migrate import connect_sync, load_migrations, migrate
-from arbtui.store.rebuild import check_views, rebuild_views, replay
+from arbtui.store.rebuild import check_views, rebuild_views
 from tests.builders import block, make_fill
 from tests.integration.store.conftest import rows, settle
 
@@ -58,7 +59,7 @@ async def test_snapshot_plus_tail_equals_full_replay(db_path: Path) -> None:
     finally:
         await fresh.close()
     conn = connect_sync(db_path, readonly=True)
-    full = replay(conn, position.AGGREGATE, "AAPL", None)
+    full = LogReader(conn).replay(position.AGGREGATE, "AAPL")
     conn.close()
     assert from_snapshot == full
 
@@ -78,7 +79,7 @@ async def test_unreadable_snapshot_falls_back_to_full_replay(db_path: Path) -> N
     finally:
         await fresh.close()
     conn = connect_sync(db_path, readonly=True)
-    assert loaded == replay(conn, position.AGGREGATE, "AAPL", None)
+    assert loaded == LogReader(conn).replay(position.AGGREGATE, "AAPL")
     conn.close()
     state, version = loaded
     assert (str(state.net), str(state.reserved), version) == ("-0.5", "-1", 6)  # 5 fills + 1 placement
