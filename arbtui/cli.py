@@ -20,8 +20,9 @@ from arbtui.chain.rpc import ChainRpcError
 from arbtui.domain import position
 from arbtui.store.errors import LedgerLocked, StoreError
 from arbtui.store.lock import WriterLock
+from arbtui.store.log import LogReader
 from arbtui.store.migrate import connect_sync, migrate, schema_version
-from arbtui.store.rebuild import aggregate_ids, check_views, read_log, rebuild_views, replay
+from arbtui.store.rebuild import check_views, rebuild_views
 
 DEFAULT_DB = "arbtui.db"
 
@@ -258,8 +259,9 @@ def position_command(obj: Context, symbol: str | None, at: str | None, as_json: 
     with _store_errors():
         conn = connect_sync(obj.existing_db(), readonly=True)
         try:
-            symbols = [symbol.upper()] if symbol else aggregate_ids(conn, position.AGGREGATE)
-            rows = [_position_row(replay(conn, position.AGGREGATE, s, until)) for s in symbols]
+            log = LogReader(conn)
+            symbols = [symbol.upper()] if symbol else log.aggregate_ids(position.AGGREGATE)
+            rows = [_position_row(log.replay(position.AGGREGATE, s, until)) for s in symbols]
         finally:
             conn.close()
     rows = [row for row in rows if row["version"] > 0]
@@ -302,7 +304,7 @@ def events_command(obj: Context, aggregate: str | None, limit: int | None, as_js
     with _store_errors():
         conn = connect_sync(obj.existing_db(), readonly=True)
         try:
-            events = read_log(conn, aggregate_type=aggregate_type, aggregate_id=aggregate_id, limit=limit)
+            events = LogReader(conn).events(aggregate_type=aggregate_type, aggregate_id=aggregate_id, limit=limit)
         finally:
             conn.close()
     for stored in events:

@@ -40,12 +40,13 @@ from web3 import AsyncWeb3, WebSocketProvider
 from arbtui.brokers.base import BrokerOrderId, MarketOrder
 from arbtui.brokers.dry_run import DryRunBroker
 from arbtui.chain.rpc import JsonRpcClient
-from arbtui.clock import RandomIds, SystemClock
+from arbtui.clock import SystemClock
 from arbtui.config import load_settings
 from arbtui.demo.anvil import AnvilNode
 from arbtui.demo.artifacts import load_artifacts
 from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Deployment, deploy_all, deployer, order
 from arbtui.domain import position
+from arbtui.domain.ids import RandomIds
 from arbtui.domain.values import Direction
 from arbtui.engine.factory import build_engine
 from arbtui.engine.lifecycle import Engine, EngineOptions

@@ -35,7 +35,8 @@ from typing import Any
 from web3 import AsyncWeb3, WebSocketProvider
 
 from arbtui.chain.decode import DecodeConfig
-from arbtui.chain.intake import FillIntake, FillLedger, IntakeConfig
+from arbtui.chain.intake import FillIntake, IntakeConfig
+from arbtui.chain.ports import FillLedger
 from arbtui.chain.rpc import JsonRpcClient
 from arbtui.chain.signals import BackfillProgress, IntakeSignal, IntakeState, IntakeStatus, RangeRecorded
 from arbtui.demo.anvil import AnvilNode

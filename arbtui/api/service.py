@@ -16,8 +16,9 @@ from pathlib import Path
 from loguru import logger
 
 from arbtui.api.http import build_app, serve
-from arbtui.clock import RandomIds, SystemClock
+from arbtui.clock import SystemClock
 from arbtui.config import Settings
+from arbtui.domain.ids import RandomIds
 from arbtui.engine.factory import build_engine
 
 EXIT_FAULT = 1

@@ -9,7 +9,8 @@
   carrying the attempt count.
 - **Token bucket** per adapter, defaults from the brokers' published limits (Alpaca 200/min, Schwab
   120/min), so we slow ourselves down before the broker has to.
-- **Clock and sleep are injected** (:class:`Clock`): tests drive backoff without sleeping.
+- **Clock and sleep are injected** (:class:`~arbtui.clock.Clock`, re-exported here): tests drive backoff
+  without sleeping; the backoff is the project's one :class:`~arbtui.clock.Backoff`.
 - **Logging** through loguru with secrets redacted: credential headers, bearer tokens, API keys and the
   OAuth ``code=`` / token parameters in URLs never reach a log line.
 """
@@ -28,7 +29,7 @@ from typing import TypeVar
 from loguru import logger
 
 from arbtui.brokers.base import BrokerUnavailable, MarketClock, MarketClosed, MarketOrder, RateLimited
-from arbtui.clock import Clock
+from arbtui.clock import Backoff, Clock, Jitter, Sleep
 from arbtui.domain.values import BrokerKind
 
 T = TypeVar("T")
@@ -61,10 +62,13 @@ class RetryPolicy:
         if self.request_timeout <= 0 or self.base_delay < 0 or self.max_delay < 0:
             raise ValueError("timeouts and delays must be positive")
 
+    def backoff_for(self, rng: random.Random, sleep: Sleep | None = None) -> Backoff:
+        """The backoff of one call: doubling from ``base_delay``, capped at ``max_delay``, full jitter."""
+        return Backoff(self.base_delay, self.max_delay, jitter=Jitter.FULL, sleep=sleep, rng=rng)
+
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Delay after failed attempt number ``attempt`` (1-based): full jitter, capped."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return rng.uniform(0, ceiling)
+        return self.backoff_for(rng).delay(attempt)
 
     def clamp_retry_after(self, retry_after: float | None) -> float:
         if retry_after is None or retry_after < 0:
@@ -151,7 +155,7 @@ class Resilience:
         ``operation`` signals a 429 by raising :class:`RateLimited` and a transient failure by raising
         :class:`BrokerUnavailable`; any other error passes straight through.
         """
-        attempts = 0
+        backoff = self.policy.backoff_for(self._rng, self.clock.sleep)
         waits = 0
         while True:
             await self.limiter.acquire()
@@ -167,12 +171,12 @@ class Resilience:
                 logger.info("{} {}: 429, rescheduled in {:.3f}s", self.name, what, delay)
                 await self.clock.sleep(delay)
             except BrokerUnavailable as exc:
-                attempts += 1
+                attempts = backoff.failures + 1
                 if attempts >= self.policy.max_attempts:
                     logger.warning("{} {}: giving up after {} attempts: {}", self.name, what, attempts, exc)
                     exc.attempts = attempts
                     raise
-                delay = self.policy.backoff(attempts, self._rng)
+                delay = backoff.next_delay()
                 self.retries += 1
                 logger.info("{} {}: {} — retry {} in {:.3f}s", self.name, what, exc, attempts, delay)
                 await self.clock.sleep(delay)

@@ -44,15 +44,14 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import WebSocketException
 
 from arbtui.chain.decode import INTAKE_TOPICS, DecodeConfig, DecodeError, RawLog
+from arbtui.chain.ports import FillLedger
 from arbtui.chain.pyth import PythConfig, enrichment
 from arbtui.chain.ranges import MAX_UNVERIFIED, NotifiedHead, PassOutcome, RangeReader
 from arbtui.chain.rpc import ChainRpcError, JsonRpcClient, RpcTransportError, endpoint_name
@@ -68,8 +67,9 @@ from arbtui.chain.signals import (
 )
 from arbtui.chain.tokens import TokenCache
 from arbtui.chain.verify import LogSelector
-from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill
-from arbtui.domain.values import BlockRef, TradeId
+from arbtui.clock import Backoff, Jitter, Sleep
+from arbtui.domain.onchain_trade import OnChainFill
+from arbtui.domain.values import BlockRef
 
 PREFLIGHT_TIMEOUT_S = 5.0
 """How long the start-up chain check waits for the node before leaving the check to intake's session."""
@@ -82,34 +82,6 @@ VERIFY_DELAY = 0.05
 """Seconds without notifications after which blocks recorded from them are read back."""
 HEAD_WAIT = 0.02
 """Seconds logs notifications wait for their block's ``newHeads`` header (they may come first)."""
-
-
-class FillLedger(Protocol):
-    """Where intake writes; implemented by ``arbtui.store.ledger.Ledger``."""
-
-    async def cursor(self) -> BlockRef | None:
-        """Last block fully recorded."""
-
-    async def checkpoints(self, limit: int) -> list[BlockRef]:
-        """Recent recorded range ends, newest first."""
-
-    async def record_range(
-        self, fills: Sequence[OnChainFill], skipped: Sequence[SkippedFill], end: BlockRef
-    ) -> list[TradeId]:
-        """One transaction: witness each fill (duplicates are no-ops), record skips, cursor := end;
-        returns ids newly filled."""
-
-    async def rewind(self, to: BlockRef | None, *, reorg_depth: int, detected_at_block: int) -> list[TradeId]:
-        """Retract every filled trade above ``to.number`` (None = everything), cursor := to; returns
-        retracted ids."""
-
-    async def enrich(self, trade_id: TradeId, enrichment: Enrich) -> bool | None:
-        """Attach gas and Pyth price. (``bool | None`` rather than ``None``: the store's Ledger answers
-        whether it applied the enrichment; intake ignores the answer.)"""
-
-    async def bind_chain(self, chain_id: int, orderbooks: Sequence[str]) -> object:
-        """One chain per ledger: record ``chain_id`` (and the orderbooks) at the first start; raise if the
-        ledger belongs to another chain. Intake calls it before each session reads anything."""
 
 
 class IntakeError(Exception):
@@ -146,7 +118,9 @@ class IntakeConfig:
     checkpoint_limit: int = 256
     """How many recorded checkpoints are searched for the fork point of a reorg."""
     reconnect_initial: float = 0.25
+    """Seconds before the first restart of a failed session; doubled after each further failure."""
     reconnect_max: float = 30.0
+    """Longest wait between session restarts."""
     rpc_timeout: float = 10.0
     subscribe_timeout: float = 10.0
     pyth: PythConfig | None = None
@@ -157,10 +131,19 @@ class IntakeConfig:
 class FillIntake:
     """Run with ``await intake.run()`` (until cancelled or :meth:`stop`)."""
 
-    def __init__(self, config: IntakeConfig, ledger: FillLedger, observer: IntakeObserver = ignore) -> None:
+    def __init__(
+        self,
+        config: IntakeConfig,
+        ledger: FillLedger,
+        observer: IntakeObserver = ignore,
+        *,
+        sleep: Sleep | None = None,
+    ) -> None:
         self.config = config
         self.ledger = ledger
         self.observer = observer
+        self._sleep = sleep
+        """The waits between session restarts (``None``: asyncio's)."""
         self._wake = asyncio.Event()
         self._hint = -1
         self._reader_error: BaseException | None = None
@@ -219,23 +202,26 @@ class FillIntake:
         )
         self._client = client
         self._reader = reader
-        backoff = self.config.reconnect_initial
+        # doubling and capped, without jitter: one bot restarting against its own node has no herd to spread
+        restarts = Backoff(
+            self.config.reconnect_initial, self.config.reconnect_max, jitter=Jitter.NONE, sleep=self._sleep
+        )
         try:
             while not self._stopping:
                 self.observer(IntakeStatus(IntakeState.CONNECTING if self.sessions == 0 else IntakeState.RECONNECTING))
                 try:
                     await self._session(reader)
-                    backoff = self.config.reconnect_initial
+                    restarts.reset()
                 except (ChainRpcError, IntakeError, DecodeError, OSError) as exc:
                     kind = (
                         AlertKind.SUBSCRIPTION_ENDED
                         if isinstance(exc, SubscriptionEnded)
                         else AlertKind.CONNECTION_LOST
                     )
-                    self.observer(IntakeAlert(kind, f"intake session failed, restarting in {backoff:.2f}s: {exc}",
+                    delay = restarts.next_delay()
+                    self.observer(IntakeAlert(kind, f"intake session failed, restarting in {delay:.2f}s: {exc}",
                                               {"error": type(exc).__name__}))  # fmt: skip
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, self.config.reconnect_max)
+                    await restarts.sleep(delay)
         finally:
             for task in self._enrich_tasks:
                 task.cancel()

@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from arbtui.chain.decode import (
     INTAKE_TOPICS,
@@ -44,6 +44,7 @@ from arbtui.chain.decode import (
     extract_sides,
     tokens_needed,
 )
+from arbtui.chain.ports import FillLedger
 from arbtui.chain.rpc import JsonRpcClient, RpcResponseError, RpcTransportError
 from arbtui.chain.signals import (
     AlertKind,
@@ -59,10 +60,6 @@ from arbtui.chain.tokens import TokenCache
 from arbtui.chain.verify import Header, LogSelector, ReceiptReader, linked
 from arbtui.domain.onchain_trade import OnChainFill, SkippedFill
 from arbtui.domain.values import BlockRef, TradeId
-
-if TYPE_CHECKING:
-    from arbtui.chain.intake import FillLedger
-
 
 MAX_UNVERIFIED = 32
 """Blocks recorded from notifications and not yet read back, at most (and ranges re-read at start)."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from arbtui.clock import RandomIds, SystemClock
+from arbtui.clock import SystemClock
 from arbtui.config import ConfigError, Settings, format_problems, load_settings
 from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.demo.anvil import ANVIL_BIN, REPO_ROOT, AnvilError, AnvilNode
@@ -30,6 +30,7 @@ from arbtui.demo.artifacts import PYTH_SDK, SOLC_PACKAGE, Artifact, load_artifac
 from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Deployment, deploy_demo
 from arbtui.demo.market import LISTINGS, UNKNOWN, PriceWalk, Strategy
 from arbtui.demo.solver import Solver
+from arbtui.domain.ids import RandomIds
 from arbtui.engine.factory import build_engine
 from arbtui.engine.lifecycle import Engine
 from arbtui.store.errors import LedgerLocked

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
-from arbtui.clock import Clock, Ids
+from arbtui.clock import Clock
 from arbtui.domain import control, position
 from arbtui.domain.flows import Change, position_changes
+from arbtui.domain.ids import Ids
 from arbtui.domain.manual_hedge import ManualHedgeLimits, PricedAt, check_known, check_limits, check_over_hedge
 from arbtui.domain.pyth_feeds import KNOWN_FEEDS
 from arbtui.domain.values import Audit, BrokerKind, Direction, ExecutionId, PriceUsdc, Shares, Symbol

@@ -36,7 +36,7 @@ from arbtui.brokers.base import (
     RateLimited,
     RetryableBrokerError,
 )
-from arbtui.clock import Clock
+from arbtui.clock import Backoff, Clock, Jitter, Sleep
 from arbtui.domain import offchain_order, position
 from arbtui.domain.flows import Change, complete_execution, fail_execution
 from arbtui.domain.offchain_order import OffchainOrder
@@ -51,6 +51,7 @@ class ExecutionOptions:
     poll_interval_s: float = 1.0
     """Seconds between status polls of a submitted order."""
     backoff_initial_s: float = 0.5
+    """Backoff after a broker outage (5xx, timeout): doubling from this, equal jitter."""
     backoff_max_s: float = 30.0
     market_recheck_s: float = 60.0
     """While the market is shut, how often to ask the broker's clock again."""
@@ -71,6 +72,7 @@ class Executions:
         on_finished: Callable[[Symbol], Awaitable[None]],
         on_park: Callable[[Symbol, str], Awaitable[None]],
         on_fault: Callable[[BaseException], None],
+        rng: random.Random | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -80,6 +82,10 @@ class Executions:
         self._options = options
         self._on_finished = on_finished
         self._on_park = on_park
+        self._sleep: Sleep = clock.sleep
+        """Every wait of an execution (polls, backoff, market closed): a test's clock drives them."""
+        self._rng = rng or random.Random()
+        """The backoff's jitter."""
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._failures: dict[str, int] = {}
         self._stopping = False
@@ -128,7 +134,13 @@ class Executions:
 
     async def _drive(self, execution_id: ExecutionId, recovering: bool) -> None:
         log = logger.bind(execution_id=execution_id)
-        attempt = 0
+        backoff = Backoff(
+            self._options.backoff_initial_s,
+            self._options.backoff_max_s,
+            jitter=Jitter.EQUAL,
+            sleep=self._sleep,
+            rng=self._rng,
+        )
         looked_up = not recovering
         while True:
             order, _ = await self._store.load(offchain_order.SPEC, execution_id)
@@ -158,18 +170,18 @@ class Executions:
                     report = await self._broker.order_status(BrokerOrderId(order.broker_order_id))
                     if await self._apply(order, report):
                         return
-                    await asyncio.sleep(self._options.poll_interval_s)
-                attempt = 0
+                    await self._sleep(self._options.poll_interval_s)
+                backoff.reset()
             except RateLimited as exc:
-                self._metrics.rate_limited.inc()
-                await asyncio.sleep(exc.retry_after if exc.retry_after is not None else self._backoff(attempt))
+                self._metrics.rate_limited.inc()  # a 429 is no failure: it waits without growing the backoff
+                await self._sleep(exc.retry_after if exc.retry_after is not None else backoff.delay(backoff.failures))
             except MarketClosed as exc:
                 await self._wait_for_open(order, exc.retry_at)
             except RetryableBrokerError as exc:
                 self._metrics.broker_errors.labels(kind=type(exc).__name__).inc()
-                attempt += 1
-                log.warning("broker unavailable (attempt {}): {}", attempt, exc)
-                await asyncio.sleep(self._backoff(attempt))
+                delay = backoff.next_delay()
+                log.warning("broker unavailable (attempt {}): {}", backoff.failures, exc)
+                await self._sleep(delay)
             except OrderRejected as exc:
                 self._metrics.broker_errors.labels(kind=type(exc).__name__).inc()
                 await self._fail(order, f"rejected: {exc}")
@@ -288,11 +300,7 @@ class Executions:
         wait = self._options.market_recheck_s
         if next_open is not None:
             wait = min(wait, max(0.05, (next_open - self._clock.now()).total_seconds()))
-        await asyncio.sleep(wait)
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self._options.backoff_max_s, self._options.backoff_initial_s * 2 ** max(0, attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
+        await self._sleep(wait)
 
 
 def _market_order(order: OffchainOrder, price: PriceUsdc | None) -> MarketOrder:

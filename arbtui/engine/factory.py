@@ -13,8 +13,9 @@ from arbtui.brokers.schwab.crypto import TokenCipher
 from arbtui.chain.decode import DecodeConfig, SymbolMarkers
 from arbtui.chain.intake import FillIntake, IntakeConfig
 from arbtui.chain.pyth import PythConfig
-from arbtui.clock import Clock, Ids
+from arbtui.clock import Clock
 from arbtui.config import Settings
+from arbtui.domain.ids import Ids
 from arbtui.domain.manual_hedge import ManualHedgeLimits
 from arbtui.domain.position import Threshold, ThresholdKind
 from arbtui.domain.values import BrokerKind, PriceUsdc

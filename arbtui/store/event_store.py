@@ -30,17 +30,18 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from arbtui.clock import Clock, SystemClock
-from arbtui.domain import AGGREGATES
 from arbtui.domain.errors import DomainError
 from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
 from arbtui.domain.flows import Change
 from arbtui.domain.values import BlockRef
 from arbtui.store import chain_binding, projections
 from arbtui.store.chain_binding import ChainBinding
-from arbtui.store.codec import decode_event, decode_state, encode_event, encode_state, iso
-from arbtui.store.errors import ConcurrencyConflict, CorruptEvent, DatabaseUnavailable
+from arbtui.store.codec import decode_state, encode_event, encode_state, iso
+from arbtui.store.errors import ConcurrencyConflict, DatabaseUnavailable
 from arbtui.store.group_commit import GroupCommit
 from arbtui.store.lock import WriterLock, lock_path
+from arbtui.store.log import AsyncLogReader, fold_rows
+from arbtui.store.log import StoredEvent as StoredEvent  # re-exported: it is what read_log returns
 from arbtui.store.migrate import connect_sync, migrate
 from arbtui.store.writer import Batch, GroupWriter, Refused
 
@@ -55,22 +56,6 @@ CACHE_SIZE = 4096
 MAX_ATTEMPTS = 8
 LOAD_MANY_CHUNK = 400
 """Ids per :meth:`EventStore.load_many` query (two ``IN`` lists each, well under SQLite's variable limit)."""
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """An event as read back from the log, with its place in it."""
-
-    position: int
-    aggregate_type: str
-    aggregate_id: str
-    sequence: int
-    event: DomainEvent
-    metadata: dict[str, Any]
-
-    @property
-    def recorded_at(self) -> str:
-        return str(self.metadata.get("recorded_at", ""))
 
 
 @dataclass(frozen=True)
@@ -194,6 +179,7 @@ class EventStore:
         self._conn = conn
         self.clock: Clock = clock or SystemClock()
         """Stamps ``recorded_at`` in each event's metadata."""
+        self._log = AsyncLogReader(conn)
         self.path = path
         self._snapshot_every = snapshot_every
         self._cache: OrderedDict[tuple[str, str], tuple[Any, int]] = OrderedDict()
@@ -322,14 +308,7 @@ class EventStore:
             if restored is not None:
                 state, version = restored, int(rows[0][1])  # type: ignore[assignment]
             else:  # unreadable snapshot (older state format): replay the whole stream
-                rows = [
-                    (1, *tuple(row))
-                    for row in await self._conn.execute_fetchall(
-                        "SELECT sequence, event_type, event_version, payload FROM events"
-                        " WHERE aggregate_type = ? AND aggregate_id = ? ORDER BY sequence",
-                        (spec.type_name, aggregate_id),
-                    )
-                ]
+                rows = [(1, *row) for row in await self._log.stream(spec.type_name, aggregate_id)]
         state, version = fold_rows(spec, aggregate_id, state, version, [row[1:] for row in rows if row[0] == 1])
         self._remember(key, state, version)
         newest = self._cache.get(key)
@@ -389,14 +368,7 @@ class EventStore:
         until: datetime | None = None,
     ) -> list[StoredEvent]:
         """Events in log order (commit order), optionally for one aggregate type/id, up to ``until``."""
-        clauses, params = _log_filter(aggregate_type, aggregate_id, until)
-        async with self._conn.execute(
-            "SELECT rowid, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata"
-            f" FROM events {clauses} ORDER BY rowid",
-            params,
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [to_stored(tuple(row)) for row in rows]
+        return await self._log.events(aggregate_type=aggregate_type, aggregate_id=aggregate_id, until=until)
 
     async def checkpoints(self, limit: int) -> list[BlockRef]:
         async with self._conn.execute(
@@ -406,11 +378,7 @@ class EventStore:
             return [BlockRef(int(n), str(h)) for n, h in await cursor.fetchall()]
 
     async def aggregate_ids(self, aggregate_type: str) -> list[str]:
-        async with self._conn.execute(
-            "SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = ? ORDER BY aggregate_id",
-            (aggregate_type,),
-        ) as cursor:
-            return [str(row[0]) for row in await cursor.fetchall()]
+        return await self._log.aggregate_ids(aggregate_type)
 
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Read-only SQL over the views (used by the ledger's queries)."""
@@ -571,50 +539,3 @@ def _where(touched: _Touched | None) -> tuple[str, str, int]:
     if touched is None:
         return ("ChainCheckpoint", "cursor", 0)
     return (touched.spec.type_name, touched.aggregate_id, touched.base_version + 1)
-
-
-def fold_rows(
-    spec: AggregateSpec[S, Any], aggregate_id: str, state: S, version: int, rows: Iterable[Sequence[Any]]
-) -> tuple[S, int]:
-    """Apply stored rows ``(sequence, event_type, event_version, payload)``; each must be exactly the
-    next sequence (a gap or repeat is corruption, never silently accepted)."""
-    for sequence, event_type, event_version, payload in rows:
-        if sequence != version + 1:
-            raise CorruptEvent(spec.type_name, aggregate_id, sequence, f"expected sequence {version + 1}")
-        event = decode_event(spec, aggregate_id, sequence, event_type, event_version, payload)
-        try:
-            state = spec.evolve(state, event)
-        except (ValueError, TypeError) as exc:
-            raise CorruptEvent(spec.type_name, aggregate_id, sequence, f"cannot apply {event_type}: {exc}") from exc
-        version = sequence
-    return state, version
-
-
-def to_stored(row: tuple[Any, ...]) -> StoredEvent:
-    position, type_name, agg_id, sequence, event_type, event_version, payload, metadata = row
-    spec = AGGREGATES.get(type_name)
-    if spec is None:
-        raise CorruptEvent(type_name, agg_id, sequence, f"unknown aggregate type {type_name!r}")
-    event = decode_event(spec, agg_id, sequence, event_type, event_version, payload)
-    try:
-        meta = json.loads(metadata)
-    except ValueError as exc:
-        raise CorruptEvent(type_name, agg_id, sequence, f"metadata is not JSON: {exc}") from exc
-    return StoredEvent(int(position), type_name, agg_id, int(sequence), event, meta)
-
-
-def _log_filter(
-    aggregate_type: str | None, aggregate_id: str | None, until: datetime | None
-) -> tuple[str, tuple[Any, ...]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if aggregate_type is not None:
-        clauses.append("aggregate_type = ?")
-        params.append(aggregate_type)
-    if aggregate_id is not None:
-        clauses.append("aggregate_id = ?")
-        params.append(aggregate_id)
-    if until is not None:
-        clauses.append("json_extract(metadata, '$.recorded_at') <= ?")
-        params.append(iso(until))
-    return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)

@@ -1,6 +1,6 @@
 """The ledger: the store's high-level writes for onchain intake, built on the domain flows.
 
-It implements the chain intake's ``FillLedger`` protocol (``arbtui.chain.intake``) without importing
+It implements the chain intake's ``FillLedger`` protocol (``arbtui.chain.ports``) without importing
 it: a block range's fills, skips and the new cursor commit together, duplicates are no-ops, and a
 reorg retracts every trade above the fork point in the same transaction that moves the cursor back.
 """
@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from arbtui.clock import Clock, Ids, RandomIds, SystemClock
+from arbtui.clock import Clock, SystemClock
 from arbtui.domain import control, onchain_trade, position
 from arbtui.domain.errors import DomainError
 from arbtui.domain.flows import Change, position_changes, retract_fill, witness_fill
+from arbtui.domain.ids import Ids, RandomIds
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill, SkipReason
 from arbtui.domain.values import BlockRef, BrokerKind, ExecutionId, Symbol, TradeId
 from arbtui.store.chain_binding import ChainBinding

@@ -1,8 +1,10 @@
-"""Rebuild every view from ``events``, check live views against a rebuild, and replay to an instant.
+"""Rebuild every view from ``events`` and check live views against a rebuild.
 
-Rebuild streams the log in primary-key order — one aggregate's events contiguous — so it holds one
-aggregate's state at a time and memory stays flat however long the log is. Each view row comes from
-the same projection functions the live path uses, so a rebuild is byte-identical to the live views.
+Rebuild streams the log (:meth:`arbtui.store.log.LogReader.streams`) in primary-key order — one
+aggregate's events contiguous — so it holds one aggregate's state at a time and memory stays flat
+however long the log is. Each view row comes from the same projection functions the live path uses, so
+a rebuild is byte-identical to the live views. Replays and plain reads of the log are in
+:mod:`arbtui.store.log`.
 """
 
 from __future__ import annotations
@@ -15,16 +17,15 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from arbtui.domain import AGGREGATES
 from arbtui.domain.events import AggregateSpec
 from arbtui.store import projections
-from arbtui.store.codec import decode_event, iso
+from arbtui.store.codec import decode_event
 from arbtui.store.errors import CorruptEvent
-from arbtui.store.event_store import StoredEvent, fold_rows, to_stored
+from arbtui.store.log import LogReader, Where
 from arbtui.store.migrate import connect_sync, migrate
 
 BATCH = 5000
@@ -49,8 +50,6 @@ QUEUE_DEPTH = 8
 WRITE_CACHE_KIB = 65536
 """Page cache of the writing connection during a parallel rebuild: the views' indexes stay cached."""
 
-Where = tuple[str, tuple[str, ...]]
-"""An SQL condition on ``events`` and its parameters."""
 Out = list[tuple[str, projections.Row]]
 """View rows to write: ``(table, row)``."""
 
@@ -61,9 +60,7 @@ def rebuild_views(conn: sqlite3.Connection, progress: Progress | None = None, *,
     transaction. Returns the number of events folded."""
     path = _main_file(conn)
     if parallel is None:
-        parallel = (
-            path is not None and (conn.execute("SELECT max(rowid) FROM events").fetchone()[0] or 0) > PARALLEL_ABOVE
-        )
+        parallel = path is not None and LogReader(conn).last_position() > PARALLEL_ABOVE
     if parallel and path is not None:
         return _rebuild_in_parallel(conn, path, progress)
     conn.execute("BEGIN IMMEDIATE")
@@ -237,15 +234,13 @@ def _claim(claims: Any, *, front: bool) -> int | None:
 
 def _bounds(conn: sqlite3.Connection, chunks: int) -> list[tuple[str, str]]:
     """Aggregate keys at evenly spaced events: the cut points of the ranges, sorted, distinct."""
-    high = conn.execute("SELECT max(rowid) FROM events").fetchone()[0] or 0
+    log = LogReader(conn)
+    high = log.last_position()
     found = set()
     for k in range(1, chunks):
-        row = conn.execute(
-            "SELECT aggregate_type, aggregate_id FROM events WHERE rowid >= ? ORDER BY rowid LIMIT 1",
-            (high * k // chunks,),
-        ).fetchone()
-        if row is not None:
-            found.add((str(row[0]), str(row[1])))
+        key = log.key_at(high * k // chunks)
+        if key is not None:
+            found.add(key)
     return sorted(found)
 
 
@@ -274,18 +269,13 @@ def _insert(conn: sqlite3.Connection, table: str, rows: list[projections.Row]) -
 
 def _project(conn: sqlite3.Connection, where: Where) -> Iterator[tuple[int, Out]]:
     """Fold each aggregate stream; yield (events so far, rows to write) at the end of each stream."""
-    cursor = conn.execute(
-        "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload FROM events"
-        f" WHERE {where[0]} ORDER BY aggregate_type, aggregate_id, sequence",
-        where[1],
-    )
     count = 0
     key: tuple[str, str] | None = None
     spec: AggregateSpec[Any, Any] | None = None
     state: Any = None
     version = 0
     links: list[tuple[str, projections.Row]] = []
-    while rows := cursor.fetchmany(BATCH):
+    for rows in LogReader(conn).streams(where):
         for type_name, agg_id, sequence, event_type, event_version, payload in rows:
             if (type_name, agg_id) != key:
                 if key is not None and spec is not None:
@@ -356,50 +346,3 @@ def _compare(conn: sqlite3.Connection) -> list[Difference]:
         ):
             found.append(Difference(table, view_id, "extra"))
     return found
-
-
-def replay(conn: sqlite3.Connection, aggregate_type: str, aggregate_id: str, until: datetime | None) -> tuple[Any, int]:
-    """An aggregate's ``(state, version)`` as of ``until`` (events recorded at or before it)."""
-    spec = AGGREGATES[aggregate_type]
-    sql = (
-        "SELECT sequence, event_type, event_version, payload FROM events WHERE aggregate_type = ? AND aggregate_id = ?"
-    )
-    params: tuple[Any, ...] = (aggregate_type, aggregate_id)
-    if until is not None:
-        sql += " AND json_extract(metadata, '$.recorded_at') <= ?"
-        params += (iso(until),)
-    rows = conn.execute(sql + " ORDER BY sequence", params).fetchall()
-    return fold_rows(spec, aggregate_id, spec.initial(aggregate_id), 0, rows)
-
-
-def aggregate_ids(conn: sqlite3.Connection, aggregate_type: str) -> list[str]:
-    return [
-        str(row[0])
-        for row in conn.execute(
-            "SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = ? ORDER BY aggregate_id", (aggregate_type,)
-        )
-    ]
-
-
-def read_log(
-    conn: sqlite3.Connection,
-    *,
-    aggregate_type: str | None = None,
-    aggregate_id: str | None = None,
-    limit: int | None = None,
-) -> list[StoredEvent]:
-    clauses, params = [], []
-    if aggregate_type is not None:
-        clauses.append("aggregate_type = ?")
-        params.append(aggregate_type)
-    if aggregate_id is not None:
-        clauses.append("aggregate_id = ?")
-        params.append(aggregate_id)
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    sql = (
-        "SELECT rowid, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata"
-        f" FROM events {where} ORDER BY rowid"
-    )
-    if limit is not None:
-        sql = f"SELECT * FROM ({sql} DESC LIMIT {int(limit)}) ORDER BY rowid"
-    return [to_stored(tuple(row)) for row in conn.execute(sql, params)]

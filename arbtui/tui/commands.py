@@ -11,8 +11,9 @@ from pathlib import Path
 
 import click
 
-from arbtui.clock import RandomIds, SystemClock
+from arbtui.clock import SystemClock
 from arbtui.config import Settings, is_loopback
+from arbtui.domain.ids import RandomIds
 from arbtui.engine.factory import build_engine
 from arbtui.engine.lifecycle import Engine
 from arbtui.reporting.inventory_command import inventory_source

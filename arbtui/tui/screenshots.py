@@ -22,7 +22,8 @@ from typing import Any
 from textual.pilot import Pilot
 
 from arbtui.brokers.dry_run import DryRunBroker
-from arbtui.clock import CountingIds, StoppedClock
+from arbtui.clock import StoppedClock
+from arbtui.domain.ids import CountingIds
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, PythPrice
 from arbtui.domain.values import BlockRef, Direction, PriceUsdc, Shares, Symbol, TradeId
 from arbtui.engine.executions import ExecutionOptions

@@ -15,7 +15,8 @@ from textual.pilot import Pilot
 
 from arbtui.brokers.base import Broker
 from arbtui.brokers.dry_run import DryRunBroker
-from arbtui.clock import CountingIds, StoppedClock
+from arbtui.clock import StoppedClock
+from arbtui.domain.ids import CountingIds
 from arbtui.engine.executions import ExecutionOptions
 from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.store.ledger import Ledger

@@ -20,8 +20,8 @@ from arbtui.brokers.schwab import SchwabBroker, SchwabConfig
 from arbtui.brokers.schwab.crypto import TokenCipher
 from arbtui.brokers.schwab.oauth import AccessTokens, authorize_url, exchange_redirect
 from arbtui.brokers.schwab.parsing import SCHWAB_STATES
-from arbtui.clock import RandomIds
 from arbtui.demo.alpaca_server import AlpacaServer
+from arbtui.domain.ids import RandomIds
 from arbtui.domain.values import Direction, ExecutionId, PriceUsdc, Shares, Symbol
 from tests.fakes.clock import FakeClock
 from tests.fakes.schwab_server import SchwabServer

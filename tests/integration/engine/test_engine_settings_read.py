@@ -15,8 +15,9 @@ from arbtui.api.http import build_app, serve
 from arbtui.brokers.base import OrderRefused
 from arbtui.brokers.dry_run import DryRunBroker, DryRunConfig
 from arbtui.chain.signals import HeadSeen, IntakeState, IntakeStatus, RangeRecorded
-from arbtui.clock import RandomIds, SystemClock
+from arbtui.clock import SystemClock
 from arbtui.config import load_settings
+from arbtui.domain.ids import RandomIds
 from arbtui.domain.values import Direction, PriceUsdc, Symbol
 from arbtui.engine.alerts import Alert
 from arbtui.engine.executions import ExecutionOptions

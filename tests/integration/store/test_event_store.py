@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from arbtui.clock import RandomIds, SystemClock
+from arbtui.clock import SystemClock
 from arbtui.domain import control, onchain_trade, position
 from arbtui.domain.errors import ControlStateConflict
 from arbtui.domain.flows import Change, witness_fill
+from arbtui.domain.ids import RandomIds
 from arbtui.domain.values import Audit, BrokerKind, Direction, Symbol
 from arbtui.store.errors import (
     ConcurrencyConflict,
@@ -24,10 +25,11 @@ from arbtui.store.errors import (
     SchemaTooNew,
     UnknownEventType,
 )
-from arbtui.store.event_store import Committed, EventStore, UnitOfWork, fold_rows
+from arbtui.store.event_store import Committed, EventStore, UnitOfWork
 from arbtui.store.ledger import Ledger
+from arbtui.store.log import LogReader, fold_rows
 from arbtui.store.migrate import connect_sync, load_migrations, migrate
-from arbtui.store.rebuild import check_views, rebuild_views, replay
+from arbtui.store.rebuild import check_views, rebuild_views
 from tests.builders import block, make_fill
 from tests.integration.store.conftest import rows, settle
 
@@ -61,7 +63,7 @@ async def test_snapshot_plus_tail_equals_full_replay(db_path: Path) -> None:
     finally:
         await fresh.close()
     conn = connect_sync(db_path, readonly=True)
-    full = replay(conn, position.AGGREGATE, "AAPL", None)
+    full = LogReader(conn).replay(position.AGGREGATE, "AAPL")
     conn.close()
     assert from_snapshot == full
 
@@ -81,7 +83,7 @@ async def test_unreadable_snapshot_falls_back_to_full_replay(db_path: Path) -> N
     finally:
         await fresh.close()
     conn = connect_sync(db_path, readonly=True)
-    assert loaded == replay(conn, position.AGGREGATE, "AAPL", None)
+    assert loaded == LogReader(conn).replay(position.AGGREGATE, "AAPL")
     conn.close()
     state, version = loaded
     assert (str(state.net), str(state.reserved), version) == ("-0.5", "-1", 6)  # 5 fills + 1 placement

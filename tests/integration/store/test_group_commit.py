@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from arbtui.clock import RandomIds, SystemClock
+from arbtui.clock import SystemClock
 from arbtui.domain import control, onchain_trade, position
 from arbtui.domain.flows import Change, witness_fill
+from arbtui.domain.ids import RandomIds
 from arbtui.domain.values import Audit, BrokerKind, Direction, Symbol
 from arbtui.store.errors import ConcurrencyConflict
 from arbtui.store.event_store import Committed, EventStore, UnitOfWork
