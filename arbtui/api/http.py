@@ -16,7 +16,7 @@ Control routes need ``Authorization: Bearer <ARBTUI_CONTROL_TOKEN>`` (compared i
 a configured token they do not exist (404 saying why). Errors are JSON ``{"error": "<one line>"}``:
 400 bad body or :class:`~arbtui.domain.errors.InvalidCommand`, 401 missing/wrong token, 404 control
 disabled, 409 any other :class:`~arbtui.domain.errors.DomainError` (state conflict), 503
-:class:`~arbtui.store.errors.StoreError` (ledger not writable) — nothing was recorded in each case.
+:class:`~arbtui.engine.ports.StoreError` (ledger not writable) — nothing was recorded in each case.
 
 Neither the token nor the ``Authorization`` header is ever logged: the access log has a fixed format
 without request headers, and refusals log only the route and the peer address. A request aiohttp cannot
@@ -50,8 +50,7 @@ from arbtui.api._bodies import BadRequest, parse_audit, parse_manual_hedge, pars
 from arbtui.clock import Clock, SystemClock
 from arbtui.config import is_loopback
 from arbtui.domain.errors import DomainError, InvalidCommand
-from arbtui.engine.ports import OperatorControl, Readiness, ReadinessSource
-from arbtui.store.errors import StoreError
+from arbtui.engine.ports import OperatorControl, Readiness, ReadinessSource, StoreError
 
 READINESS_TIMEOUT = 2.0
 """Seconds ``/ready`` waits for the engine's checks before answering 503 (a probe must not hang)."""

@@ -32,7 +32,7 @@ from arbtui.domain.manual_hedge import ManualHedgeLimits
 from arbtui.domain.position import Threshold
 from arbtui.domain.pyth_feeds import KNOWN_FEEDS
 from arbtui.domain.values import Symbol
-from arbtui.engine.bus import Bus
+from arbtui.engine.bus import Bus, Subscription
 from arbtui.engine.control import ControlOptions, EngineControl
 from arbtui.engine.executions import ExecutionOptions, Executions
 from arbtui.engine.health import Health, HealthOptions
@@ -41,6 +41,7 @@ from arbtui.engine.ports import Readiness
 from arbtui.store.event_store import Committed as CommittedChange
 from arbtui.store.event_store import UnitOfWork
 from arbtui.store.ledger import Ledger
+from arbtui.store.read_model import LedgerReadModel
 
 
 class LifecycleState(StrEnum):
@@ -158,6 +159,21 @@ class Engine:
     @property
     def venue(self) -> str:
         return self.broker.kind.value
+
+    @property
+    def read_model(self) -> LedgerReadModel:
+        return LedgerReadModel(self.store.path)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.executions.in_flight)
+
+    @property
+    def shutdown_timeout_s(self) -> float:
+        return self.options.shutdown_timeout_s
+
+    def subscribe(self) -> Subscription:
+        return self.bus.subscribe()
 
     async def readiness(self) -> Readiness:
         return await self.health.readiness()

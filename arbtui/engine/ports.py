@@ -13,9 +13,17 @@ cannot be written. Nothing is recorded when an error is raised.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
+from arbtui.domain.position import Position
 from arbtui.domain.values import Direction, ExecutionId, Shares, Symbol
+from arbtui.store.errors import StoreError as StoreError  # re-exported: a control action's "ledger down"
+from arbtui.store.read_model import Seed
+
+if TYPE_CHECKING:
+    from arbtui.engine.bus import Subscription
 
 
 @dataclass(frozen=True)
@@ -77,4 +85,66 @@ class ReadinessSource(Protocol):
 
     async def readiness(self) -> Readiness:
         """The current readiness checks (cheap: from state the engine keeps, no network round trip)."""
+        ...
+
+
+class ReadModel(Protocol):
+    """The ledger's history as the console reads it (blocking: run it in a thread)."""
+
+    @property
+    def path(self) -> Path:
+        """The ledger file (the reports open it read-only)."""
+        ...
+
+    def seed(self, *, fills: int, orders: int) -> Seed:
+        """Every position, the control state, and the latest ``fills`` trades and ``orders`` executions."""
+        ...
+
+    def position_at(self, symbol: str, until: datetime | None) -> tuple[Position, int]:
+        """A position as of ``until`` (``None``: now), and how many events that is."""
+        ...
+
+
+class HostedEngine(Protocol):
+    """The engine as the console hosts it: its lifecycle, its bus, the control surface and the ledger's
+    read model — nothing of its internals."""
+
+    @property
+    def control(self) -> OperatorControl: ...
+
+    @property
+    def read_model(self) -> ReadModel: ...
+
+    @property
+    def venue(self) -> str:
+        """The broker's name (``alpaca``, ``schwab``, ``dry_run``)."""
+        ...
+
+    @property
+    def fault(self) -> BaseException | None:
+        """Why the engine halted, if it did."""
+        ...
+
+    @property
+    def in_flight(self) -> int:
+        """Executions driven right now."""
+        ...
+
+    @property
+    def shutdown_timeout_s(self) -> float:
+        """How long broker calls in flight may take to finish when the engine stops."""
+        ...
+
+    def subscribe(self) -> Subscription:
+        """Every message the engine publishes from now on."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def wait(self) -> None:
+        """Until the engine stopped or halted."""
+        ...
+
+    async def stop(self) -> bool:
+        """Graceful; True when every broker call in flight finished in time."""
         ...

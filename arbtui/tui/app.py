@@ -27,11 +27,9 @@ from textual.widgets import Footer
 from arbtui.domain.errors import DomainError
 from arbtui.domain.values import Symbol
 from arbtui.engine.bus import Subscription
-from arbtui.engine.lifecycle import Engine
-from arbtui.store.errors import StoreError
+from arbtui.engine.ports import HostedEngine, StoreError
 from arbtui.tui.messages import CommandFinished, EngineHalted, EngineStatus, ViewChanged
-from arbtui.tui.model import ConsoleView, fold, seeded
-from arbtui.tui.readonly import read_seed
+from arbtui.tui.model import MAX_FILLS, MAX_ORDERS, ConsoleView, fold, seeded
 from arbtui.tui.screens import ConfirmScreen, HedgeRequest, HedgeScreen, HelpScreen, HistoryScreen, ReasonScreen
 from arbtui.tui.screens.pnl import InventoryReader
 from arbtui.tui.widgets import AccumulatorsPane, AlertLog, ControlBanner, FillsPane, OrdersPane, StatusBar
@@ -78,7 +76,7 @@ class ArbtuiApp(App[int]):
 
     def __init__(
         self,
-        engine: Engine,
+        engine: HostedEngine,
         *,
         actor: str | None = None,
         clock: Callable[[], datetime] | None = None,
@@ -123,7 +121,7 @@ class ArbtuiApp(App[int]):
         gc.set_threshold(50_000, young, old)
         self._pane(ControlBanner).display = False
         self._pane(StatusBar).show(None, self.view.unhedged_usd(), 0)
-        subscription = self.engine.bus.subscribe()  # before the seed and the start: nothing is missed
+        subscription = self.engine.subscribe()  # before the seed and the start: nothing is missed
         self._listen(subscription)
         self._run_engine()
 
@@ -131,7 +129,7 @@ class ArbtuiApp(App[int]):
 
     @work(group="bus", exit_on_error=True)
     async def _listen(self, subscription: Subscription) -> None:
-        view = seeded(await asyncio.to_thread(read_seed, self.engine.store.path))
+        view = seeded(await asyncio.to_thread(self.engine.read_model.seed, fills=MAX_FILLS, orders=MAX_ORDERS))
         self.post_message(ViewChanged(view))
         self.seeded.set()
         while True:
@@ -187,6 +185,8 @@ class ArbtuiApp(App[int]):
 
     def on_view_changed(self, message: ViewChanged) -> None:
         view = self.view = message.view
+        if not self.screen_stack:
+            return  # a view that arrived while the console closes: nothing left to draw on
         self._pane(FillsPane).show(view.fills)
         self._pane(AccumulatorsPane).show(view.positions, view.control)
         self._pane(OrdersPane).show(view.orders)
@@ -299,18 +299,18 @@ class ArbtuiApp(App[int]):
         self.notify(f"alerts: {shown.value} and worse")
 
     def action_history(self) -> None:
-        self.push_screen(HistoryScreen(Path(self.engine.store.path), self._selected_symbol()))
+        self.push_screen(HistoryScreen(self.engine.read_model, self._selected_symbol()))
 
     def action_pnl(self) -> None:
         from arbtui.tui.screens.pnl import PnlScreen
 
-        self.push_screen(PnlScreen(Path(self.engine.store.path), self.inventory))
+        self.push_screen(PnlScreen(self.engine.read_model.path, self.inventory))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
-        in_flight = len(self.view.in_flight) or len(self.engine.executions.in_flight)
+        in_flight = len(self.view.in_flight) or self.engine.in_flight
         if not in_flight:
             self._stop_and_exit()
             return
@@ -319,7 +319,7 @@ class ArbtuiApp(App[int]):
             if quit_anyway:
                 self._stop_and_exit()
 
-        grace = self.engine.options.shutdown_timeout_s
+        grace = self.engine.shutdown_timeout_s
         question = (
             f"{in_flight} execution(s) in flight. Quit anyway?\n"
             f"Broker calls get up to {grace:.0f} s to finish; anything unfinished resumes from the ledger next start."

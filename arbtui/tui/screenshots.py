@@ -113,7 +113,8 @@ async def trade(pilot: Pilot[Any]) -> None:
     is shut when TSLA fills: its hedge waits (a warning in the alert log) until the market opens."""
     app = pilot.app
     assert isinstance(app, ArbtuiApp)
-    engine: Engine = app.engine
+    engine = app.engine
+    assert isinstance(engine, Engine)
     await _until(pilot, app.engine_started.is_set)
 
     def idle() -> bool:

@@ -61,7 +61,8 @@ async def _trading_session(pilot: Pilot[Any]) -> None:
     """Five fills on four symbols (two hedges follow), one warning alert; waits until all is shown."""
     app = pilot.app
     assert isinstance(app, ArbtuiApp)
-    engine: Engine = app.engine
+    engine = app.engine
+    assert isinstance(engine, Engine)
     await until(pilot, app.engine_started.is_set)
     for n, (symbol, amount, direction, price) in enumerate(FILLS, start=1):
         fill = make_fill(n, amount, direction, symbol=symbol, price=price, block_number=41_000_000 + n)
@@ -97,7 +98,8 @@ async def _alarming_session(pilot: Pilot[Any]) -> None:
     skipped logs, then the market closes and an AAPL fill leaves its hedge stuck in flight."""
     app = pilot.app
     assert isinstance(app, ArbtuiApp)
-    engine: Engine = app.engine
+    engine = app.engine
+    assert isinstance(engine, Engine)
     skipped = [
         _skipped(21, SkipReason.UNKNOWN_TOKEN, "token 0x00…beef is not in the token list"),
         _skipped(22, SkipReason.NON_USDC_PAIR, "AAPL traded against WETH"),

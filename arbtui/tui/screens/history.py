@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import ClassVar
 
 from textual import work
@@ -15,8 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from arbtui.domain.position import Position
+from arbtui.engine.ports import ReadModel
 from arbtui.tui.model import position_row
-from arbtui.tui.readonly import position_at
 from arbtui.tui.widgets.accumulators import COLUMNS
 
 
@@ -34,7 +33,7 @@ class HistoryScreen(ModalScreen[None]):
             self.version = version
             self.until = until
 
-    def __init__(self, ledger: Path, symbol: str | None = None) -> None:
+    def __init__(self, ledger: ReadModel, symbol: str | None = None) -> None:
         super().__init__()
         self._ledger = ledger
         self._symbol = symbol or ""
@@ -62,7 +61,7 @@ class HistoryScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True)
     def _replay(self, symbol: str, until: datetime | None) -> None:
-        state, version = position_at(self._ledger, symbol, until)
+        state, version = self._ledger.position_at(symbol, until)
         self.post_message(self.Replayed(state, version, until))
 
     def on_history_screen_replayed(self, message: HistoryScreen.Replayed) -> None:

@@ -1,8 +1,9 @@
-"""The console's only reads of the ledger: a read-only connection, through the store's log reader.
+"""The ledger as the console reads it (:class:`~arbtui.engine.ports.ReadModel`): a read-only connection
+through the store's log reader, opened for each read.
 
 Used twice: once at start-up to seed the panes with what happened before the console opened (the bus
 only carries what happens after), and by the history screen to show a position as it was at an instant.
-Both are blocking and run in thread workers.
+Both are blocking: callers run them in thread workers.
 """
 
 from __future__ import annotations
@@ -14,13 +15,27 @@ from typing import Any
 from arbtui.domain import control, offchain_order, onchain_trade, position
 from arbtui.store.log import LogReader
 from arbtui.store.migrate import connect_sync
-from arbtui.tui.model import MAX_FILLS, MAX_ORDERS
 
 Seed = list[tuple[str, str, int, Any]]
 """``(aggregate_type, aggregate_id, version, state)`` rows."""
 
 
-def read_seed(path: Path) -> Seed:
+class LedgerReadModel:
+    """Reads of the ledger at ``path`` for the console (never writes, never locks out the bot)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def seed(self, *, fills: int, orders: int) -> Seed:
+        """Every position, the control state, and the latest ``fills`` trades and ``orders`` executions."""
+        return read_seed(self.path, fills=fills, orders=orders)
+
+    def position_at(self, symbol: str, until: datetime | None) -> tuple[position.Position, int]:
+        """A position as of ``until`` (events recorded at or before it), and how many events that is."""
+        return position_at(self.path, symbol, until)
+
+
+def read_seed(path: Path, *, fills: int, orders: int) -> Seed:
     """Every position, the control state, and the latest fills and executions, as the ledger holds them."""
     conn = connect_sync(path, readonly=True)
     try:
@@ -32,7 +47,7 @@ def read_seed(path: Path) -> Seed:
         state, version = log.replay(control.AGGREGATE, control.CONTROL_ID)
         if version:
             seed.append((control.AGGREGATE, control.CONTROL_ID, version, state))
-        for aggregate_type, limit in ((onchain_trade.AGGREGATE, MAX_FILLS), (offchain_order.AGGREGATE, MAX_ORDERS)):
+        for aggregate_type, limit in ((onchain_trade.AGGREGATE, fills), (offchain_order.AGGREGATE, orders)):
             for aggregate_id in _latest_ids(log, aggregate_type, limit):
                 state, version = log.replay(aggregate_type, aggregate_id)
                 seed.append((aggregate_type, aggregate_id, version, state))
