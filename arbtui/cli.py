@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
-import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from pydantic import SecretStr
 
 from arbtui.brokers.base import BrokerError
 from arbtui.chain.rpc import ChainRpcError
+from arbtui.config import (
+    ConfigError,
+    DatabaseSettings,
+    PythSettings,
+    SchwabSettings,
+    Settings,
+    format_problems,
+    load_settings,
+    load_table,
+)
+from arbtui.config.loading import Table
 from arbtui.domain import position
 from arbtui.store.errors import LedgerLocked, StoreError
 from arbtui.store.lock import WriterLock
@@ -28,40 +39,46 @@ DEFAULT_DB = "arbtui.db"
 
 
 class Context:
+    """What every command is given: ``--db``, ``--config``, and the settings read from them the one way
+    (:mod:`arbtui.config`: the TOML file, then ``ARBTUI_*`` over it)."""
+
     def __init__(self, db: str | None, config: Path | None) -> None:
         self.config = config
         self._db = db
 
     @property
     def db(self) -> Path:
-        """``--db``, else ``[database] path`` of ``--config``, else ``arbtui.db``."""
+        """``--db`` (or ``ARBTUI_DATABASE_PATH``), else ``[database] path`` (or ``ARBTUI_DATABASE__PATH``),
+        else ``arbtui.db``."""
         if self._db:
             return Path(self._db)
-        path = self.table("database").get("path")
-        if path is None:
-            return Path(DEFAULT_DB)
-        if not isinstance(path, str) or not path:
-            raise click.ClickException(f"{self.config}: [database] path must be a non-empty string")
-        return Path(path)
+        return self.table("database", DatabaseSettings).path
 
-    def table(self, name: str) -> dict[str, Any]:
-        """One table of the TOML config (empty without ``--config``)."""
-        if self.config is None:
-            return {}
+    def settings(self) -> Settings:
+        """The whole tree (it needs ``[chain]``): for the commands that run the bot or read the chain.
+        Invalid: one line per problem, exit 2."""
         try:
-            data = tomllib.loads(self.config.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise click.ClickException(f"cannot read config {self.config}: {exc}") from exc
-        section = data.get(name, {})
-        if not isinstance(section, dict):
-            raise click.ClickException(f"{self.config}: [{name}] must be a table")
-        return section
+            return load_settings(self.config)
+        except ConfigError as exc:
+            _config_problems(exc)
+
+    def table(self, name: str, model: type[Table]) -> Table:
+        """One table of the settings, read as :meth:`settings` reads it (no ``[chain]`` needed)."""
+        try:
+            return load_table(self.config, name, model)
+        except ConfigError as exc:
+            _config_problems(exc)
 
     def existing_db(self) -> Path:
         path = self.db
         if not path.exists():
             raise click.ClickException(f"no database at {path} (run `arbtui db migrate` or pass --db)")
         return path
+
+
+def _config_problems(exc: ConfigError) -> NoReturn:
+    click.echo(format_problems(exc), err=True)
+    raise SystemExit(2) from exc
 
 
 SQLITE_MAX_INT = 2**63 - 1
@@ -339,13 +356,18 @@ def get_pyth_price_command(obj: Context, tx_hash: str, rpc: str | None, pyth_add
     from arbtui.chain.pyth import PythConfig, PythTraceError, format_pyth_prices, get_pyth_prices
     from arbtui.domain.pyth_feeds import KNOWN_FEEDS
 
-    chain = obj.table("chain")
-    feeds = {**KNOWN_FEEDS, **obj.table("pyth").get("feeds", {})}
-    rpc = rpc or chain.get("http_url")
-    pyth_address = pyth_address or chain.get("pyth")
+    configured = obj.config is not None or any(name.startswith("ARBTUI_CHAIN__") for name in os.environ)
+    if (rpc and pyth_address) or not configured:
+        pyth = obj.table("pyth", PythSettings)
+    else:  # from the config: the chain's node and Pyth contract
+        settings = obj.settings()
+        pyth = settings.pyth
+        rpc = rpc or settings.chain.http_url
+        pyth_address = pyth_address or settings.chain.pyth
     if not rpc or not pyth_address:
         raise click.UsageError("give --rpc and --pyth, or a --config with chain.http_url and chain.pyth")
-    config = PythConfig(address=str(pyth_address).lower(), feeds=feeds)
+    feeds = {**KNOWN_FEEDS, **pyth.feeds}
+    config = PythConfig(address=str(pyth_address).lower(), feeds=feeds, timeout=pyth.timeout_s)
     try:
         trace = asyncio.run(get_pyth_prices(str(rpc), tx_hash, config))
     except PythTraceError as exc:
@@ -386,12 +408,12 @@ def schwab_auth_command(obj: Context, redirected_url: str | None) -> None:
     ]
     if missing:
         raise click.ClickException("set " + ", ".join(missing) + " in the environment first")
-    settings = obj.table("schwab")
+    schwab_table = obj.table("schwab", SchwabSettings)
     app = OAuthApp(
         app_key=SecretStr(os.environ["ARBTUI_SCHWAB_APP_KEY"]),
         app_secret=SecretStr(os.environ["ARBTUI_SCHWAB_APP_SECRET"]),
-        callback_url=str(settings.get("redirect_uri", "https://127.0.0.1")),
-        base_url=str(settings.get("base_url", "https://api.schwabapi.com")),
+        callback_url=schwab_table.redirect_uri,
+        base_url=schwab_table.base_url,
     )
     try:
         cipher = TokenCipher.from_env()
@@ -441,13 +463,7 @@ def run_command(obj: Context, headless: bool) -> None:
     """Run the bot in the operator console (or, with --headless, behind the HTTP service)."""
     import asyncio
 
-    from arbtui.config import ConfigError, format_problems, load_settings
-
-    try:
-        settings = load_settings(obj.config)
-    except ConfigError as exc:
-        click.echo(format_problems(exc), err=True)
-        raise SystemExit(2) from exc
+    settings = obj.settings()
     db = Path(obj._db) if obj._db else None
     if not headless:
         from arbtui.tui.commands import run_console

@@ -11,9 +11,11 @@ import asyncio
 import os
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
+from pydantic import SecretStr
 
 from arbtui.api.http import build_app, serve
 from arbtui.clock import SystemClock
@@ -34,7 +36,21 @@ def configure_logging(*, json_lines: bool) -> None:
         logger.add(sys.stderr, level="INFO", format="{time:HH:mm:ss} {level: <7} {message} {extra}")
 
 
+@dataclass(frozen=True)
+class ServiceOptions:
+    """What the HTTP service takes from the settings."""
+
+    host: str
+    port: int
+    control_token: SecretStr | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServiceOptions:
+        return cls(settings.api.host, settings.api.port, settings.control_token)
+
+
 async def run_headless(settings: Settings, *, db: Path | None = None) -> int:
+    service = ServiceOptions.from_settings(settings)
     engine = await build_engine(settings, clock=SystemClock(), ids=RandomIds(), db=db)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -51,10 +67,9 @@ async def run_headless(settings: Settings, *, db: Path | None = None) -> int:
 
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, on_signal, number)
-    token = settings.control_token
-    app = build_app(engine.control, engine.health, engine.metrics.registry, control_token=token)
+    app = build_app(engine.control, engine.health, engine.metrics.registry, control_token=service.control_token)
     await engine.start()
-    async with serve(app, settings.api.host, settings.api.port) as address:
+    async with serve(app, service.host, service.port) as address:
         logger.info("arbtui running: {} broker, API at {}", engine.broker.kind.value, address.url)
         waiting = [asyncio.create_task(stop.wait()), asyncio.create_task(engine.wait())]
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)

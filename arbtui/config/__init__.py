@@ -1,6 +1,7 @@
 """The settings tree: one TOML file plus ``ARBTUI_*`` environment overrides, validated once, passed down.
 
-:func:`load_settings` is the only way in. It reads the TOML file (tables below), lays the environment
+:func:`load_settings` is the only way in (:func:`load_table` reads one table the same way, for the
+commands that need no ``[chain]``). It reads the TOML file (tables below), lays the environment
 over it (``ARBTUI_<TABLE>__<KEY>``, e.g. ``ARBTUI_CHAIN__OWNER``; ``ARBTUI_PYTH__FEEDS__AAPL``; lists
 and tables as JSON) and validates everything before anything connects. Every problem found becomes
 one line naming the key as the operator wrote it (``chain.owner: not an address: '0x12'`` or
@@ -25,7 +26,7 @@ from arbtui.config.fields import (
     is_loopback,
     parse_listen,
 )
-from arbtui.config.loading import load_settings
+from arbtui.config.loading import load_settings, load_table
 from arbtui.config.settings import (
     AlertsSettings,
     AlpacaSettings,
@@ -64,5 +65,6 @@ __all__ = [
     "format_problems",
     "is_loopback",
     "load_settings",
+    "load_table",
     "parse_listen",
 ]

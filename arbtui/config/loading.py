@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import NoneType, UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -40,6 +40,29 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     if problems or rules:
         raise ConfigError(problems + rules)
     return settings
+
+
+Table = TypeVar("Table", bound=BaseModel)
+
+
+def load_table(path: Path | None, name: str, model: type[Table], environ: Mapping[str, str] | None = None) -> Table:
+    """One table, ``[name]``, read exactly as :func:`load_settings` reads the tree (the TOML file, then
+    ``ARBTUI_<NAME>__<KEY>`` over it, the same problems in the same words) — for the commands that need
+    no ``[chain]`` (``schwab auth``, ``get-pyth-price --rpc --pyth``, the ledger's path)."""
+    environ = os.environ if environ is None else environ
+    problems: list[str] = []
+    data = _read_toml(path, problems) if path is not None else {}
+    _reject_secrets_in_toml(data, problems)
+    overrides, origins = _environment_layer(environ, problems)
+    merged = _merge(data, overrides)
+    try:
+        table = model.model_validate(merged.get(name, {}))
+    except ValidationError as exc:
+        problems += [_describe({**error, "loc": (name, *error["loc"])}, merged, origins) for error in exc.errors()]
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return table
 
 
 def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:

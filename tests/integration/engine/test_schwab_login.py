@@ -35,14 +35,24 @@ def _bytes_on_disk(db: Path) -> bytes:
     return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
 
 
-async def _login(server: SchwabServer, db: Path, tmp_path: Path, key: str = KEY) -> tuple[int, str, str]:
+async def _login(
+    server: SchwabServer,
+    db: Path,
+    tmp_path: Path,
+    key: str = KEY,
+    *,
+    toml_base_url: str | None = None,
+    environ: dict[str, str] | None = None,
+) -> tuple[int, str, str]:
     config = tmp_path / "arbtui.toml"
-    config.write_text(f'[schwab]\nbase_url = "{server.url}"\nredirect_uri = "{server.callback_url}"\n')
+    base_url = server.url if toml_base_url is None else toml_base_url
+    config.write_text(f'[schwab]\nbase_url = "{base_url}"\nredirect_uri = "{server.callback_url}"\n')
     env = {
         **os.environ,
         "ARBTUI_SCHWAB_APP_KEY": server.app_key,
         "ARBTUI_SCHWAB_APP_SECRET": server.app_secret,
         "ARBTUI_ENCRYPTION_KEY": key,
+        **(environ or {}),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -68,6 +78,25 @@ async def _login(server: SchwabServer, db: Path, tmp_path: Path, key: str = KEY)
     redirected = await server.simulate_browser(authorize)  # the operator logs in; the browser is redirected
     out, err = await asyncio.wait_for(process.communicate((redirected + "\n").encode()), 60)
     return process.returncode or 0, printed + out.decode(), err.decode()
+
+
+async def test_the_environment_overrides_the_schwab_table_as_everywhere_else(
+    schwab_server: SchwabServer, tmp_path: Path
+) -> None:
+    """``ARBTUI_SCHWAB__BASE_URL`` over a TOML that points nowhere: the login goes to the variable's host
+    (``schwab auth`` once read the TOML by itself and ignored the environment)."""
+    nowhere = "http://127.0.0.1:9"  # discard port: nothing answers there
+    code, out, err = await _login(
+        schwab_server,
+        tmp_path / "ledger.db",
+        tmp_path,
+        toml_base_url=nowhere,
+        environ={"ARBTUI_SCHWAB__BASE_URL": schwab_server.url},
+    )
+    assert code == 0, err
+    assert f"{schwab_server.url}/v1/oauth/authorize" in out
+    assert "Schwab tokens stored, encrypted" in out
+    assert schwab_server.access_tokens  # the tokens came from the variable's server
 
 
 async def test_login_stores_only_ciphertext_and_refreshes_go_through_the_ledger(
