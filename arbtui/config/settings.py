@@ -189,7 +189,8 @@ class EngineSettings(_Table):
     shutdown_timeout_s: PositiveSeconds = 30.0
     """On SIGTERM, how long broker calls in flight may take to finish."""
     stuck_after_s: PositiveSeconds = 120.0
-    """An execution without news from the broker for this long is re-examined and reported stuck."""
+    """An execution not terminal this long after it was placed raises one CRITICAL "stuck" alert (and a
+    recovery notice when it ends)."""
     check_interval_s: PositiveSeconds = 10.0
     """The periodic scan: re-evaluate positions, re-examine stuck executions, ping the broker."""
     max_retries_before_park: int = Field(default=3, gt=0)
