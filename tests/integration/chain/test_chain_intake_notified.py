@@ -82,6 +82,8 @@ async def test_a_gap_between_notification_and_cursor_falls_back_to_the_range_rea
     await eventually(lambda: _exactly(ledger, [warm_up]), what="first fill")
     first = await _take(chain)
     await eventually(lambda: running.intake.notified_blocks == 1, what="a fill from its notification")
+    # its read-back (eth_getLogs once intake is idle) done: else it could record the next block itself
+    await eventually(lambda: running.intake.unverified_blocks == 0, what="the notified block read back")
     proxy.swallow_notifications = True  # header and logs of the next block never arrive
     missed = await _take(chain)
     await eventually(lambda: proxy.counters.notifications_swallowed >= 2, what="notifications swallowed")
