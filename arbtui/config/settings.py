@@ -100,8 +100,12 @@ class TokenMarkers(_Table):
     """Accepted prefixes (``t`` → ``tAAPL``)."""
     suffixes: tuple[str, ...] = ("0x", "s1")
     """Accepted suffixes (``0x`` → ``AAPL0x``, ``s1`` → ``NVDAs1``)."""
+    wrapped_prefixes: tuple[str, ...] = ("wt",)
+    """Prefixes of ERC-4626 wrapped equities (``wt`` → ``wtAAPL`` → ``AAPL``): the token must be a vault;
+    the shares hedged are its ``convertToAssets`` at the fill's block (a token so marked that is not a
+    vault is a skipped fill)."""
 
-    @field_validator("prefixes", "suffixes")
+    @field_validator("prefixes", "suffixes", "wrapped_prefixes")
     @classmethod
     def _alphanumeric(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for marker in value:

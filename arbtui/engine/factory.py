@@ -84,7 +84,9 @@ def intake_config(settings: Settings) -> IntakeConfig:
             owner=chain.owner,
             usdc=chain.usdc,
             markers=SymbolMarkers(
-                prefixes=tuple(settings.tokens.markers.prefixes), suffixes=tuple(settings.tokens.markers.suffixes)
+                prefixes=tuple(settings.tokens.markers.prefixes),
+                suffixes=tuple(settings.tokens.markers.suffixes),
+                wrapped_prefixes=tuple(settings.tokens.markers.wrapped_prefixes),
             ),
         ),
         deployment_block=chain.deployment_block,
