@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from arbtui.brokers.base import BrokerError
 from arbtui.chain.rpc import ChainRpcError
 from arbtui.domain import position
+from arbtui.domain.pyth_feeds import PythReadMode
 from arbtui.store.errors import LedgerLocked, StoreError
 from arbtui.store.lock import WriterLock
 from arbtui.store.log import LogReader
@@ -329,28 +330,53 @@ def events_command(obj: Context, aggregate: str | None, limit: int | None, as_js
 
 @main.command("get-pyth-price")
 @click.argument("tx_hash")
-@click.option("--rpc", metavar="URL", help="Node with debug_traceTransaction (default: the config's chain.http_url).")
+@click.option("--rpc", metavar="URL", help="The node (default: the config's chain.http_url).")
 @click.option("--pyth", "pyth_address", metavar="ADDRESS", help="Pyth contract (default: the config's chain.pyth).")
+@click.option(
+    "--method",
+    type=click.Choice([mode.value for mode in PythReadMode]),
+    default=None,
+    help="trace (debug_traceTransaction), eth_call (getPriceUnsafe at the end of the block) or auto"
+    " (default: the config's pyth.method, else auto).",
+)
 @click.pass_obj
-def get_pyth_price_command(obj: Context, tx_hash: str, rpc: str | None, pyth_address: str | None) -> None:
-    """Print every Pyth price read inside a transaction (value, conf, expo, publish time, decimal price)."""
+def get_pyth_price_command(
+    obj: Context, tx_hash: str, rpc: str | None, pyth_address: str | None, method: str | None
+) -> None:
+    """Print the Pyth prices of a transaction and how each was read: every read inside it (method trace) or,
+    without a tracer or a read, each configured feed at the end of its block (method block_end)."""
     import asyncio
 
-    from arbtui.chain.pyth import PythConfig, PythTraceError, format_pyth_prices, get_pyth_prices
+    from arbtui.chain.pyth import (
+        PythConfig,
+        PythTraceError,
+        format_block_end_prices,
+        format_pyth_prices,
+        read_pyth_prices,
+    )
     from arbtui.domain.pyth_feeds import KNOWN_FEEDS
 
     chain = obj.table("chain")
-    feeds = {**KNOWN_FEEDS, **obj.table("pyth").get("feeds", {})}
+    pyth_table = obj.table("pyth")
+    feeds = {**KNOWN_FEEDS, **pyth_table.get("feeds", {})}
     rpc = rpc or chain.get("http_url")
     pyth_address = pyth_address or chain.get("pyth")
     if not rpc or not pyth_address:
         raise click.UsageError("give --rpc and --pyth, or a --config with chain.http_url and chain.pyth")
-    config = PythConfig(address=str(pyth_address).lower(), feeds=feeds)
+    chosen = method or pyth_table.get("method") or PythReadMode.AUTO.value
     try:
-        trace = asyncio.run(get_pyth_prices(str(rpc), tx_hash, config))
+        mode = PythReadMode(chosen)
+    except ValueError:
+        raise click.UsageError(f"pyth.method: must be one of auto, trace, eth_call, got {chosen!r}") from None
+    config = PythConfig(address=str(pyth_address).lower(), feeds=feeds, method=mode)
+    try:
+        trace, block_end = asyncio.run(read_pyth_prices(str(rpc), tx_hash, config))
     except PythTraceError as exc:
-        raise click.ClickException(f"cannot trace {tx_hash}: {exc}") from exc
-    click.echo(format_pyth_prices(trace, feeds))
+        raise click.ClickException(f"cannot read Pyth prices of {tx_hash}: {exc}") from exc
+    parts = [format_pyth_prices(trace, feeds)] if trace is not None else []
+    if block_end is not None:
+        parts.append(format_block_end_prices(block_end, feeds))
+    click.echo("\n".join(parts))
 
 
 @main.group()

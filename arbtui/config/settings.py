@@ -31,6 +31,7 @@ from arbtui.config.fields import (
 from arbtui.config.rules import NEEDS, RULES_ERROR, Origins, rule_problems
 from arbtui.domain.manual_hedge import DEFAULT_MAX_NOTIONAL_USD, DEFAULT_MAX_SHARES
 from arbtui.domain.position import ThresholdKind
+from arbtui.domain.pyth_feeds import PythReadMode
 from arbtui.domain.values import BrokerKind
 
 if TYPE_CHECKING:
@@ -86,6 +87,11 @@ class PythSettings(_Table):
     """Broker ticker → feed id (``0x`` + 64 hex); added to (and overriding) the known equity feeds."""
     timeout_s: PositiveSeconds = 5.0
     """Timeout of one ``debug_traceTransaction`` call; enrichment never blocks hedging."""
+    method: PythReadMode = PythReadMode.AUTO
+    """How a fill's Pyth price is read: ``trace`` (the read the transaction made, from
+    ``debug_traceTransaction``), ``eth_call`` (``getPriceUnsafe`` at the end of the fill's block, for nodes
+    without a debug namespace) or ``auto`` (the trace; the ``eth_call`` when the node has no tracer or the
+    trace holds no read of the feed). Each recorded price says which method produced it."""
 
     @field_validator("feeds", mode="before")
     @classmethod

@@ -32,14 +32,27 @@ def _unset(value: object) -> bool:
     return value is None
 
 
+class PythMethod(StrEnum):
+    """How a fill's Pyth price was obtained."""
+
+    TRACE = "trace"
+    """The read the fill's own transaction made (``debug_traceTransaction``): exactly the price it used."""
+    BLOCK_END = "block_end"
+    """``getPriceUnsafe(feed)`` by a historic ``eth_call`` at the fill's block: the price at the *end* of
+    that block (a later update in the same block wins) — for nodes without a tracer."""
+
+
 class PythPrice(Frozen):
-    """One Pyth ``Price`` read inside the fill's transaction: integers plus exponent, as Pyth gives them."""
+    """One Pyth ``Price`` of the fill's feed: integers plus exponent, as Pyth gives them."""
 
     feed_id: str
     value: int
     conf: int
     expo: int
     publish_time: int
+    method: PythMethod | None = Field(default=None, exclude_if=_unset)
+    """How it was read. ``None`` only in events stored before the method was recorded — every one of
+    those was read from a trace. Left out of the payload when ``None``, so those events keep their bytes."""
 
     @property
     def price(self) -> Decimal:

@@ -97,7 +97,12 @@ def intake_config(settings: Settings) -> IntakeConfig:
         chunk_blocks=chain.backfill_chunk_blocks,
         pyth=None
         if chain.pyth is None
-        else PythConfig(address=chain.pyth, feeds=dict(settings.pyth.feeds), timeout=settings.pyth.timeout_s),
+        else PythConfig(
+            address=chain.pyth,
+            feeds=dict(settings.pyth.feeds),
+            timeout=settings.pyth.timeout_s,
+            method=settings.pyth.method,
+        ),
     )
 
 

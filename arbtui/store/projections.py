@@ -67,6 +67,8 @@ def _onchain(trade: onchain_trade.OnChainTrade) -> dict[str, Any] | None:
         "order_hash": fill.order_hash,
     }
     # keys added later appear only where they hold something: rows of older fills keep their bytes
+    if pyth is not None and pyth.method is not None:
+        payload["pyth_price"]["method"] = pyth.method.value
     wrapped = fill.unwrapped
     if wrapped is not None:
         # `amount` above is the underlying shares (what the hedge uses); this is what was traded

@@ -21,7 +21,7 @@ from arbtui.chain.signals import AlertKind, IntakeAlert
 from arbtui.domain import control, offchain_order, onchain_trade, position
 from arbtui.domain.control import Control
 from arbtui.domain.offchain_order import OffchainOrder, OrderStatus
-from arbtui.domain.onchain_trade import OnChainTrade, TradeStatus
+from arbtui.domain.onchain_trade import OnChainTrade, PythMethod, TradeStatus
 from arbtui.domain.position import Position, ThresholdKind
 from arbtui.engine.alerts import Alert, Severity
 from arbtui.engine.messages import (
@@ -202,7 +202,8 @@ def money(value: Decimal | None, places: int = 2) -> str:
 
 def fill_row(trade: OnChainTrade) -> tuple[str, ...]:
     """time, block, symbol, side, shares, price, Pyth price, tx. A wrapped equity's shares read
-    ``underlying (wrapper wtX)`` — the hedge's shares first."""
+    ``underlying (wrapper wtX)`` — the hedge's shares first — and its Pyth price is marked ``·b`` when it
+    is the block-end price (no trace)."""
     fill = trade.fill
     assert fill is not None  # only trades with a fill are kept
     pyth = trade.enriched.pyth_price if trade.enriched is not None else None
@@ -216,7 +217,8 @@ def fill_row(trade: OnChainTrade) -> tuple[str, ...]:
         side,
         shares_text(trade),
         money(fill.price_usdc.value),
-        money(pyth.price if pyth is not None else None),
+        money(pyth.price if pyth is not None else None)
+        + (" ·b" if pyth is not None and pyth.method is PythMethod.BLOCK_END else ""),
         short(fill.trade_id.tx_hash),
     )
 
