@@ -29,6 +29,7 @@ from arbtui.config import (
 )
 from arbtui.config.loading import Table
 from arbtui.domain import position
+from arbtui.domain.pyth_feeds import PythReadMode
 from arbtui.store.errors import LedgerLocked, StoreError
 from arbtui.store.lock import WriterLock
 from arbtui.store.log import LogReader
@@ -346,14 +347,30 @@ def events_command(obj: Context, aggregate: str | None, limit: int | None, as_js
 
 @main.command("get-pyth-price")
 @click.argument("tx_hash")
-@click.option("--rpc", metavar="URL", help="Node with debug_traceTransaction (default: the config's chain.http_url).")
+@click.option("--rpc", metavar="URL", help="The node (default: the config's chain.http_url).")
 @click.option("--pyth", "pyth_address", metavar="ADDRESS", help="Pyth contract (default: the config's chain.pyth).")
+@click.option(
+    "--method",
+    type=click.Choice([mode.value for mode in PythReadMode]),
+    default=None,
+    help="trace (debug_traceTransaction), eth_call (getPriceUnsafe at the end of the block) or auto"
+    " (default: the config's pyth.method, else auto).",
+)
 @click.pass_obj
-def get_pyth_price_command(obj: Context, tx_hash: str, rpc: str | None, pyth_address: str | None) -> None:
-    """Print every Pyth price read inside a transaction (value, conf, expo, publish time, decimal price)."""
+def get_pyth_price_command(
+    obj: Context, tx_hash: str, rpc: str | None, pyth_address: str | None, method: str | None
+) -> None:
+    """Print the Pyth prices of a transaction and how each was read: every read inside it (method trace) or,
+    without a tracer or a read, each configured feed at the end of its block (method block_end)."""
     import asyncio
 
-    from arbtui.chain.pyth import PythConfig, PythTraceError, format_pyth_prices, get_pyth_prices
+    from arbtui.chain.pyth import (
+        PythConfig,
+        PythTraceError,
+        format_block_end_prices,
+        format_pyth_prices,
+        read_pyth_prices,
+    )
     from arbtui.domain.pyth_feeds import KNOWN_FEEDS
 
     configured = obj.config is not None or any(name.startswith("ARBTUI_CHAIN__") for name in os.environ)
@@ -367,12 +384,16 @@ def get_pyth_price_command(obj: Context, tx_hash: str, rpc: str | None, pyth_add
     if not rpc or not pyth_address:
         raise click.UsageError("give --rpc and --pyth, or a --config with chain.http_url and chain.pyth")
     feeds = {**KNOWN_FEEDS, **pyth.feeds}
-    config = PythConfig(address=str(pyth_address).lower(), feeds=feeds, timeout=pyth.timeout_s)
+    mode = PythReadMode(method) if method else pyth.method
+    config = PythConfig(address=str(pyth_address).lower(), feeds=feeds, timeout=pyth.timeout_s, method=mode)
     try:
-        trace = asyncio.run(get_pyth_prices(str(rpc), tx_hash, config))
+        trace, block_end = asyncio.run(read_pyth_prices(str(rpc), tx_hash, config))
     except PythTraceError as exc:
-        raise click.ClickException(f"cannot trace {tx_hash}: {exc}") from exc
-    click.echo(format_pyth_prices(trace, feeds))
+        raise click.ClickException(f"cannot read Pyth prices of {tx_hash}: {exc}") from exc
+    parts = [format_pyth_prices(trace, feeds)] if trace is not None else []
+    if block_end is not None:
+        parts.append(format_block_end_prices(block_end, feeds))
+    click.echo("\n".join(parts))
 
 
 @main.group()

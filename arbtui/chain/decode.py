@@ -65,16 +65,23 @@ class DecodeError(ValueError):
 
 @dataclass(frozen=True)
 class SymbolMarkers:
-    """How a tokenized-equity symbol marks its broker ticker: ``tAAPL``, ``AAPL0x``, ``NVDAs1``."""
+    """How a tokenized-equity symbol marks its broker ticker: ``tAAPL``, ``AAPL0x``, ``NVDAs1``, and the
+    ERC-4626 wrappers ``wtAAPL`` (a wrapped marker: the token must be a vault, see
+    :mod:`arbtui.chain.wrapped`)."""
 
     prefixes: tuple[str, ...] = ("t",)
     suffixes: tuple[str, ...] = ("0x", "s1")
+    wrapped_prefixes: tuple[str, ...] = ("wt",)
+
+    def is_wrapped(self, token_symbol: str) -> bool:
+        """Whether ``token_symbol`` carries a wrapped-equity marker (its token must be an ERC-4626 vault)."""
+        return any(prefix and token_symbol.startswith(prefix) for prefix in self.wrapped_prefixes)
 
     def ticker(self, token_symbol: str) -> Symbol:
         """The broker ticker behind ``token_symbol``; exactly one marker must apply and leave a valid
         ticker (lesson 5: a leading lower-case ``t`` alone proves nothing). Raises ``InvalidSymbol``."""
         candidates: set[str] = set()
-        for prefix in self.prefixes:
+        for prefix in (*self.prefixes, *self.wrapped_prefixes):
             if prefix and token_symbol.startswith(prefix):
                 candidates.add(token_symbol[len(prefix) :])
         for suffix in self.suffixes:

@@ -463,7 +463,9 @@ class FillIntake:
     async def _enrich_tx(self, tx_hash: str, fills: list[OnChainFill]) -> None:
         assert self.config.pyth is not None
         async with self._enrich_slots:
-            results = await enrichment(self._client, tx_hash, [f.symbol for f in fills], self.config.pyth)
+            results = await enrichment(
+                self._client, tx_hash, [f.symbol for f in fills], self.config.pyth, fills[0].block_number
+            )
             for fill, result in zip(fills, results, strict=True):
                 await self.ledger.enrich(fill.trade_id, result)
                 self.observer(FillEnriched(fill.trade_id, result))

@@ -6,6 +6,13 @@ which is not a ``DELEGATECALL`` (the real Pyth sits behind a proxy: only the out
 which has an ``output`` (a reverted frame carries ``error`` instead and is ignored). The output is the
 ABI-encoded ``Price = (int64 price, uint64 conf, int32 expo, uint256 publishTime)``.
 
+Without a tracer (many providers have no debug namespace) the price can be read with a historic
+``eth_call`` of ``getPriceUnsafe(feed)`` at the fill's block: the price at the **end** of that block (a
+later update in the same block wins). ``PythConfig.method`` chooses (:class:`PythReadMode`): ``trace``
+only, ``eth_call`` only, or ``auto`` — the trace, then the ``eth_call`` when the trace cannot be had or
+holds no read of the fill's feed. Each price records the method that produced it
+(:class:`~arbtui.domain.onchain_trade.PythMethod`: ``trace`` / ``block_end``).
+
 Enrichment never blocks or fails a fill: no call, no debug namespace, a timeout or malformed output all
 yield ``Enrich(pyth_price=None, detail=<why>)``.
 """
@@ -23,8 +30,8 @@ from eth_abi.exceptions import DecodingError
 
 from arbtui.chain import abi
 from arbtui.chain.rpc import ChainRpcError, JsonRpcClient, RpcResponseError
-from arbtui.domain.onchain_trade import Enrich, PythPrice
-from arbtui.domain.pyth_feeds import KNOWN_FEEDS
+from arbtui.domain.onchain_trade import Enrich, PythMethod, PythPrice
+from arbtui.domain.pyth_feeds import KNOWN_FEEDS, PythReadMode
 from arbtui.domain.values import Symbol
 
 PRICE_SELECTORS: dict[str, str] = {
@@ -35,6 +42,7 @@ PRICE_SELECTORS: dict[str, str] = {
     "0x31d98b3f": "getPrice",
     "0xb5dcc911": "getEmaPrice",
 }
+GET_PRICE_UNSAFE = "0x96834ad3"
 _PRICE_TYPES = abi.function_output_types("getPriceUnsafe", abi.PYTH)
 
 
@@ -60,6 +68,8 @@ class PythConfig:
     feeds: Mapping[str, str] = field(default_factory=lambda: dict(KNOWN_FEEDS))
     """Broker ticker → feed id (``0x`` + 64 hex)."""
     timeout: float = 5.0
+    method: PythReadMode = PythReadMode.AUTO
+    """``trace``, ``eth_call`` or ``auto`` (see the module docs)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "address", self.address.lower())
@@ -80,6 +90,18 @@ class PythTrace:
     """Every price read of one transaction, plus frames that matched but could not be read."""
 
     tx_hash: str
+    calls: tuple[PythCall, ...]
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BlockEndPrices:
+    """``getPriceUnsafe`` of feeds at the end of a transaction's block (no trace, or no read in it)."""
+
+    tx_hash: str
+    block_number: int
+    reason: str
+    """Why the trace was not used."""
     calls: tuple[PythCall, ...]
     problems: tuple[str, ...] = ()
 
@@ -136,8 +158,32 @@ def _price_call(frame: Mapping[str, Any], target: str, path: str, problems: list
         function=function,
         call_type=call_type,
         price=PythPrice(
-            feed_id="0x" + feed.hex(), value=int(price), conf=int(conf), expo=int(expo), publish_time=int(publish_time)
+            feed_id="0x" + feed.hex(),
+            value=int(price),
+            conf=int(conf),
+            expo=int(expo),
+            publish_time=int(publish_time),
+            method=PythMethod.TRACE,
         ),
+    )
+
+
+def block_end_price(feed_id: str, answer: object) -> PythPrice | str:
+    """Pure: the ``getPriceUnsafe`` answer (hex data, or the node's error) as a block-end price, or why not."""
+    if isinstance(answer, RpcResponseError):
+        return f"getPriceUnsafe({feed_id}) failed: {answer}"
+    try:
+        output = bytes.fromhex(str(answer).removeprefix("0x"))
+        price, conf, expo, publish_time = abi_decode(_PRICE_TYPES, output)[0]
+    except (DecodingError, ValueError, OverflowError, TypeError) as exc:
+        return f"getPriceUnsafe({feed_id}) answer unreadable: {exc}"
+    return PythPrice(
+        feed_id=feed_id.lower(),
+        value=int(price),
+        conf=int(conf),
+        expo=int(expo),
+        publish_time=int(publish_time),
+        method=PythMethod.BLOCK_END,
     )
 
 
@@ -178,20 +224,78 @@ async def trace_transaction(client: JsonRpcClient, tx_hash: str, config: PythCon
 
 
 async def enrichment(
-    client: JsonRpcClient, tx_hash: str, symbols: Sequence[Symbol], config: PythConfig
+    client: JsonRpcClient,
+    tx_hash: str,
+    symbols: Sequence[Symbol],
+    config: PythConfig,
+    block_number: int | None = None,
 ) -> list[Enrich]:
-    """One :class:`Enrich` per symbol (fills of one transaction share one trace). Never raises for
-    chain trouble: the reason lands in ``detail``. The receipt and the trace are read concurrently."""
-    (gas_used, gas_note), trace = await asyncio.gather(
-        _gas_used(client, tx_hash), _trace_or_error(client, tx_hash, config)
-    )
-    if isinstance(trace, PythTraceError):
-        return [Enrich(gas_used=gas_used, pyth_price=None, detail=f"{trace}{gas_note}") for _ in symbols]
-    results: list[Enrich] = []
+    """One :class:`Enrich` per symbol (fills of one transaction share one trace and one block). Never
+    raises for chain trouble: the reason lands in ``detail``. The receipt and the trace are read
+    concurrently; the block-end reads (``block_number`` needed) in one batch after them."""
+    if config.method is PythReadMode.ETH_CALL:
+        gas_used, gas_note = await _gas_used(client, tx_hash)
+        trace: PythTrace | PythTraceError | None = None
+    else:
+        (gas_used, gas_note), trace = await asyncio.gather(
+            _gas_used(client, tx_hash), _trace_or_error(client, tx_hash, config)
+        )
+    found: list[tuple[PythPrice | None, str]] = []
     for symbol in symbols:
-        price, detail = choose_price(trace, symbol, config.feeds)
-        results.append(Enrich(gas_used=gas_used, pyth_price=price, detail=detail + gas_note))
-    return results
+        if trace is None:
+            found.append((None, "method eth_call"))
+        elif isinstance(trace, PythTraceError):
+            found.append((None, str(trace)))
+        else:
+            found.append(choose_price(trace, symbol, config.feeds))
+    if config.method is not PythReadMode.TRACE:
+        found = await _block_end_fallback(client, tx_hash, symbols, config, block_number, found)
+    return [Enrich(gas_used=gas_used, pyth_price=price, detail=detail + gas_note) for price, detail in found]
+
+
+async def _block_end_fallback(
+    client: JsonRpcClient,
+    tx_hash: str,
+    symbols: Sequence[Symbol],
+    config: PythConfig,
+    block_number: int | None,
+    found: list[tuple[PythPrice | None, str]],
+) -> list[tuple[PythPrice | None, str]]:
+    """``getPriceUnsafe`` at the end of the block for each symbol the trace gave no price for."""
+    wanted = [i for i, (price, _) in enumerate(found) if price is None]
+    if not wanted:
+        return found
+    result = list(found)
+    if block_number is None:
+        for i in wanted:
+            result[i] = (None, f"{found[i][1]}; no block number for a block-end read")
+        return result
+    feeds = {i: config.feeds.get(str(symbols[i])) for i in wanted}
+    calls = [i for i in wanted if feeds[i] is not None]
+    for i in wanted:
+        if feeds[i] is None:
+            result[i] = (None, f"{found[i][1]}; no feed configured for {symbols[i]}: no block-end read")
+    if not calls:
+        return result
+    try:
+        async with asyncio.timeout(config.timeout):
+            answers = await client.batch([_price_call_at(config.address, str(feeds[i]), block_number) for i in calls])
+    except (TimeoutError, ChainRpcError) as exc:
+        for i in calls:
+            result[i] = (None, f"{found[i][1]}; block-end read failed: {exc or type(exc).__name__}")
+        return result
+    for i, answer in zip(calls, answers, strict=True):
+        read = block_end_price(str(feeds[i]), answer)
+        why = found[i][1]
+        if isinstance(read, str):
+            result[i] = (None, f"{why}; {read} at block {block_number}")
+        else:
+            result[i] = (read, f"Pyth {symbols[i]} at the end of block {block_number} (getPriceUnsafe; {why})")
+    return result
+
+
+def _price_call_at(pyth: str, feed_id: str, block_number: int) -> tuple[str, list[object]]:
+    return ("eth_call", [{"to": pyth, "data": GET_PRICE_UNSAFE + feed_id.removeprefix("0x")}, hex(block_number)])
 
 
 async def _gas_used(client: JsonRpcClient, tx_hash: str) -> tuple[int | None, str]:
@@ -220,6 +324,61 @@ async def get_pyth_prices(rpc_url: str, tx_hash: str, config: PythConfig) -> Pyt
         await client.close()
 
 
+async def read_pyth_prices(
+    rpc_url: str, tx_hash: str, config: PythConfig
+) -> tuple[PythTrace | None, BlockEndPrices | None]:
+    """What ``arbtui get-pyth-price TX_HASH`` shows, by ``config.method``: the trace's reads, and — with
+    ``eth_call``, or ``auto`` when the trace cannot be had or holds no read — every configured feed's price
+    at the end of the transaction's block. Raises :class:`PythTraceError` when neither can be had."""
+    client = JsonRpcClient(rpc_url, timeout=config.timeout + 1)
+    tx_hash = tx_hash.lower()
+    try:
+        trace: PythTrace | None = None
+        if config.method is PythReadMode.ETH_CALL:
+            reason = "method eth_call"
+        else:
+            try:
+                trace = await trace_transaction(client, tx_hash, config)
+            except PythTraceError as exc:
+                if config.method is PythReadMode.TRACE:
+                    raise
+                reason = f"no trace: {exc}"
+            else:
+                if trace.calls or config.method is PythReadMode.TRACE:
+                    return trace, None
+                reason = "the trace holds no Pyth read"
+        block_number = await _block_of(client, tx_hash)
+        symbols = sorted(config.feeds)
+        try:
+            answers = await client.batch(
+                [_price_call_at(config.address, config.feeds[s], block_number) for s in symbols]
+            )
+        except ChainRpcError as exc:
+            raise PythTraceError(tx_hash, PythFailure.TRANSPORT, f"block-end reads failed: {exc}") from exc
+        calls: list[PythCall] = []
+        missing: list[str] = []
+        for symbol, answer in zip(symbols, answers, strict=True):
+            read = block_end_price(config.feeds[symbol], answer)
+            if isinstance(read, str):
+                missing.append(symbol)
+            else:
+                calls.append(PythCall(function="getPriceUnsafe", call_type="eth_call", price=read))
+        problems = (f"no price at that block for {', '.join(missing)}",) if missing else ()
+        return trace, BlockEndPrices(tx_hash, block_number, reason, tuple(calls), problems)
+    finally:
+        await client.close()
+
+
+async def _block_of(client: JsonRpcClient, tx_hash: str) -> int:
+    try:
+        receipt = await client.call("eth_getTransactionReceipt", [tx_hash])
+        if not isinstance(receipt, Mapping):
+            raise PythTraceError(tx_hash, PythFailure.TRANSPORT, "the node knows no receipt of it")
+        return int(str(receipt["blockNumber"]), 16)
+    except (ChainRpcError, KeyError, ValueError) as exc:
+        raise PythTraceError(tx_hash, PythFailure.TRANSPORT, f"its block is unknown: {exc}") from exc
+
+
 def format_pyth_prices(trace: PythTrace, feeds: Mapping[str, str] = KNOWN_FEEDS) -> str:
     """The text ``get-pyth-price`` prints: one block per price read, or one clear line when none."""
     if not trace.calls:
@@ -233,10 +392,35 @@ def format_pyth_prices(trace: PythTrace, feeds: Mapping[str, str] = KNOWN_FEEDS)
         symbol = by_feed.get(price.feed_id, "unknown feed")
         lines += [
             f"[{number}] {call.function} ({call.call_type}) feed {price.feed_id} ({symbol})",
+            "    method       trace (the read the transaction made)",
             f"    price        {price.price:f}",
             f"    confidence   ±{price.confidence:f}",
             f"    raw          value={price.value} conf={price.conf} expo={price.expo}",
             f"    publish time {price.publish_time}",
         ]
     lines += [f"  note: {problem}" for problem in trace.problems]
+    return "\n".join(lines)
+
+
+def format_block_end_prices(prices: BlockEndPrices, feeds: Mapping[str, str] = KNOWN_FEEDS) -> str:
+    """The block-end part of ``get-pyth-price``'s output: one block per feed that has a price."""
+    by_feed = {feed.lower(): symbol for symbol, feed in feeds.items()}
+    lines = [
+        f"Pyth prices at the end of block {prices.block_number} of transaction {prices.tx_hash} ({prices.reason}):"
+    ]
+    if not prices.calls:
+        lines.append("  none of the configured feeds has a price at that block")
+    for number, call in enumerate(prices.calls, start=1):
+        price = call.price
+        lines += [
+            f"[{number}] getPriceUnsafe (eth_call at block {prices.block_number}) feed {price.feed_id}"
+            f" ({by_feed.get(price.feed_id, 'unknown feed')})",
+            "    method       block_end (the price at the end of the block, not necessarily the one the"
+            " transaction read)",
+            f"    price        {price.price:f}",
+            f"    confidence   ±{price.confidence:f}",
+            f"    raw          value={price.value} conf={price.conf} expo={price.expo}",
+            f"    publish time {price.publish_time}",
+        ]
+    lines += [f"  note: {problem}" for problem in prices.problems]
     return "\n".join(lines)

@@ -58,6 +58,7 @@ from arbtui.chain.signals import (
 )
 from arbtui.chain.tokens import TokenCache
 from arbtui.chain.verify import Header, LogSelector, ReceiptReader, linked
+from arbtui.chain.wrapped import Unwrapper
 from arbtui.domain.onchain_trade import OnChainFill, SkippedFill
 from arbtui.domain.values import BlockRef, TradeId
 
@@ -163,6 +164,8 @@ class RangeReader:
         self.on_new_fills = on_new_fills
         self.selector = LogSelector([decode.orderbook], INTAKE_TOPICS)
         self.receipts = ReceiptReader(client, self.selector)
+        self.unwrapper = Unwrapper(client, tokens, decode.markers)
+        """ERC-4626 wrappers' fills → underlying shares (:mod:`arbtui.chain.wrapped`)."""
         self._window: dict[int, tuple[str, int]] = {}
         """(hash, timestamp) of blocks read in the re-scan window: the re-scan checks logs against them."""
         self._seen: dict[int, set[tuple[str, str, int]]] = {}
@@ -554,7 +557,8 @@ class RangeReader:
                 fills.append(result)
             else:
                 skips.append(result)
-        return fills, skips
+        fills, unwrap_skips = await self.unwrapper.unwrap(fills)
+        return fills, skips + unwrap_skips
 
     async def _with_timestamps(self, logs: list[RawLog]) -> list[RawLog]:
         """Nodes that omit ``blockTimestamp`` in logs: read the headers of those blocks (one batch)."""

@@ -8,6 +8,7 @@ unparseable answer is a *fact* about the token (cached, later turned into a skip
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
@@ -99,3 +100,56 @@ def _parse_decimals(answer: object, problems: list[TokenProblem], details: list[
         details.append(f"decimals() answer does not decode as uint8: {exc}")
         return None
     return int(value)
+
+
+# --- ERC-4626: is the token a vault? ----------------------------------------------------------------
+
+ASSET_SELECTOR = "0x38d52e0f"
+"""``asset()``: an ERC-4626 vault answers its underlying token's address."""
+
+
+@dataclass(frozen=True, slots=True)
+class VaultFacts:
+    """Whether a token is an ERC-4626 vault: ``asset`` is its underlying token (lower-case), or ``None``
+    with the reason in ``detail`` (``asset()`` reverted, answered nothing, or not an address)."""
+
+    token: str
+    asset: str | None
+    detail: str = ""
+
+
+class VaultCache:
+    """``asset()`` per token address (lower-case), read once per process like ``symbol()``/``decimals()``:
+    one batched request for the unknown ones. A revert or an answer that is not an address is a fact (the
+    token is not a vault; cached); a transport failure is not (raised, nothing cached)."""
+
+    def __init__(self, client: JsonRpcClient) -> None:
+        self._client = client
+        self._facts: dict[str, VaultFacts] = {}
+
+    async def facts(self, addresses: Iterable[str]) -> dict[str, VaultFacts]:
+        wanted = {address.lower() for address in addresses}
+        missing = sorted(wanted - self._facts.keys())
+        if missing:
+            answers = await self._client.batch(
+                [("eth_call", [{"to": address, "data": ASSET_SELECTOR}, "latest"]) for address in missing]
+            )
+            for address, answer in zip(missing, answers, strict=True):
+                self._facts[address] = _vault_facts(address, answer)
+        return {address: self._facts[address] for address in wanted}
+
+
+def _vault_facts(address: str, answer: object) -> VaultFacts:
+    if isinstance(answer, RpcResponseError):
+        if not answer.is_revert:
+            raise RpcTransportError(answer.method, f"token {address} asset(): {answer}")  # not a fact: retry later
+        return VaultFacts(address, None, f"asset() reverted: {answer.rpc_message}")
+    try:
+        data = _hex_bytes(answer)
+    except ValueError as exc:
+        return VaultFacts(address, None, f"asset() answer unreadable: {exc}")
+    if not data:
+        return VaultFacts(address, None, "asset() answered nothing")
+    if len(data) != 32 or any(data[:12]) or not any(data[12:]):
+        return VaultFacts(address, None, f"asset() answered 0x{data.hex():.80} (not a token address)")
+    return VaultFacts(address, "0x" + data[12:].hex())

@@ -31,6 +31,7 @@ from arbtui.config.fields import (
 from arbtui.config.rules import NEEDS, RULES_ERROR, Origins, rule_problems
 from arbtui.domain.manual_hedge import DEFAULT_MAX_NOTIONAL_USD, DEFAULT_MAX_SHARES
 from arbtui.domain.position import ThresholdKind
+from arbtui.domain.pyth_feeds import PythReadMode
 from arbtui.domain.values import BrokerKind
 
 if TYPE_CHECKING:
@@ -86,6 +87,11 @@ class PythSettings(_Table):
     """Broker ticker → feed id (``0x`` + 64 hex); added to (and overriding) the known equity feeds."""
     timeout_s: PositiveSeconds = 5.0
     """Timeout of one ``debug_traceTransaction`` call; enrichment never blocks hedging."""
+    method: PythReadMode = PythReadMode.AUTO
+    """How a fill's Pyth price is read: ``trace`` (the read the transaction made, from
+    ``debug_traceTransaction``), ``eth_call`` (``getPriceUnsafe`` at the end of the fill's block, for nodes
+    without a debug namespace) or ``auto`` (the trace; the ``eth_call`` when the node has no tracer or the
+    trace holds no read of the feed). Each recorded price says which method produced it."""
 
     @field_validator("feeds", mode="before")
     @classmethod
@@ -100,8 +106,12 @@ class TokenMarkers(_Table):
     """Accepted prefixes (``t`` → ``tAAPL``)."""
     suffixes: tuple[str, ...] = ("0x", "s1")
     """Accepted suffixes (``0x`` → ``AAPL0x``, ``s1`` → ``NVDAs1``)."""
+    wrapped_prefixes: tuple[str, ...] = ("wt",)
+    """Prefixes of ERC-4626 wrapped equities (``wt`` → ``wtAAPL`` → ``AAPL``): the token must be a vault;
+    the shares hedged are its ``convertToAssets`` at the fill's block (a token so marked that is not a
+    vault is a skipped fill)."""
 
-    @field_validator("prefixes", "suffixes")
+    @field_validator("prefixes", "suffixes", "wrapped_prefixes")
     @classmethod
     def _alphanumeric(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for marker in value:

@@ -19,6 +19,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal, assert_never
 
+from pydantic import Field
+
 from arbtui.domain.errors import InvalidCommand, InvalidTransition
 from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
 from arbtui.domain.values import EXACT, Direction, PriceUsdc, Shares, Symbol, TradeId, Usdc
@@ -26,14 +28,31 @@ from arbtui.domain.values import EXACT, Direction, PriceUsdc, Shares, Symbol, Tr
 AGGREGATE = "OnChainTrade"
 
 
+def _unset(value: object) -> bool:
+    return value is None
+
+
+class PythMethod(StrEnum):
+    """How a fill's Pyth price was obtained."""
+
+    TRACE = "trace"
+    """The read the fill's own transaction made (``debug_traceTransaction``): exactly the price it used."""
+    BLOCK_END = "block_end"
+    """``getPriceUnsafe(feed)`` by a historic ``eth_call`` at the fill's block: the price at the *end* of
+    that block (a later update in the same block wins) — for nodes without a tracer."""
+
+
 class PythPrice(Frozen):
-    """One Pyth ``Price`` read inside the fill's transaction: integers plus exponent, as Pyth gives them."""
+    """One Pyth ``Price`` of the fill's feed: integers plus exponent, as Pyth gives them."""
 
     feed_id: str
     value: int
     conf: int
     expo: int
     publish_time: int
+    method: PythMethod | None = Field(default=None, exclude_if=_unset)
+    """How it was read. ``None`` only in events stored before the method was recorded — every one of
+    those was read from a trace. Left out of the payload when ``None``, so those events keep their bytes."""
 
     @property
     def price(self) -> Decimal:
@@ -56,9 +75,33 @@ class SkipReason(StrEnum):
     UNSUPPORTED_SYMBOL = "unsupported_symbol"
     BAD_DECIMALS = "bad_decimals"
     MISSING_AFTER_CLEAR = "missing_after_clear"
+    NOT_A_VAULT = "not_a_vault"
+    """The token carries a wrapped-equity marker (``wt``) but is not an ERC-4626 vault."""
+    WRAPPER_UNREADABLE = "wrapper_unreadable"
+    """An ERC-4626 wrapper whose ``convertToAssets`` (or underlying token) could not be read at the fill's
+    block: never hedged on a guessed 1:1 rate."""
+    WRAPPER_MISMATCH = "wrapper_mismatch"
+    """The wrapper's ticker and its underlying token's ticker differ."""
 
 
 # --- commands ---------------------------------------------------------------------------------
+
+
+class Unwrapped(Frozen):
+    """The fill's token is an ERC-4626 wrapper (``wtAAPL``): what was traded in wrapper shares, and the
+    rate ``convertToAssets`` gave at the fill's block. The fill's ``amount``/``shares_raw``/
+    ``share_decimals`` are the *underlying* shares (what the hedge uses); these are the wrapper's."""
+
+    wrapper_amount: Shares
+    """Wrapper shares our order traded (as the event carries them)."""
+    wrapper_raw: int
+    wrapper_decimals: int
+    asset_address: str
+    """The underlying token (``asset()``)."""
+    asset_symbol: str
+    rate: Decimal
+    """Underlying shares per wrapper share at the fill's block (underlying / wrapper, 60 significant
+    digits, half-even: a display figure; the two amounts are exact)."""
 
 
 class OnChainFill(Frozen):
@@ -81,6 +124,9 @@ class OnChainFill(Frozen):
     block_timestamp: datetime
     source_event: Literal["TakeOrderV2", "ClearV2"]
     order_hash: str | None = None
+    unwrapped: Unwrapped | None = Field(default=None, exclude_if=_unset)
+    """Set when the token is an ERC-4626 wrapper (see :class:`Unwrapped`). Left out of the payload when
+    ``None``: fills of plain tokens keep their bytes, and events stored before it existed still decode."""
 
 
 class SkippedFill(Frozen):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from types import MappingProxyType
 
 KNOWN_FEEDS: Mapping[str, str] = MappingProxyType(
@@ -18,3 +19,15 @@ KNOWN_FEEDS: Mapping[str, str] = MappingProxyType(
     }
 )
 """Read-only; configuration adds to and overrides these (``[pyth.feeds]``)."""
+
+
+class PythReadMode(StrEnum):
+    """How the bot reads the Pyth price of a fill (``[pyth] method``)."""
+
+    AUTO = "auto"
+    """The transaction's own read from its trace; when the node has no tracer or the trace holds no read
+    of the feed, ``getPriceUnsafe`` at the end of the fill's block."""
+    TRACE = "trace"
+    """Only the trace (``debug_traceTransaction``): never an ``eth_call``."""
+    ETH_CALL = "eth_call"
+    """Only ``getPriceUnsafe`` at the end of the fill's block (nodes without a debug namespace)."""

@@ -84,7 +84,9 @@ def intake_config(settings: Settings) -> IntakeConfig:
             owner=chain.owner,
             usdc=chain.usdc,
             markers=SymbolMarkers(
-                prefixes=tuple(settings.tokens.markers.prefixes), suffixes=tuple(settings.tokens.markers.suffixes)
+                prefixes=tuple(settings.tokens.markers.prefixes),
+                suffixes=tuple(settings.tokens.markers.suffixes),
+                wrapped_prefixes=tuple(settings.tokens.markers.wrapped_prefixes),
             ),
         ),
         deployment_block=chain.deployment_block,
@@ -95,7 +97,12 @@ def intake_config(settings: Settings) -> IntakeConfig:
         chunk_blocks=chain.backfill_chunk_blocks,
         pyth=None
         if chain.pyth is None
-        else PythConfig(address=chain.pyth, feeds=dict(settings.pyth.feeds), timeout=settings.pyth.timeout_s),
+        else PythConfig(
+            address=chain.pyth,
+            feeds=dict(settings.pyth.feeds),
+            timeout=settings.pyth.timeout_s,
+            method=settings.pyth.method,
+        ),
     )
 
 

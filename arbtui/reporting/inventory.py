@@ -4,10 +4,22 @@ USDC; how far each is from its target split; and the transfer that would restore
 The st0x bridge move is manual in V1: :class:`Transfer` is a *suggestion* this module prints, never
 an action. Amounts are exact decimals; only the ratio (a display figure) is a rounded division.
 
-Onchain: ``vaultBalance(owner, token, vaultId)`` of the orderbook for each configured vault, read in
-one batched ``eth_call`` with each token's ``decimals()``. Ledger: the unhedged net and the token
-address of each symbol (``position_view``, ``onchain_trade_view``). Broker: ``Broker.positions()`` and
-``Broker.balances()`` (cash is the USD side of USDC).
+Onchain, per configured vault, in one batched request (:func:`vault_balances`):
+
+* a V4 book: ``vaultBalance(owner, token, vaultId)`` (uint256 base units) with the token's ``decimals()``;
+* a V5/V6 book: ``vaultBalance2(owner, token, vaultId)``, a rain Float of whole tokens, decoded exactly
+  (:class:`~arbtui.domain.rain_float.RainFloat`), no decimals needed;
+* a vaultless IO (vault id 0 on a V5/V6 book: the order pays from and to the owner's wallet): the
+  owner's ``balanceOf`` with ``decimals()``. (On a V4 book vault 0 is an ordinary vault.)
+
+Which generation a book is, is asked of the book itself (:func:`book_generation`), not configured: both
+reads are tried once per book and exactly one must answer — V4 books have no ``vaultBalance2``, V5/V6
+books no ``vaultBalance`` — so a book upgraded in the config can never be read with the other layout,
+and a wrong address (no code, or a contract answering both) is an error, never a zero.
+
+Ledger: the unhedged net and the token address of each symbol (``position_view``,
+``onchain_trade_view``). Broker: ``Broker.positions()`` and ``Broker.balances()`` (cash is the USD side
+of USDC).
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import assert_never
 
 from eth_abi.abi import decode as abi_decode
@@ -24,11 +37,27 @@ from eth_abi.abi import encode as abi_encode
 from arbtui.brokers.base import Broker
 from arbtui.chain.abi import keccak_text
 from arbtui.chain.rpc import JsonRpcClient, RpcResponseError
+from arbtui.domain.rain_float import RainFloat
 from arbtui.domain.values import DIVISION, EXACT, Venue, canonical
 
 USDC = "USDC"
 VAULT_BALANCE = "0x" + keccak_text("vaultBalance(address,address,uint256)")[:8]
+VAULT_BALANCE2 = "0x" + keccak_text("vaultBalance2(address,address,bytes32)")[:8]
+BALANCE_OF = "0x" + keccak_text("balanceOf(address)")[:8]
 DECIMALS = "0x313ce567"
+PROBE_TOKEN = "0x" + "00" * 20
+PROBE_VAULT = 1
+
+
+class BookGeneration(StrEnum):
+    """How a Raindex book reports a vault's balance."""
+
+    V4 = "v4"
+    """``vaultBalance(owner, token, uint256 vaultId) → uint256`` base units."""
+    FLOAT = "v5/v6"
+    """``vaultBalance2(owner, token, bytes32 vaultId) → Float`` whole tokens; vault id 0 = vaultless."""
+
+
 RATIO_PLACES = Decimal("0.0001")
 
 
@@ -62,11 +91,14 @@ class Policy:
 
 @dataclass(frozen=True)
 class VaultRef:
-    """One orderbook vault of our owner: the asset it holds (a broker ticker, or ``USDC``)."""
+    """One orderbook vault of our owner: the asset it holds (a broker ticker, or ``USDC``). Vault id 0 on a
+    V5/V6 book is vaultless: the owner's wallet balance of the token."""
 
     asset: str
     token: str
     vault_id: int
+    orderbook: str | None = None
+    """The book holding the vault (``None``: the orderbook :func:`vault_balances` is given)."""
 
 
 @dataclass(frozen=True)
@@ -145,26 +177,88 @@ def assess_all(holdings: Sequence[Holding], policy: Policy) -> list[Line]:
 # --- reading the venues -----------------------------------------------------------------------
 
 
+async def book_generation(client: JsonRpcClient, orderbook: str, owner: str) -> BookGeneration:
+    """Ask the book: ``vaultBalance2`` and ``vaultBalance`` are both tried (one batch); exactly one may
+    answer a 32-byte word. Raises :class:`InventoryError` otherwise (the address is no Raindex book)."""
+    args = abi_encode(["address", "address", "uint256"], [owner, PROBE_TOKEN, PROBE_VAULT]).hex()
+    float_answer, v4_answer = await client.batch(
+        [
+            ("eth_call", [{"to": orderbook, "data": VAULT_BALANCE2 + args}, "latest"]),
+            ("eth_call", [{"to": orderbook, "data": VAULT_BALANCE + args}, "latest"]),
+        ]
+    )
+    for answer in (float_answer, v4_answer):
+        if isinstance(answer, RpcResponseError) and not answer.is_revert:
+            raise answer  # the node's trouble, not an answer about the book
+    answers_float, answers_v4 = _word(float_answer) is not None, _word(v4_answer) is not None
+    if answers_float and not answers_v4:
+        return BookGeneration.FLOAT
+    if answers_v4 and not answers_float:
+        return BookGeneration.V4
+    which = "both vaultBalance2 and vaultBalance" if answers_float else "neither vaultBalance2 nor vaultBalance"
+    raise InventoryError(f"orderbook {orderbook} answers {which}: cannot tell a V4 from a V5/V6 book")
+
+
+def _word(answer: object) -> bytes | None:
+    if not isinstance(answer, str) or not answer.startswith("0x"):
+        return None
+    try:
+        data = bytes.fromhex(answer[2:])
+    except ValueError:
+        return None
+    return data if len(data) == 32 else None
+
+
 async def vault_balances(
     client: JsonRpcClient, orderbook: str, owner: str, vaults: Sequence[VaultRef]
 ) -> dict[str, Decimal]:
-    """Each vault's balance in whole tokens (one batched request: balance and decimals per vault);
-    vaults of the same asset add up."""
+    """Each vault's balance in whole tokens, exact (one batch per book for its generation, then one for
+    every balance and decimals); vaults of the same asset add up."""
+    books = sorted({(vault.orderbook or orderbook).lower() for vault in vaults})
+    generations = {book: await book_generation(client, book, owner) for book in books}
     calls: list[tuple[str, list[object]]] = []
+    reads: list[tuple[VaultRef, str, int]] = []
     for vault in vaults:
-        data = VAULT_BALANCE + abi_encode(["address", "address", "uint256"], [owner, vault.token, vault.vault_id]).hex()
-        calls.append(("eth_call", [{"to": orderbook, "data": data}, "latest"]))
-        calls.append(("eth_call", [{"to": vault.token, "data": DECIMALS}, "latest"]))
+        generation = generations[(vault.orderbook or orderbook).lower()]
+        what, call = _balance_call(generation, orderbook if vault.orderbook is None else vault.orderbook, owner, vault)
+        reads.append((vault, what, len(calls)))
+        calls.append(call)
+        if what != "vaultBalance2":
+            calls.append(("eth_call", [{"to": vault.token, "data": DECIMALS}, "latest"]))
     answers = await client.batch(calls)
     found: dict[str, Decimal] = {}
-    for index, vault in enumerate(vaults):
-        raw_balance = _hex(answers[2 * index], vault, "vaultBalance")
-        raw_decimals = _hex(answers[2 * index + 1], vault, "decimals")
-        (balance,) = abi_decode(["uint256"], raw_balance)
-        (decimals,) = abi_decode(["uint8"], raw_decimals)
-        amount = EXACT.scaleb(Decimal(balance), -int(decimals))
+    for vault, what, index in reads:
+        raw = _hex(answers[index], vault, what)
+        if what == "vaultBalance2":
+            amount = _float_amount(raw, vault)
+        else:
+            (balance,) = abi_decode(["uint256"], raw)
+            (decimals,) = abi_decode(["uint8"], _hex(answers[index + 1], vault, "decimals"))
+            amount = EXACT.scaleb(Decimal(balance), -int(decimals))
         found[vault.asset] = EXACT.add(found.get(vault.asset, Decimal(0)), amount)
     return found
+
+
+def _balance_call(
+    generation: BookGeneration, orderbook: str, owner: str, vault: VaultRef
+) -> tuple[str, tuple[str, list[object]]]:
+    if generation is BookGeneration.FLOAT and vault.vault_id == 0:  # vaultless: the owner's wallet
+        data = BALANCE_OF + abi_encode(["address"], [owner]).hex()
+        return "balanceOf", ("eth_call", [{"to": vault.token, "data": data}, "latest"])
+    selector, what = (
+        (VAULT_BALANCE2, "vaultBalance2") if generation is BookGeneration.FLOAT else (VAULT_BALANCE, "vaultBalance")
+    )
+    data = selector + abi_encode(["address", "address", "uint256"], [owner, vault.token, vault.vault_id]).hex()
+    return what, ("eth_call", [{"to": orderbook, "data": data}, "latest"])
+
+
+def _float_amount(raw: bytes, vault: VaultRef) -> Decimal:
+    if len(raw) != 32:
+        raise InventoryError(f"{vault.asset} vault {vault.vault_id}: vaultBalance2 answer is not one Float word")
+    value = RainFloat.from_bytes(raw).value
+    if value < 0:
+        raise InventoryError(f"{vault.asset} vault {vault.vault_id}: vaultBalance2 is negative ({value})")
+    return value
 
 
 def _hex(answer: object, vault: VaultRef, what: str) -> bytes:

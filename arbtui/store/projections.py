@@ -34,7 +34,7 @@ def _onchain(trade: onchain_trade.OnChainTrade) -> dict[str, Any] | None:
         return None
     pyth = trade.enriched.pyth_price if trade.enriched else None
     tid = fill.trade_id
-    return {
+    payload: dict[str, Any] = {
         # chain-ordered integer id for dashboards that want one (the seed's `id` column)
         "id": fill.block_number * 1_000_000 + tid.log_index * 2 + tid.leg,
         "tx_hash": tid.tx_hash,
@@ -66,6 +66,23 @@ def _onchain(trade: onchain_trade.OnChainTrade) -> dict[str, Any] | None:
         "source_event": fill.source_event,
         "order_hash": fill.order_hash,
     }
+    # keys added later appear only where they hold something: rows of older fills keep their bytes
+    if pyth is not None and pyth.method is not None:
+        payload["pyth_price"]["method"] = pyth.method.value
+    wrapped = fill.unwrapped
+    if wrapped is not None:
+        # `amount` above is the underlying shares (what the hedge uses); this is what was traded
+        payload["wrapper"] = {
+            "token_symbol": fill.token_symbol,
+            "token_address": fill.token_address,
+            "amount": str(wrapped.wrapper_amount),
+            "raw": str(wrapped.wrapper_raw),
+            "decimals": wrapped.wrapper_decimals,
+            "rate": format(wrapped.rate, "f"),
+            "asset_address": wrapped.asset_address,
+            "asset_symbol": wrapped.asset_symbol,
+        }
+    return payload
 
 
 def _position(pos: position.Position) -> dict[str, Any]:

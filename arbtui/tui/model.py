@@ -21,7 +21,7 @@ from arbtui.chain.signals import AlertKind, IntakeAlert
 from arbtui.domain import control, offchain_order, onchain_trade, position
 from arbtui.domain.control import Control
 from arbtui.domain.offchain_order import OffchainOrder, OrderStatus
-from arbtui.domain.onchain_trade import OnChainTrade, TradeStatus
+from arbtui.domain.onchain_trade import OnChainTrade, PythMethod, TradeStatus
 from arbtui.domain.position import Position, ThresholdKind
 from arbtui.engine.alerts import Alert, Severity
 from arbtui.engine.messages import (
@@ -201,7 +201,9 @@ def money(value: Decimal | None, places: int = 2) -> str:
 
 
 def fill_row(trade: OnChainTrade) -> tuple[str, ...]:
-    """time, block, symbol, side, shares, price, Pyth price, tx."""
+    """time, block, symbol, side, shares, price, Pyth price, tx. A wrapped equity's shares read
+    ``underlying (wrapper wtX)`` — the hedge's shares first — and its Pyth price is marked ``·b`` when it
+    is the block-end price (no trace)."""
     fill = trade.fill
     assert fill is not None  # only trades with a fill are kept
     pyth = trade.enriched.pyth_price if trade.enriched is not None else None
@@ -213,11 +215,22 @@ def fill_row(trade: OnChainTrade) -> tuple[str, ...]:
         str(fill.block_number),
         str(fill.symbol),
         side,
-        str(fill.amount),
+        shares_text(trade),
         money(fill.price_usdc.value),
-        money(pyth.price if pyth is not None else None),
+        money(pyth.price if pyth is not None else None)
+        + (" ·b" if pyth is not None and pyth.method is PythMethod.BLOCK_END else ""),
         short(fill.trade_id.tx_hash),
     )
+
+
+def shares_text(trade: OnChainTrade) -> str:
+    """The fill's shares; for an ERC-4626 wrapper, the underlying shares and the wrapper amount traded."""
+    fill = trade.fill
+    assert fill is not None
+    wrapped = fill.unwrapped
+    if wrapped is None:
+        return str(fill.amount)
+    return f"{fill.amount} ({wrapped.wrapper_amount} {fill.token_symbol})"
 
 
 def carry(pos: Position) -> Decimal:

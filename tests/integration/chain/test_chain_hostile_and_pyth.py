@@ -13,6 +13,7 @@ from arbtui.chain.signals import FillEnriched
 from arbtui.cli import main
 from arbtui.demo.anvil import AnvilNode
 from arbtui.demo.deploy import AAPL_FEED, MSFT_FEED, OUR_OWNER, ChainDriver, OrderTuple, order
+from arbtui.domain.pyth_feeds import PythReadMode
 from arbtui.store.ledger import Ledger
 from tests.chain_support.logs import take_data
 from tests.integration.chain.conftest import StartIntake, eventually, filled_counts, trade_events
@@ -82,7 +83,9 @@ async def test_pyth_prices_recovered_exactly_from_the_trace(
     d = chain.deployment
     msft_time = await asyncio.to_thread(chain.push_price, MSFT_FEED, 41_523_456_789, 12_345_678, -8)
     aapl_time = await asyncio.to_thread(chain.push_price, AAPL_FEED, 18_712_345, 1_234, -5)
-    running = await start_intake(ledger, poll_interval=0.1, pyth=PythConfig(address=d.pyth))
+    # the trace path alone (`auto` would fall back to the block-end price for the transaction without a
+    # read: test_chain_pyth_methods.py)
+    running = await start_intake(ledger, poll_interval=0.1, pyth=PythConfig(address=d.pyth, method=PythReadMode.TRACE))
     sell = order(OUR_OWNER, [(d.usdc, 6)], [(d.tokens["tAAPL"], 18)])
     sell_msft = order(OUR_OWNER, [(d.usdc, 6)], [(d.tokens["tMSFT"], 18)])
     unknown_feed = "0x" + "77" * 32  # MockPyth reverts for it: a frame with `error`, ignored

@@ -231,6 +231,18 @@ CASES: list[tuple[str, str, Mapping[str, str], list[str]]] = [
         ["tokens.markers.prefixes: not a marker (letters and digits): 't-'"],
     ),
     (
+        "pyth method unknown",
+        MINIMAL + '[pyth]\nmethod = "debug"\n',
+        {},
+        ["pyth.method: must be one of 'auto', 'trace' or 'eth_call', got 'debug'"],
+    ),
+    (
+        "wrapped marker with punctuation",
+        MINIMAL + '[tokens.markers]\nwrapped_prefixes = ["w-t"]\n',
+        {},
+        ["tokens.markers.wrapped_prefixes: not a marker (letters and digits): 'w-t'"],
+    ),
+    (
         "engine park count zero",
         MINIMAL + "[engine]\nmax_retries_before_park = 0\n",
         {},
