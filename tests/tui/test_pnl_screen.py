@@ -24,6 +24,7 @@ async def test_g_opens_pnl_totals_and_chart_after_hedged_fills(engine: Engine) -
     app = ArbtuiApp(engine, actor="console:tester")
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: len(app.screen.query(StatusBar)) == 1)  # the console is up
+        await until(pilot, app.engine_started.is_set)  # fills while it recovers would race its start-up
         await engine.ledger.record_range([make_fill(1, "1.5", Direction.SELL, price="200")], [], block(1))
         await engine.ledger.record_range(
             [make_fill(2, "2", Direction.BUY, symbol="NVDA", price="120", block_number=2)], [], block(2)
