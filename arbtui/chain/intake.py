@@ -128,6 +128,13 @@ class IntakeConfig:
     enrich_concurrency: int = 4
 
 
+def restart_backoff(config: IntakeConfig, sleep: Sleep | None = None) -> Backoff:
+    """Session restarts: doubling from ``reconnect_initial`` to ``reconnect_max``, equal jitter (never under
+    half the ceiling, so a flapping node is not hammered; spread, so bots behind one provider do not
+    reconnect in step)."""
+    return Backoff(config.reconnect_initial, config.reconnect_max, jitter=Jitter.EQUAL, sleep=sleep)
+
+
 class FillIntake:
     """Run with ``await intake.run()`` (until cancelled or :meth:`stop`)."""
 
@@ -202,10 +209,7 @@ class FillIntake:
         )
         self._client = client
         self._reader = reader
-        # doubling and capped, without jitter: one bot restarting against its own node has no herd to spread
-        restarts = Backoff(
-            self.config.reconnect_initial, self.config.reconnect_max, jitter=Jitter.NONE, sleep=self._sleep
-        )
+        restarts = restart_backoff(self.config, self._sleep)
         try:
             while not self._stopping:
                 self.observer(IntakeStatus(IntakeState.CONNECTING if self.sessions == 0 else IntakeState.RECONNECTING))

@@ -10,8 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arbtui.brokers.resilience import RetryPolicy
+from arbtui.chain.decode import DecodeConfig
+from arbtui.chain.intake import IntakeConfig, restart_backoff
 from arbtui.clock import Backoff, Jitter
 from tests.fakes.clock import FakeClock
+
+DECODE = DecodeConfig(orderbook="0x" + "11" * 20, owner="0x" + "22" * 20, usdc="0x" + "33" * 20)
 
 
 def test_ceiling_doubles_from_initial_then_stays_at_the_cap() -> None:
@@ -106,11 +110,15 @@ def test_the_executions_backoff_draws_exactly_what_it_drew_before(attempt: int, 
     assert Backoff(0.5, 30.0, jitter=Jitter.EQUAL, rng=random.Random(seed)).delay(attempt) == before
 
 
-def test_the_intake_restart_waits_are_what_they_were() -> None:
-    """Doubling from ``reconnect_initial``, capped at ``reconnect_max``, no jitter (the IntakeConfig defaults)."""
-    before, wait = [], 0.25
+def test_the_intake_restart_waits_double_to_the_cap_with_equal_jitter() -> None:
+    """Doubling from ``reconnect_initial``, capped at ``reconnect_max`` (the IntakeConfig defaults), each
+    wait drawn in [ceiling / 2, ceiling]."""
+    config = IntakeConfig(http_url="http://127.0.0.1:8545", decode=DECODE, deployment_block=0)
+    backoff = restart_backoff(config)
+    ceilings, ceiling = [], 0.25
     for _ in range(12):
-        before.append(wait)
-        wait = min(wait * 2, 30.0)
-    backoff = Backoff(0.25, 30.0, jitter=Jitter.NONE)
-    assert [backoff.next_delay() for _ in range(12)] == before
+        ceilings.append(ceiling)
+        ceiling = min(ceiling * 2, 30.0)
+    waits = [backoff.next_delay() for _ in range(12)]
+    assert all(c / 2 <= w <= c for w, c in zip(waits, ceilings, strict=True))
+    assert backoff.jitter is Jitter.EQUAL
