@@ -103,9 +103,8 @@ async def test_every_setting_is_read_by_something(tmp_path: Path, reads: set[Fie
         finally:
             await engine.store.close()
         # Not wired into the engine yet (issue 14's later part): the policy the engine will consult.
-        assert (
-            hedging_policy(settings.hedging).sessions_for(Symbol("AAPL")) != hedging_policy(settings.hedging).sessions
-        )
+        policy = hedging_policy(settings.hedging)
+        assert policy.sessions_for(Symbol("AAPL")) != policy.sessions
     ServiceOptions.from_settings(load_settings(config, {"ARBTUI_CONTROL_TOKEN": "t" * 32}))
     assert Context(None, config).db == Path("arbtui.db")  # [database] path, through the CLI's reader
     CliRunner().invoke(main, ["--config", str(config), "get-pyth-price", "0x" + "00" * 32])
