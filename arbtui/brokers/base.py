@@ -26,10 +26,11 @@ one line an operator reads.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import NewType, Protocol, TypedDict, Unpack, runtime_checkable
 
 from arbtui.domain.offchain_order import OrderStatus
+from arbtui.domain.sessions import TradingCalendar
 from arbtui.domain.values import (
     BrokerKind,
     Cents,
@@ -244,6 +245,13 @@ class BrokerPosition:
     average_entry_price: PriceUsdc | None = None
     market_value: Usdc | None = None
 
+    @property
+    def mark(self) -> PriceUsdc | None:
+        """The broker's mark per share (market value ÷ quantity), a limit hedge's second reference."""
+        if self.market_value is None or self.quantity.is_zero:
+            return None
+        return PriceUsdc.per_share(abs(self.market_value), abs(self.quantity))
+
 
 @dataclass(frozen=True, slots=True)
 class AccountBalances:
@@ -305,6 +313,18 @@ class Broker(Protocol):
 
     async def clock(self) -> MarketClock:
         """Whether the equity market is open now, and the next open/close when known."""
+        ...
+
+    async def calendar(self, start: date, end: date) -> TradingCalendar:
+        """The broker's trading calendar from ``start`` to ``end`` (New York dates, inclusive): each
+        trading day's pre-market start, regular open and close and after-hours end as the broker gives
+        them (early closes included; a date without a trading day is a weekend or a holiday), and whether
+        the venue trades overnight. The calendar may start later than ``start`` when the broker serves
+        no past dates (Schwab).
+
+        Raises:
+            BrokerProtocolError: the answer could not be read as a calendar.
+        """
         ...
 
     async def positions(self) -> tuple[BrokerPosition, ...]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from arbtui.brokers.base import (
@@ -29,10 +29,27 @@ from arbtui.brokers.base import (
     OrderState,
 )
 from arbtui.clock import Clock, SystemClock
+from arbtui.domain.sessions import TradingCalendar, weekday_calendar
 from arbtui.domain.values import DIVISION, BrokerKind, PriceUsdc, Shares, Symbol, Usdc
 
 DRY_RUN_SHARE_QUANTUM = Decimal("0.000000001")
 """Notional orders are converted to shares rounded down to this increment (Alpaca's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DryRunCalendar:
+    """The dry-run market's calendar: Monday–Friday, pre-market 04:00, regular 09:30–16:00, after hours
+    to 20:00, overnight trading like Alpaca's — minus the ``holidays``, with ``early_closes`` ending at
+    13:00 (after hours 17:00). Nothing here knows the exchange's own holidays: name the ones you want."""
+
+    holidays: frozenset[date] = frozenset()
+    early_closes: frozenset[date] = frozenset()
+    overnight: bool = True
+
+    def between(self, start: date, end: date) -> TradingCalendar:
+        return weekday_calendar(
+            start, end, holidays=self.holidays, early_closes=self.early_closes, overnight=self.overnight
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +61,8 @@ class DryRunConfig:
     starting_cash: Usdc = field(default_factory=lambda: Usdc("100000"))
     market_open: bool = True
     """The dry-run market is open unless told otherwise (demo scenarios may close it)."""
+    calendar: DryRunCalendar = field(default_factory=DryRunCalendar)
+    """What :meth:`DryRunBroker.calendar` answers."""
 
 
 class DryRunBroker:
@@ -59,6 +78,7 @@ class DryRunBroker:
         self._cash = self._config.starting_cash
         self._ids = itertools.count(1)
         self._market_open = self._config.market_open
+        self._calendar = self._config.calendar
 
     @property
     def kind(self) -> BrokerKind:
@@ -67,6 +87,10 @@ class DryRunBroker:
     def set_market_open(self, is_open: bool) -> None:
         """Open or shut the simulated market (demo and tests)."""
         self._market_open = is_open
+
+    def set_calendar(self, calendar: DryRunCalendar) -> None:
+        """Change the holidays and early closes the calendar answers with (tests, demo)."""
+        self._calendar = calendar
 
     @property
     def submissions(self) -> int:
@@ -138,6 +162,10 @@ class DryRunBroker:
 
     async def clock(self) -> MarketClock:
         return MarketClock(as_of=self._clock.now(), is_open=self._market_open, next_open=None, next_close=None)
+
+    async def calendar(self, start: date, end: date) -> TradingCalendar:
+        """See :meth:`arbtui.brokers.base.Broker.calendar` (the configured :class:`DryRunCalendar`)."""
+        return self._calendar.between(start, end)
 
     async def positions(self) -> tuple[BrokerPosition, ...]:
         return tuple(

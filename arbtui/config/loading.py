@@ -238,6 +238,11 @@ def _describe(error: Any, data: Mapping[str, Any], origins: Origins) -> str:
         bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
         relation = "greater than" if kind == "greater_than" else "at least"
         return f"{name}: must be {relation} {bound}, got {error['input']!r}"
+    if kind in ("less_than", "less_than_equal"):
+        bound = error["ctx"].get("lt", error["ctx"].get("le"))
+        bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
+        relation = "less than" if kind == "less_than" else "at most"
+        return f"{name}: must be {relation} {bound}, got {error['input']!r}"
     if kind == "enum":
         return f"{name}: must be one of {error['ctx']['expected']}, got {error['input']!r}"
     message: str = error["msg"]
@@ -249,7 +254,13 @@ def _unknown(loc: tuple[str, ...], data: Mapping[str, Any]) -> str:
     model: Any = Settings
     for part in loc[:-1]:
         node = node.get(part, {}) if isinstance(node, Mapping) else {}
-        model = model.model_fields[part].annotation if part in getattr(model, "model_fields", {}) else None
+        fields = getattr(model, "model_fields", {})
+        if part in fields:
+            model = fields[part].annotation
+        elif get_origin(model) is dict:  # a table of tables keyed by the operator (hedging.symbols.TSLA)
+            model = get_args(model)[1]
+        else:
+            model = None
     fields = {k: v for k, v in getattr(model, "model_fields", {}).items() if k not in SECRET_ENVIRONMENT}
     close = _closest(loc[-1], fields)
     spelled = ".".join([*loc[:-1], close]) if close else ""

@@ -4,6 +4,7 @@ again by the settings model itself."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import SecretStr, TypeAdapter, ValidationError
@@ -54,6 +55,7 @@ def rule_problems(data: Mapping[str, Any], origins: Origins) -> list[str]:
     problems += _lag_rule(_table(data, "chain"), origins)
     broker = _table(data, "broker")
     kind = _text(broker.get("kind", BrokerKind.DRY_RUN))
+    problems += _hedging_rules(_table(data, "hedging"), kind, origins)
     dollars = _text(broker.get("threshold")) == ThresholdKind.DOLLARS
     if dollars and kind in {k.value for k in BrokerKind} and kind != BrokerKind.ALPACA:
         where = origins.name(("broker", "threshold"))
@@ -91,6 +93,59 @@ def _lag_rule(chain: Mapping[str, Any], origins: Origins) -> list[str]:
         f"{origins.name(('chain', 'max_lag_blocks'))}: {max_lag} must be more than chain.confirmations"
         f" ({confirmations}): the ledger always stays that many blocks behind the head, so it would never be ready"
     ]
+
+
+MAX_CROSS_BPS = 1000
+"""The widest cross ``[hedging]`` accepts: 10 % past the reference price."""
+MIN_REPRICE_S = 5
+"""Reprice no more often than this many seconds (each reprice is a cancel and a new order)."""
+
+OVERNIGHT_VENUES = frozenset({BrokerKind.ALPACA.value, BrokerKind.DRY_RUN.value})
+"""Brokers with an overnight session (Alpaca's 24/5; the dry run stands in for it). Schwab's Trader API
+has none (``session`` is NORMAL, AM, PM or SEAMLESS)."""
+
+
+def _hedging_rules(hedging: Mapping[str, Any], kind: str | None, origins: Origins) -> list[str]:
+    problems: list[str] = []
+    sessions: list[tuple[tuple[str, ...], object]] = [(("hedging", "sessions"), hedging.get("sessions"))]
+    symbols = hedging.get("symbols")
+    if isinstance(symbols, Mapping):
+        for ticker, table in symbols.items():
+            if isinstance(table, Mapping):
+                sessions.append((("hedging", "symbols", str(ticker), "sessions"), table.get("sessions")))
+    known_kind = kind in {k.value for k in BrokerKind}
+    for loc, words in sessions:
+        if known_kind and kind not in OVERNIGHT_VENUES and isinstance(words, list | tuple) and "overnight" in words:
+            problems.append(
+                f"{origins.name(loc)}: 'overnight' needs broker.kind = 'alpaca' (the only broker with an overnight"
+                f" session), not {kind!r}"
+            )
+    # Each value out of its own range is its field's problem; these rules only compare valid ones.
+    base, widest = _number(hedging.get("flatten_cross_bps", 50)), _number(hedging.get("flatten_max_cross_bps", 200))
+    if base is not None and widest is not None and 0 <= widest < base <= MAX_CROSS_BPS:
+        problems.append(
+            f"{origins.name(('hedging', 'flatten_max_cross_bps'))}: {widest} must be at least"
+            f" hedging.flatten_cross_bps ({base}): the cross widens toward the close, never narrows"
+        )
+    normal = _number(hedging.get("reprice_interval_s", 60))
+    flatten = _number(hedging.get("flatten_reprice_interval_s", 15))
+    if normal is not None and flatten is not None and MIN_REPRICE_S <= normal < flatten:
+        problems.append(
+            f"{origins.name(('hedging', 'flatten_reprice_interval_s'))}: {flatten} must be at most"
+            f" hedging.reprice_interval_s ({normal}): the flatten reprices more often, not less"
+        )
+    return problems
+
+
+def _number(value: object) -> Decimal | None:
+    """A number from TOML (int or float) or from the environment's text; anything else: ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
 
 
 def _integer(value: object) -> int | None:

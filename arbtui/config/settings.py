@@ -28,7 +28,8 @@ from arbtui.config.fields import (
     WsUrl,
     parse_listen,
 )
-from arbtui.config.rules import NEEDS, RULES_ERROR, Origins, rule_problems
+from arbtui.config.rules import MAX_CROSS_BPS, MIN_REPRICE_S, NEEDS, RULES_ERROR, Origins, rule_problems
+from arbtui.domain.hedging_policy import SessionChoice
 from arbtui.domain.manual_hedge import DEFAULT_MAX_NOTIONAL_USD, DEFAULT_MAX_SHARES
 from arbtui.domain.position import ThresholdKind
 from arbtui.domain.pyth_feeds import PythReadMode
@@ -240,6 +241,69 @@ class InventorySettings(_Table):
     Empty: no inventory in the console, and ``arbtui report inventory`` needs ``--vault``."""
 
 
+_SESSION_WORDS = "'regular', 'extended' or 'overnight'"
+
+
+def _session_choices(value: object) -> object:
+    """``["regular", "extended"]`` → choices; each word checked here so a problem names the list."""
+    if not isinstance(value, list | tuple):
+        return value  # pydantic says "must be a list"
+    for word in value:
+        if word not in {choice.value for choice in SessionChoice}:
+            raise PydanticCustomError(
+                "config", "not a session: {value} (one of {words})", {"value": repr(word), "words": _SESSION_WORDS}
+            )
+    if SessionChoice.REGULAR.value not in value:
+        raise PydanticCustomError(
+            "config", "must include 'regular' (hedges always run in the regular session), got {value}", {"value": value}
+        )
+    return value
+
+
+class SymbolHedgingSettings(_Table):
+    """``[hedging.symbols.TICKER]``: one symbol's exceptions to ``[hedging]``."""
+
+    sessions: tuple[SessionChoice, ...] | None = None
+    """This symbol's sessions instead of ``hedging.sessions`` (unset: the same)."""
+    limit_cross_bps: int | None = Field(default=None, ge=0, le=MAX_CROSS_BPS)
+    """This symbol's limit-price cross instead of ``hedging.limit_cross_bps`` (unset: the same)."""
+
+    @field_validator("sessions", mode="before")
+    @classmethod
+    def _words(cls, value: object) -> object:
+        return None if value is None else _session_choices(value)
+
+
+class HedgingSettings(_Table):
+    """``[hedging]``: in which sessions hedges go out, and how limit hedges outside the regular session
+    are priced, repriced and flattened before a long close (weekend, holiday)."""
+
+    sessions: tuple[SessionChoice, ...] = (SessionChoice.REGULAR,)
+    """Where hedges go out: ``regular`` (always; market orders), ``extended`` (pre-market and after hours)
+    and ``overnight`` (Alpaca's 20:00–04:00 session), the last two as limit orders. Default: regular only."""
+    limit_cross_bps: int = Field(default=50, ge=0, le=MAX_CROSS_BPS)
+    """How far past the reference price (the latest Pyth price, else the broker's mark) a limit hedge is
+    priced, in basis points: a buy at up to +0.5 %, a sell at down to −0.5 % by default."""
+    reprice_interval_s: float = Field(default=60.0, ge=MIN_REPRICE_S)
+    """An unfilled limit hedge is cancelled and replaced at a fresh price after this many seconds."""
+    flatten_window_s: float = Field(default=1800.0, gt=0)
+    """Before a long close (the next session more than a calendar day away, or unknown), the last this
+    many seconds hedge everything past threshold with a widening cross."""
+    flatten_reprice_interval_s: float = Field(default=15.0, ge=MIN_REPRICE_S)
+    """Reprice interval inside the flatten window (at most ``reprice_interval_s``)."""
+    flatten_cross_bps: int = Field(default=50, ge=0, le=MAX_CROSS_BPS)
+    """Cross at the start of the flatten window, in basis points …"""
+    flatten_max_cross_bps: int = Field(default=200, ge=0, le=MAX_CROSS_BPS)
+    """… widening linearly with time to this at the close (at least ``flatten_cross_bps``)."""
+    symbols: dict[Ticker, SymbolHedgingSettings] = Field(default_factory=dict)
+    """Per-symbol exceptions: ``[hedging.symbols.TSLA]`` with ``sessions`` and/or ``limit_cross_bps``."""
+
+    @field_validator("sessions", mode="before")
+    @classmethod
+    def _words(cls, value: object) -> object:
+        return _session_choices(value)
+
+
 def _parsed_listen(value: str) -> tuple[str, int]:
     parsed = parse_listen(value)
     assert parsed is not None, "validated on construction"
@@ -281,6 +345,8 @@ class Settings(BaseSettings):
     """``[manual_hedge]``."""
     inventory: InventorySettings = Field(default_factory=InventorySettings)
     """``[inventory]``."""
+    hedging: HedgingSettings = Field(default_factory=HedgingSettings)
+    """``[hedging]``."""
     alpaca_api_key: Secret | None = None
     """``ARBTUI_ALPACA_API_KEY`` (environment only); required when ``broker.kind = "alpaca"``."""
     alpaca_api_secret: Secret | None = None

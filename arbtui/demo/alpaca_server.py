@@ -1,7 +1,8 @@
 """A local Alpaca Trading API v2 that the real ``alpaca-py`` client runs against unmodified.
 
 Routes: ``POST/GET /v2/orders``, ``GET /v2/orders/{id}``, ``GET /v2/orders:by_client_order_id``,
-``GET /v2/clock``, ``GET /v2/positions``, ``GET /v2/account``. Auth headers are checked; a duplicate
+``GET /v2/clock``, ``GET /v2/calendar`` (from :attr:`LocalServer.calendar`), ``GET /v2/positions``,
+``GET /v2/account``. Auth headers are checked; a duplicate
 ``client_order_id`` gets 422 like the real API; money and quantity fields are strings in responses
 (alpaca-py requires that). Faults: see :class:`arbtui.demo.local_server.Faults` plus :meth:`reject_next`,
 :meth:`partial_fill_next`, ``market_open`` and :meth:`OrderBook.force` for any status.
@@ -12,13 +13,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
+from datetime import time as wall_time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
 
 from arbtui.demo.local_server import LocalServer, OrderBook, SimOrder, dec, iso, now_utc
+from arbtui.domain.sessions import NEW_YORK
 
 ALPACA_STATUSES = (
     "new",
@@ -71,6 +74,7 @@ class AlpacaServer(LocalServer):
         r.add_get("/v2/orders:by_client_order_id", self._by_client_id, name="order_by_client_id")
         r.add_get("/v2/orders/{order_id}", self._get, name="get_order")
         r.add_get("/v2/clock", self._clock, name="clock")
+        r.add_get("/v2/calendar", self._calendar, name="calendar")
         r.add_get("/v2/positions", self._positions, name="positions")
         r.add_get("/v2/account", self._account, name="account")
 
@@ -187,6 +191,37 @@ class AlpacaServer(LocalServer):
                 "next_close": iso(next_close),
             }
         )
+
+    async def _calendar(self, request: web.Request) -> web.Response:
+        """``[{date, open: "09:30", close: "16:00", session_open: "0400", session_close: "2000",
+        settlement_date}]`` for ``start``..``end`` (inclusive; each defaults to today)."""
+        if not self._authorised(request):
+            return _error(401, 40110000, "request is not authorized")
+        today = now_utc().astimezone(NEW_YORK).date()
+        try:
+            start = date.fromisoformat(request.query.get("start", today.isoformat())[:10])
+            end = date.fromisoformat(request.query.get("end", today.isoformat())[:10])
+        except ValueError:
+            return _error(400, 40010001, "invalid start or end")
+        # Settlement is the next trading day (T+1): look a week past the end for it.
+        calendar = self.calendar.between(start, end + timedelta(days=7), pre_open=wall_time(4, 0), overnight=True)
+        days = calendar.days
+        rows = []
+        for index, day in enumerate(days):
+            if day.day > end:
+                break
+            settles = days[index + 1].day if index + 1 < len(days) else day.day + timedelta(days=1)
+            rows.append(
+                {
+                    "date": day.day.isoformat(),
+                    "open": f"{day.open.astimezone(NEW_YORK):%H:%M}",
+                    "close": f"{day.close.astimezone(NEW_YORK):%H:%M}",
+                    "session_open": f"{day.pre_open.astimezone(NEW_YORK):%H%M}",
+                    "session_close": f"{day.post_close.astimezone(NEW_YORK):%H%M}",
+                    "settlement_date": settles.isoformat(),
+                }
+            )
+        return web.json_response(rows)
 
     async def _positions(self, request: web.Request) -> web.Response:
         if not self._authorised(request):

@@ -12,11 +12,14 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as wall_time
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal, Self
 
 from aiohttp import web
+
+from arbtui.domain.sessions import TradingCalendar, weekday_calendar
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FaultKind = Literal["rate_limit", "server_error", "slow", "drop"]
@@ -154,6 +157,26 @@ class OrderBook:
         return len(self.orders)
 
 
+@dataclass
+class SimCalendar:
+    """The calendar a local server answers with: Monday–Friday, minus :attr:`holidays`, with
+    :attr:`early_closes` ending at 13:00 (after hours 17:00). Tests add dates to walk a holiday or an
+    early close; each server renders it in its broker's published shape."""
+
+    holidays: set[date] = field(default_factory=set)
+    early_closes: set[date] = field(default_factory=set)
+
+    def between(self, start: date, end: date, *, pre_open: wall_time, overnight: bool) -> TradingCalendar:
+        return weekday_calendar(
+            start,
+            end,
+            holidays=self.holidays,
+            early_closes=self.early_closes,
+            overnight=overnight,
+            pre_open=pre_open,
+        )
+
+
 class LocalServer:
     """An aiohttp app on 127.0.0.1 with a free port, fault middleware and per-route hit counters."""
 
@@ -163,6 +186,8 @@ class LocalServer:
         self.market_open = True
         self.next_open: datetime | None = None
         """The clock's next open while closed (a weekend, a holiday); unset: one hour from now."""
+        self.calendar = SimCalendar()
+        """What the calendar / market-hours endpoint answers (settable: holidays, early closes)."""
         self.app = web.Application(middlewares=[self._middleware])
         self._runner: web.AppRunner | None = None
         self.port = 0

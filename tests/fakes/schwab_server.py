@@ -4,7 +4,11 @@ OAuth: ``GET /v1/oauth/authorize`` (302 to the callback with ``code``, ``session
 ``POST /v1/oauth/token`` (HTTP Basic; ``authorization_code`` and ``refresh_token`` grants; codes live
 30 s and work once; access tokens expire after :attr:`SchwabServer.access_ttl`). Trader API:
 ``accountNumbers``, place order (201 + ``Location``), get/list orders, account with positions, and
-``/marketdata/v1/markets/equity`` hours. Numbers are JSON numbers, as Schwab sends them.
+``/marketdata/v1/markets/equity`` hours (the clock's: open around now while ``market_open``), and
+``/marketdata/v1/markets?markets=equity&date=…`` from the settable :attr:`LocalServer.calendar` in the
+published shape (``equity.EQ.sessionHours.preMarket/regularMarket/postMarket``, pre-market from 07:00,
+dates from today to a year ahead, ``isOpen: false`` and no hours on a closed day). Numbers are JSON
+numbers, as Schwab sends them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import secrets
 import time
 from collections import Counter
 from datetime import date, datetime, timedelta
+from datetime import time as wall_time
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
@@ -89,6 +94,9 @@ class SchwabServer(LocalServer):
         r.add_get("/trader/v1/accounts/{hash}/orders/{order_id}", self._get, name="get_order")
         r.add_get("/trader/v1/accounts/{hash}", self._account, name="account")
         r.add_get("/marketdata/v1/markets/equity", self._hours, name="market_hours")
+        r.add_get("/marketdata/v1/markets", self._markets, name="markets")
+        self.today: date | None = None
+        """The server's "today" for the markets endpoint's date range (unset: the real date)."""
 
     # -- test helpers ----------------------------------------------------------------------------
     async def simulate_browser(self, authorize_url: str) -> str:
@@ -275,6 +283,47 @@ class SchwabServer(LocalServer):
         session = {"start": start.astimezone(NEW_YORK).isoformat(), "end": end.astimezone(NEW_YORK).isoformat()}
         entry = {"date": day.isoformat(), "marketType": "EQUITY", "product": "EQ", "isOpen": True}
         return _json({"equity": {"EQ": {**entry, "sessionHours": {"regularMarket": [session]}}}})
+
+    async def _markets(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return self._denied()
+        markets = [m for m in request.query.get("markets", "").split(",") if m]
+        if not markets:
+            return _json({"errors": [{"title": "markets is required"}]}, status=400)
+        today = self.today or now_utc().astimezone(NEW_YORK).date()
+        try:
+            day = date.fromisoformat(request.query.get("date", today.isoformat()))
+        except ValueError:
+            return _json({"errors": [{"title": "date must be YYYY-MM-DD"}]}, status=400)
+        if not today <= day <= today + timedelta(days=366):
+            return _json({"errors": [{"title": "date must be from today to one year ahead"}]}, status=400)
+        answer: dict[str, Any] = {}
+        if "equity" in markets:
+            answer["equity"] = self._equity_hours(day)
+        return _json(answer)
+
+    def _equity_hours(self, day: date) -> dict[str, Any]:
+        trading = self.calendar.between(day, day, pre_open=wall_time(7, 0), overnight=False).trading_day(day)
+        if trading is None:
+            return {"equity": {"date": day.isoformat(), "marketType": "EQUITY", "isOpen": False}}
+
+        def span(start: datetime, end: datetime) -> list[dict[str, str]]:
+            return [{"start": start.astimezone(NEW_YORK).isoformat(), "end": end.astimezone(NEW_YORK).isoformat()}]
+
+        return {
+            "EQ": {
+                "date": day.isoformat(),
+                "marketType": "EQUITY",
+                "product": "EQ",
+                "productName": "equity",
+                "isOpen": True,
+                "sessionHours": {
+                    "preMarket": span(trading.pre_open, trading.open),
+                    "regularMarket": span(trading.open, trading.close),
+                    "postMarket": span(trading.close, trading.post_close),
+                },
+            }
+        }
 
     def _order_json(self, order: SimOrder) -> dict[str, Any]:
         phase = self.book.phase(order)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -57,6 +57,7 @@ from arbtui.brokers.resilience import (
     parse_retry_after,
 )
 from arbtui.clock import Clock, SystemClock
+from arbtui.domain.sessions import TradingCalendar
 from arbtui.domain.values import BrokerKind
 
 T = TypeVar("T")
@@ -155,6 +156,15 @@ class AlpacaBroker:
         market = parsing.parse_clock(self._model(AlpacaClock, model))
         self._market.remember(market)
         return market
+
+    async def calendar(self, start: date, end: date) -> TradingCalendar:
+        """``GET /v2/calendar`` through the SDK's raw HTTP path (its ``Calendar`` model would drop
+        ``session_open``/``session_close``)."""
+        params = {"start": start.isoformat(), "end": end.isoformat()}
+        raw = await self._resilience.call(
+            "calendar", lambda: self._call("calendar", lambda: self._sdk.get("/calendar", params))
+        )
+        return parsing.parse_calendar(raw, start, end)
 
     async def positions(self) -> tuple[BrokerPosition, ...]:
         models = await self._resilience.call("positions", lambda: self._call("positions", self._sdk.get_all_positions))

@@ -7,8 +7,10 @@ them as exact decimals and refuse a float outright, so no binary rounding can sl
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, time
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 from alpaca.trading.models import Clock, Order, Position, TradeAccount
 
@@ -22,6 +24,7 @@ from arbtui.brokers.base import (
     OrderReport,
     OrderState,
 )
+from arbtui.domain.sessions import CalendarError, TradingCalendar, TradingDay
 from arbtui.domain.values import (
     BrokerKind,
     Direction,
@@ -168,3 +171,39 @@ def parse_account(model: TradeAccount) -> AccountBalances:
         equity=None if equity is None else Usdc(equity),
         trading_blocked=bool(model.trading_blocked),
     )
+
+
+def parse_calendar(raw: Any, start: date, end: date) -> TradingCalendar:
+    """``GET /v2/calendar`` read raw: ``[{date, open: "09:30", close: "16:00", session_open: "0400",
+    session_close: "2000", settlement_date}]`` (alpaca-py's ``Calendar`` model drops the two session
+    fields). Times are New York wall clock, ``HH:MM`` or ``HHMM``. Alpaca trades overnight (24/5)."""
+    if not isinstance(raw, list):
+        raise BrokerProtocolError("alpaca calendar answer is not a list", broker=BrokerKind.ALPACA)
+    days = []
+    try:
+        for row in raw:
+            day = date.fromisoformat(str(row["date"]))
+            if not start <= day <= end:
+                continue  # never trust the range of the answer more than the question's
+            days.append(
+                TradingDay.at_local(
+                    day,
+                    pre_open=_wall_time(row.get("session_open") or row["open"]),
+                    open=_wall_time(row["open"]),
+                    close=_wall_time(row["close"]),
+                    post_close=_wall_time(row.get("session_close") or row["close"]),
+                )
+            )
+        return TradingCalendar(start, end, tuple(days), overnight=True)
+    except (KeyError, TypeError, ValueError) as exc:
+        # CalendarError is a ValueError: a day out of order is as unreadable as a missing field.
+        kind = "inconsistent" if isinstance(exc, CalendarError) else "unreadable"
+        raise BrokerProtocolError(f"{kind} alpaca calendar: {exc!r}", broker=BrokerKind.ALPACA) from exc
+
+
+def _wall_time(value: object) -> time:
+    """``"09:30"`` or ``"0930"`` → 09:30 (the calendar writes both forms)."""
+    text = str(value).strip().replace(":", "")
+    if len(text) != 4 or not text.isdigit():
+        raise ValueError(f"not a wall-clock time: {value!r}")
+    return time(int(text[:2]), int(text[2:]))

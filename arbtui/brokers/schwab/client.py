@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,6 +50,7 @@ from arbtui.brokers.schwab import parsing
 from arbtui.brokers.schwab.crypto import TokenCipher
 from arbtui.brokers.schwab.oauth import AccessTokens, OAuthApp, TokenVault, oauth_client
 from arbtui.clock import Clock, SystemClock
+from arbtui.domain.sessions import TradingCalendar
 from arbtui.domain.values import BrokerKind
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -207,6 +208,23 @@ class SchwabBroker:
             market = MarketClock(as_of=now, is_open=False, next_open=None, next_close=None)
         self._market.remember(market)
         return market
+
+    async def calendar(self, start: date, end: date) -> TradingCalendar:
+        """One ``GET /marketdata/v1/markets?markets=equity&date=…`` per date (Schwab answers one date at a
+        time, from today to a year ahead: the calendar starts no earlier than today). No overnight."""
+        today = self._clock.now().astimezone(NEW_YORK).date()
+        first = max(start, today)
+        days = []
+        when = first
+        while when <= end:
+            raw = await self._get_json(
+                "/marketdata/v1/markets", "market hours", params={"markets": "equity", "date": when.isoformat()}
+            )
+            day = parsing.parse_market_hours(raw, when)
+            if day is not None:
+                days.append(day)
+            when += timedelta(days=1)
+        return TradingCalendar(first, max(first, end), tuple(days), overnight=False)
 
     async def positions(self) -> tuple[BrokerPosition, ...]:
         raw = await self._get_json(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ from arbtui.brokers.base import (
     OrderReport,
     OrderState,
 )
+from arbtui.domain.sessions import CalendarError, TradingDay
 from arbtui.domain.values import (
     EXACT,
     BrokerKind,
@@ -230,6 +231,34 @@ def parse_sessions(raw: Any) -> tuple[bool, list[tuple[datetime, datetime]]]:
     except (KeyError, TypeError, StopIteration, AttributeError) as exc:
         raise BrokerProtocolError(f"unreadable schwab market hours: {exc!r}", broker=BrokerKind.SCHWAB) from exc
     return is_open, spans
+
+
+def parse_market_hours(raw: Any, day: date) -> TradingDay | None:
+    """``GET /marketdata/v1/markets?markets=equity&date=…`` → that day's sessions, ``None`` when the
+    equity market is shut (weekend, holiday).
+
+    The published shape: ``{"equity": {"EQ": {"date", "marketType": "EQUITY", "product": "EQ",
+    "isOpen", "sessionHours": {"preMarket": [{start, end}], "regularMarket": [...], "postMarket":
+    [...]}}}}`` with ISO-8601 times carrying their offset (pre-market starts 07:00 ET at Schwab). A
+    closed day answers ``isOpen: false`` without ``sessionHours`` (its inner key is then ``equity``).
+    A missing pre- or post-market list means no such session that day.
+    """
+    try:
+        products = raw["equity"]
+        entries = [e for e in products.values() if isinstance(e, Mapping)]
+        entry = next((e for e in entries if e.get("product") == "EQ"), entries[0])
+        if not entry.get("isOpen"):
+            return None
+        hours = entry.get("sessionHours") or {}
+        regular = [(_aware(s["start"]), _aware(s["end"])) for s in hours.get("regularMarket") or []]
+        if not regular:
+            return None
+        opens, closes = min(start for start, _ in regular), max(end for _, end in regular)
+        pre = [_aware(s["start"]) for s in hours.get("preMarket") or []]
+        post = [_aware(s["end"]) for s in hours.get("postMarket") or []]
+        return TradingDay(day, min([*pre, opens]), opens, closes, max([*post, closes]))
+    except (KeyError, TypeError, StopIteration, AttributeError, IndexError, CalendarError) as exc:
+        raise BrokerProtocolError(f"unreadable schwab market hours: {exc!r}", broker=BrokerKind.SCHWAB) from exc
 
 
 def _aware(value: object) -> datetime:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,7 @@ from pydantic import SecretStr
 from arbtui.brokers.alpaca import AlpacaBroker, AlpacaConfig
 from arbtui.brokers.alpaca.parsing import ALPACA_STATES
 from arbtui.brokers.base import Broker, BrokerOrderId, MarketOrder, OrderReport, OrderState
-from arbtui.brokers.dry_run import DryRunBroker, DryRunConfig
+from arbtui.brokers.dry_run import DryRunBroker, DryRunCalendar, DryRunConfig
 from arbtui.brokers.resilience import RetryPolicy
 from arbtui.brokers.schwab import SchwabBroker, SchwabConfig
 from arbtui.brokers.schwab.crypto import TokenCipher
@@ -81,6 +82,14 @@ class Venue:
         server = self.server
         assert server is not None
         server.book.force(order_id, status, filled)
+
+    def set_calendar(self, *, holidays: set[date], early_closes: set[date]) -> None:
+        """Holidays and early closes the venue's calendar answers with."""
+        if self.server is not None:
+            self.server.calendar.holidays = set(holidays)
+            self.server.calendar.early_closes = set(early_closes)
+        else:
+            self.dry_run.set_calendar(DryRunCalendar(frozenset(holidays), frozenset(early_closes)))
 
     def close_market(self) -> None:
         if self.server is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import pytest
 from click.testing import CliRunner
@@ -21,7 +21,9 @@ from arbtui.clock import SystemClock
 from arbtui.config import Settings, load_settings
 from arbtui.config import rules as config_rules
 from arbtui.domain.ids import RandomIds
+from arbtui.domain.values import Symbol
 from arbtui.engine.factory import build_engine
+from arbtui.engine.hedging import hedging_policy
 from arbtui.reporting.inventory_command import inventory_source
 from tests.unit.config.support import ALPACA_SECRETS, MINIMAL, SCHWAB_SECRETS, write
 
@@ -35,20 +37,28 @@ RULES_ONLY: dict[Field, str] = {
 reads: ``api.allow_remote`` only decides whether a non-loopback ``listen`` is accepted."""
 
 
+def _table_of(annotation: Any) -> type[BaseModel] | None:
+    """The settings model a field holds: itself, or the values of a table of tables (``hedging.symbols``)."""
+    if get_origin(annotation) is dict:
+        annotation = get_args(annotation)[1]
+    if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
 def _models(model: type[BaseModel]) -> Iterator[type[BaseModel]]:
     yield model
     for field in model.model_fields.values():
-        annotation = field.annotation
-        if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
-            yield from _models(annotation)
+        table = _table_of(field.annotation)
+        if table is not None:
+            yield from _models(table)
 
 
 def _leaves(model: type[BaseModel]) -> set[Field]:
     leaves: set[Field] = set()
     for each in _models(model):
         for name, field in each.model_fields.items():
-            annotation = field.annotation
-            if not (inspect.isclass(annotation) and issubclass(annotation, BaseModel)):
+            if _table_of(field.annotation) is None or get_origin(field.annotation) is dict:
                 leaves.add((each.__name__, name))
     return leaves
 
@@ -73,6 +83,7 @@ CONFIG = (
     MINIMAL.replace('http_url = "http://127.0.0.1:8545"', 'http_url = "http://127.0.0.1:9"')
     + 'pyth = "0x8250f4aF4B972684F7b336503E2D6dFeDeB1487a"\n'
     + '[inventory.vaults]\nAAPL = "0x07"\n'
+    + '[hedging.symbols.AAPL]\nsessions = ["regular", "extended"]\nlimit_cross_bps = 30\n'
 )
 
 
@@ -91,6 +102,9 @@ async def test_every_setting_is_read_by_something(tmp_path: Path, reads: set[Fie
             assert inventory_source(settings, engine.broker, tmp_path / f"{n}.db") is not None
         finally:
             await engine.store.close()
+        # Not wired into the engine yet (issue 14's later part): the policy the engine will consult.
+        policy = hedging_policy(settings.hedging)
+        assert policy.sessions_for(Symbol("AAPL")) != policy.sessions
     ServiceOptions.from_settings(load_settings(config, {"ARBTUI_CONTROL_TOKEN": "t" * 32}))
     assert Context(None, config).db == Path("arbtui.db")  # [database] path, through the CLI's reader
     CliRunner().invoke(main, ["--config", str(config), "get-pyth-price", "0x" + "00" * 32])
@@ -108,4 +122,6 @@ def test_the_walk_sees_every_table() -> None:
     assert ("TokenMarkers", "prefixes") in leaves
     assert ("Settings", "control_token") in leaves
     assert ("ChainSettings", "max_lag_blocks") in leaves
+    assert ("HedgingSettings", "symbols") in leaves
+    assert ("SymbolHedgingSettings", "limit_cross_bps") in leaves
     assert len(leaves) > 45

@@ -321,6 +321,99 @@ CASES: list[tuple[str, str, Mapping[str, str], list[str]]] = [
         ],
     ),
     (
+        "hedging session misspelt",
+        MINIMAL + '[hedging]\nsessions = ["regular", "overnite"]\n',
+        {},
+        ["hedging.sessions: not a session: 'overnite' (one of 'regular', 'extended' or 'overnight')"],
+    ),
+    (
+        "hedging sessions without regular",
+        MINIMAL + '[hedging]\nsessions = ["extended"]\n',
+        {},
+        ["hedging.sessions: must include 'regular' (hedges always run in the regular session), got ['extended']"],
+    ),
+    (
+        "hedging sessions not a list",
+        MINIMAL + '[hedging]\nsessions = "regular"\n',
+        {},
+        ["hedging.sessions: must be a list"],
+    ),
+    (
+        "limit cross too wide",
+        MINIMAL + "[hedging]\nlimit_cross_bps = 5000\n",
+        {},
+        ["hedging.limit_cross_bps: must be at most 1000, got 5000"],
+    ),
+    (
+        "limit cross fractional",
+        MINIMAL + "[hedging]\nlimit_cross_bps = 2.5\n",
+        {},
+        ["hedging.limit_cross_bps: not a whole number: 2.5"],
+    ),
+    (
+        "reprice too often",
+        MINIMAL + "[hedging]\nreprice_interval_s = 1\n",
+        {},
+        ["hedging.reprice_interval_s: must be at least 5, got 1"],
+    ),
+    (
+        "flatten reprices less often than normal",
+        MINIMAL + "[hedging]\nflatten_reprice_interval_s = 120\n",
+        {},
+        [
+            "hedging.flatten_reprice_interval_s: 120 must be at most hedging.reprice_interval_s (60): the flatten"
+            " reprices more often, not less"
+        ],
+    ),
+    (
+        "flatten cross narrowing, from the environment",
+        MINIMAL,
+        {"ARBTUI_HEDGING__FLATTEN_MAX_CROSS_BPS": "10"},
+        [
+            "ARBTUI_HEDGING__FLATTEN_MAX_CROSS_BPS: 10 must be at least hedging.flatten_cross_bps (50): the cross"
+            " widens toward the close, never narrows"
+        ],
+    ),
+    (
+        "overnight at schwab",
+        MINIMAL + '[broker]\nkind = "schwab"\n[hedging]\nsessions = ["regular", "overnight"]\n',
+        SCHWAB_SECRETS,
+        [
+            "hedging.sessions: 'overnight' needs broker.kind = 'alpaca' (the only broker with an overnight session),"
+            " not 'schwab'"
+        ],
+    ),
+    (
+        "overnight for one symbol at schwab",
+        MINIMAL + '[broker]\nkind = "schwab"\n[hedging.symbols.TSLA]\nsessions = ["regular", "overnight"]\n',
+        SCHWAB_SECRETS,
+        [
+            "hedging.symbols.TSLA.sessions: 'overnight' needs broker.kind = 'alpaca' (the only broker with an"
+            " overnight session), not 'schwab'"
+        ],
+    ),
+    (
+        "symbol override keyed by a non-ticker",
+        MINIMAL + '[hedging.symbols.tsla]\nsessions = ["regular"]\n',
+        {},
+        ["hedging.symbols.tsla: not a broker ticker: 'tsla'"],
+    ),
+    (
+        "symbol override without regular",
+        MINIMAL + '[hedging.symbols.TSLA]\nsessions = ["extended"]\n',
+        {},
+        [
+            "hedging.symbols.TSLA.sessions: must include 'regular' (hedges always run in the regular session), got"
+            " ['extended']"
+        ],
+    ),
+    (
+        "symbol override key misspelt",
+        MINIMAL + "[hedging.symbols.TSLA]\nlimit_cros_bps = 3\n",
+        {},
+        ["hedging.symbols.TSLA.limit_cros_bps: unknown key (did you mean hedging.symbols.TSLA.limit_cross_bps?)"],
+    ),
+    (
         "several problems at once",
         chain(owner='"0x12"', http_url='"http://127.0.0.1:8545"')
         + '[brokr]\nx = 1\n[broker]\nkind = "alpaca"\nthreshold = "dollars"\n[api]\nlisten = "0.0.0.0:80"\n'
