@@ -36,10 +36,11 @@ import json
 import logging
 import random
 import re
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol, assert_never
+from typing import NamedTuple, Protocol, assert_never
 
 import httpx
 from loguru import logger
@@ -72,6 +73,8 @@ STATUS_EVERY_S = 1.0
 """At most one :class:`DeliveryReported` per this many seconds (a storm of drops is one message)."""
 TELEGRAM_MAX_TEXT = 4096
 """The Bot API's limit on a message's text."""
+MAX_TRACKED_KEYS = 10_000
+"""Alerts per sink whose recovery notice is still owed to it (the oldest forgotten beyond)."""
 
 
 @dataclass(frozen=True)
@@ -94,9 +97,9 @@ class DeliveryOptions:
             raise ValueError("queue_size and max_attempts must be at least 1")
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One alert on its way to a sink, stamped when the engine published it."""
+class Outgoing(NamedTuple):
+    """One alert on its way to a sink, stamped when the engine published it (a tuple: cheap to make on
+    the engine's side)."""
 
     alert: Alert
     at: datetime
@@ -314,17 +317,30 @@ def quiet_httpx_log() -> None:
 
 
 class _Lane:
-    """One sink: its queue, its counts, and the keys of the alerts it received (for recovery notices)."""
+    """One sink: its queue, its counts, and the keys of the alerts it received (for recovery notices).
+
+    The queue is a plain deque: the engine's side appends (or drops the oldest) and sets an event, no
+    lock and no metric on that path — the drop counter and the queue gauge are brought up to date by the
+    sending side and the status report (at most a second late)."""
 
     def __init__(self, sink: AlertSink, size: int, metrics: Metrics) -> None:
         self.sink = sink
+        self.size = size
         self.minimum = SEVERITY_RANK[sink.min_severity]
-        self.queue: asyncio.Queue[Outgoing] = asyncio.Queue(size)
-        self.raised: set[str] = set()
+        self.waiting: deque[Outgoing] = deque()
+        self.wake = asyncio.Event()
+        """Set when an alert was queued (the sending task waits on it when the queue is empty)."""
+        self.idle = asyncio.Event()
+        """Set while nothing waits and nothing is being sent (what a stop waits for)."""
+        self.idle.set()
+        self.raised: dict[str, None] = {}
+        """Keys of the alerts it received and not yet their recovery, oldest first (at most
+        :data:`MAX_TRACKED_KEYS`: keys that never recover, one per skipped fill, must not grow forever)."""
         self.current: Outgoing | None = None
         self.delivered = 0
         self.failed = 0
         self.dropped = 0
+        self._dropped_counted = 0
         self.last_error: str | None = None
         self.dropping = False
         """A drop was logged since the last delivery (one line per storm, not per alert)."""
@@ -335,20 +351,35 @@ class _Lane:
 
     def wants(self, alert: Alert) -> bool:
         if alert.recovered and alert.key in self.raised:
-            self.raised.discard(alert.key)
+            del self.raised[alert.key]
             return True
         if SEVERITY_RANK[alert.severity] < self.minimum:
             return False
-        if not alert.recovered:
-            self.raised.add(alert.key)
+        if not alert.recovered and self.minimum > SEVERITY_RANK[Severity.INFO]:  # an info sink gets every notice
+            self.raised[alert.key] = None
+            if len(self.raised) > MAX_TRACKED_KEYS:
+                del self.raised[next(iter(self.raised))]
         return True
 
-    def drop(self, count: int) -> None:
-        self.dropped += count
-        self.dropped_metric.inc(count)
+    def put(self, outgoing: Outgoing) -> bool:
+        """Queue ``outgoing``; False when the oldest waiting alert was dropped for it."""
+        full = len(self.waiting) >= self.size
+        if full:
+            self.waiting.popleft()
+            self.dropped += 1
+        self.waiting.append(outgoing)
+        self.idle.clear()
+        self.wake.set()
+        return not full
+
+    def update_metrics(self) -> None:
+        if self.dropped > self._dropped_counted:
+            self.dropped_metric.inc(self.dropped - self._dropped_counted)
+            self._dropped_counted = self.dropped
+        self.queued_metric.set(len(self.waiting))
 
     def status(self) -> SinkStatus:
-        pending = self.queue.qsize() + (self.current is not None)
+        pending = len(self.waiting) + (self.current is not None)
         return SinkStatus(self.sink.name, self.delivered, self.failed, self.dropped, pending, self.last_error)
 
 
@@ -402,20 +433,15 @@ class AlertDelivery:
             if not lane.wants(alert):
                 continue
             at = at or self._clock.now()
-            if lane.queue.full():
-                lane.queue.get_nowait()
-                lane.queue.task_done()
-                lane.drop(1)
+            if not lane.put(Outgoing(alert, at)):
                 self._changed.set()
                 if not lane.dropping:
                     lane.dropping = True
                     logger.bind(sink=lane.sink.name).warning(
                         "alert queue of {} full ({}): dropping the oldest alerts (counted in arbtui_alerts_dropped)",
                         lane.sink.name,
-                        self._options.queue_size,
+                        lane.size,
                     )
-            lane.queue.put_nowait(Outgoing(alert, at))
-            lane.queued_metric.set(lane.queue.qsize())
 
     # --- the sending side ---------------------------------------------------------------------
 
@@ -434,26 +460,25 @@ class AlertDelivery:
         """Give alerts still waiting ``shutdown_grace_s``, then stop; those left are counted as dropped."""
         if not self._tasks:
             return
-        drained = asyncio.gather(*(lane.queue.join() for lane in self._lanes))
+        drained = asyncio.gather(*(lane.idle.wait() for lane in self._lanes))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(drained, self._options.shutdown_grace_s)
         # counted before the cancellation, which clears what was in flight
-        left_over = [lane.queue.qsize() + (lane.current is not None) for lane in self._lanes]
+        left_over = [len(lane.waiting) + (lane.current is not None) for lane in self._lanes]
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         for lane, left in zip(self._lanes, left_over, strict=True):
+            lane.waiting.clear()
+            lane.current = None
+            lane.dropped += left
+            lane.update_metrics()
+            lane.idle.set()
             if left:
-                lane.drop(left)
                 logger.bind(sink=lane.sink.name).warning(
                     "{} alert(s) not delivered to {}: the engine stopped first", left, lane.sink.name
                 )
-            lane.current = None
-            while not lane.queue.empty():
-                lane.queue.get_nowait()
-                lane.queue.task_done()
-            lane.queued_metric.set(0)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -462,16 +487,19 @@ class AlertDelivery:
     async def _send_forever(self, lane: _Lane) -> None:
         assert self._client is not None
         while True:
-            outgoing = await lane.queue.get()
-            lane.current = outgoing
-            lane.queued_metric.set(lane.queue.qsize())
+            if not lane.waiting:
+                lane.idle.set()
+                lane.wake.clear()
+                await lane.wake.wait()
+                continue
+            outgoing = lane.current = lane.waiting.popleft()
+            lane.update_metrics()
             try:
                 result = await deliver(
                     self._client, lane.sink, outgoing, self._options, sleep=self._clock.sleep, rng=self._rng
                 )
             finally:
                 lane.current = None
-                lane.queue.task_done()
             self._record(lane, outgoing, result)
 
     def _record(self, lane: _Lane, outgoing: Outgoing, result: Result) -> None:
@@ -496,6 +524,8 @@ class AlertDelivery:
         while True:
             await self._changed.wait()
             self._changed.clear()
+            for lane in self._lanes:
+                lane.update_metrics()
             self._bus.publish(DeliveryReported(self.status()))
             await asyncio.sleep(STATUS_EVERY_S)
 
