@@ -496,6 +496,40 @@ def run_command(obj: Context, headless: bool) -> None:
     raise SystemExit(asyncio.run(run_headless(settings, db=db)))
 
 
+@main.group("alerts")
+def alerts_group() -> None:
+    """Alert delivery: the webhook and Telegram sinks of [alerts]."""
+
+
+@alerts_group.command("test")
+@click.pass_obj
+def alerts_test_command(obj: Context) -> None:
+    """Send one test alert to every configured sink, with the retries real alerts get; one line per sink
+    (delivered, or failed with the reason). Exit 1 when any failed, or when no sink is configured."""
+    import asyncio
+    import socket
+
+    from arbtui.clock import SystemClock
+    from arbtui.engine.delivery import send_probes
+    from arbtui.engine.factory import alert_sinks, delivery_options
+
+    settings = obj.settings()
+    sinks = alert_sinks(settings)
+    if not sinks:
+        raise click.ClickException(
+            "no alert sink configured: set [alerts.webhook] url and/or [alerts.telegram] chat_id"
+        )
+    results = asyncio.run(send_probes(sinks, delivery_options(settings), SystemClock(), socket.gethostname()))
+    for result in results:
+        tries = f"{result.attempts} attempt{'s' if result.attempts != 1 else ''}"
+        if result.delivered:
+            click.echo(f"{result.sink}: delivered ({tries})")
+        else:
+            click.echo(f"{result.sink}: failed after {tries}: {result.reason}")
+    if not all(result.delivered for result in results):
+        raise SystemExit(1)
+
+
 TOKEN_BYTES = 32
 """Random bytes in a token from ``arbtui token new`` (43 URL-safe characters)."""
 

@@ -9,9 +9,9 @@ one line naming the key as the operator wrote it (``chain.owner: not an address:
 
 Secrets come only from the environment (``ARBTUI_ALPACA_API_KEY``, ``ARBTUI_ALPACA_API_SECRET``,
 ``ARBTUI_SCHWAB_APP_KEY``, ``ARBTUI_SCHWAB_APP_SECRET``, ``ARBTUI_ENCRYPTION_KEY``,
-``ARBTUI_CONTROL_TOKEN``), are held as :class:`~pydantic.SecretStr` and are never echoed: not by
-``repr``, not by :meth:`Settings.redacted_dict`, not in an error message. A secret written in the
-TOML file is itself an error.
+``ARBTUI_CONTROL_TOKEN``, ``ARBTUI_WEBHOOK_SECRET``, ``ARBTUI_TELEGRAM_BOT_TOKEN``), are held as
+:class:`~pydantic.SecretStr` and are never echoed: not by ``repr``, not by :meth:`Settings.redacted_dict`,
+not in an error message. A secret written in the TOML file is itself an error.
 
 Defaults are the safe choice: the dry-run broker, Alpaca's paper environment, the API on loopback.
 """
@@ -28,6 +28,7 @@ from arbtui.config.fields import (
 )
 from arbtui.config.loading import load_settings, load_table
 from arbtui.config.settings import (
+    AlertLevel,
     AlertsSettings,
     AlpacaSettings,
     ApiSettings,
@@ -48,6 +49,7 @@ __all__ = [
     "ENV_PREFIX",
     "KNOWN_PYTH_FEEDS",
     "SECRET_ENVIRONMENT",
+    "AlertLevel",
     "AlertsSettings",
     "AlpacaSettings",
     "ApiSettings",

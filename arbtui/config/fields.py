@@ -40,6 +40,8 @@ SECRET_ENVIRONMENT: Mapping[str, str] = {
     "schwab_app_secret": "ARBTUI_SCHWAB_APP_SECRET",
     "encryption_key": "ARBTUI_ENCRYPTION_KEY",
     "control_token": "ARBTUI_CONTROL_TOKEN",
+    "webhook_secret": "ARBTUI_WEBHOOK_SECRET",
+    "telegram_bot_token": "ARBTUI_TELEGRAM_BOT_TOKEN",
 }
 """Secret field of :class:`Settings` → the only place it is read from."""
 
@@ -54,6 +56,10 @@ SECRETS_IN_TOML: Mapping[tuple[str, ...], str] = {
     ("database", "encryption_key"): "ARBTUI_ENCRYPTION_KEY",
     ("api", "control_token"): "ARBTUI_CONTROL_TOKEN",
     ("api", "token"): "ARBTUI_CONTROL_TOKEN",
+    ("alerts", "webhook", "secret"): "ARBTUI_WEBHOOK_SECRET",
+    ("alerts", "webhook", "hmac_secret"): "ARBTUI_WEBHOOK_SECRET",
+    ("alerts", "telegram", "token"): "ARBTUI_TELEGRAM_BOT_TOKEN",
+    ("alerts", "telegram", "bot_token"): "ARBTUI_TELEGRAM_BOT_TOKEN",
 }
 """Where an operator might be tempted to write a secret in the TOML file; each is an error."""
 

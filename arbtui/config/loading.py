@@ -79,7 +79,9 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:
 
 def _reject_secrets_in_toml(data: dict[str, Any], problems: list[str]) -> None:
     for loc, env in SECRETS_IN_TOML.items():
-        table = data.get(loc[0]) if len(loc) == 2 else data
+        table: Any = data
+        for key in loc[:-1]:  # down to the table that would hold it (``[alerts.telegram]``: two levels)
+            table = table.get(key) if isinstance(table, dict) else None
         if isinstance(table, dict) and loc[-1] in table:
             del table[loc[-1]]
             problems.append(

@@ -63,6 +63,12 @@ def rule_problems(data: Mapping[str, Any], origins: Origins) -> list[str]:
     for field in NEEDS.get(str(kind), ()):
         if data.get(field) is None:
             problems.append(f"{SECRET_ENVIRONMENT[field]}: missing; broker.kind = {kind!r} needs it in the environment")
+    telegram = _table(_table(data, "alerts"), "telegram")
+    if telegram.get("chat_id") not in (None, "") and data.get("telegram_bot_token") is None:
+        problems.append(
+            f"{SECRET_ENVIRONMENT['telegram_bot_token']}: missing; alerts.telegram.chat_id is set, and Telegram"
+            " needs the bot's token in the environment"
+        )
     api = _table(data, "api")
     listen = parse_listen(_text(api.get("listen", "127.0.0.1:8080")) or "")
     remote = _boolean(api.get("allow_remote", False))

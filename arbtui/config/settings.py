@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -218,8 +219,44 @@ class ManualHedgeSettings(_Table):
     (else its last fill's price; with neither, a manual hedge is refused)."""
 
 
+class AlertLevel(StrEnum):
+    """The least severe alert a sink receives (the engine's severities, in order)."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class WebhookSettings(_Table):
+    """``[alerts.webhook]``: a JSON POST of each alert (HMAC secret from ``ARBTUI_WEBHOOK_SECRET``)."""
+
+    url: OptionalHttpUrl = ""
+    """Where each alert is POSTed as JSON (empty: no webhook)."""
+    min_severity: AlertLevel = AlertLevel.WARNING
+    """The least severe alert sent: ``info``, ``warning`` or ``critical`` (a recovery notice follows
+    the alert it recovers)."""
+
+
+class TelegramSettings(_Table):
+    """``[alerts.telegram]``: a Telegram message per alert (bot token from ``ARBTUI_TELEGRAM_BOT_TOKEN``)."""
+
+    chat_id: str = ""
+    """The chat the bot writes to: a numeric id (``-1001234567890``) or ``@channelname`` (empty: no
+    Telegram)."""
+    min_severity: AlertLevel = AlertLevel.WARNING
+    """The least severe alert sent: ``info``, ``warning`` or ``critical`` (a recovery notice follows
+    the alert it recovers)."""
+    base_url: HttpUrl = "https://api.telegram.org"
+    """The Bot API host (``POST <base_url>/bot<token>/sendMessage``)."""
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _numeric_id(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class AlertsSettings(_Table):
-    """``[alerts]``: when to call the operator."""
+    """``[alerts]``: when to call the operator, and where alerts are delivered besides the console."""
 
     unhedged_usd: Decimal = Field(default=Decimal(1000), gt=0)
     """Alert when one symbol's unhedged exposure exceeds this many US dollars …"""
@@ -227,6 +264,21 @@ class AlertsSettings(_Table):
     """… for longer than this many seconds."""
     repeat_every_s: PositiveSeconds = 300.0
     """An alert still true repeats at most this often."""
+    queue_size: int = Field(default=1000, gt=0)
+    """Alerts waiting for delivery, per sink; when full, the oldest waiting one is dropped (and counted)."""
+    timeout_s: PositiveSeconds = 5.0
+    """Timeout of one delivery attempt (connect, send, answer)."""
+    max_attempts: int = Field(default=4, gt=0)
+    """Attempts per alert and sink (the first included) after a timeout, a dropped connection, a 5xx
+    or a 429."""
+    retry_backoff_s: PositiveSeconds = 1.0
+    """Backoff before the second attempt, doubled after each failure (full jitter, capped at 30 s)."""
+    shutdown_grace_s: PositiveSeconds = 5.0
+    """On stop, how long alerts still waiting may take to be delivered."""
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    """``[alerts.webhook]``."""
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    """``[alerts.telegram]``."""
 
 
 class InventorySettings(_Table):
@@ -359,6 +411,10 @@ class Settings(BaseSettings):
     """``ARBTUI_ENCRYPTION_KEY``: 64 hex characters, encrypts Schwab tokens at rest (Schwab only)."""
     control_token: Secret | None = None
     """``ARBTUI_CONTROL_TOKEN``: bearer token for the control endpoints; required with ``allow_remote``."""
+    webhook_secret: Secret | None = None
+    """``ARBTUI_WEBHOOK_SECRET``: signs each webhook body (HMAC-SHA256); unset = unsigned."""
+    telegram_bot_token: Secret | None = None
+    """``ARBTUI_TELEGRAM_BOT_TOKEN``: the Telegram bot's token; required with ``alerts.telegram.chat_id``."""
 
     @classmethod
     def settings_customise_sources(

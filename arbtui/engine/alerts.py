@@ -32,6 +32,42 @@ class Alert:
     recovered: bool = False
 
 
+SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+"""Severities in order: a sink with a minimum severity receives every alert ranked at or above it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SinkStatus:
+    """One delivery sink's counts since the engine started (``arbtui.engine.delivery``)."""
+
+    sink: str
+    delivered: int = 0
+    failed: int = 0
+    """Alerts every attempt of which failed (the sink refused, timed out, was unreachable)."""
+    dropped: int = 0
+    """Alerts that never reached an attempt: the sink's queue was full (oldest dropped), or the engine
+    stopped before their turn."""
+    pending: int = 0
+    last_error: str | None = None
+    """Why the latest failure failed (one line, no secret)."""
+
+    @property
+    def undelivered(self) -> int:
+        return self.failed + self.dropped
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    """Every configured sink's :class:`SinkStatus`."""
+
+    sinks: tuple[SinkStatus, ...] = ()
+
+    @property
+    def undelivered(self) -> int:
+        """Alerts that reached a sink's queue and never the sink (failed or dropped), all sinks."""
+        return sum(sink.undelivered for sink in self.sinks)
+
+
 @dataclass
 class Alerts:
     publish: Callable[[Alert], None]

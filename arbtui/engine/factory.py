@@ -19,6 +19,8 @@ from arbtui.domain.ids import Ids
 from arbtui.domain.manual_hedge import ManualHedgeLimits
 from arbtui.domain.position import Threshold, ThresholdKind
 from arbtui.domain.values import BrokerKind, PriceUsdc
+from arbtui.engine.alerts import Severity
+from arbtui.engine.delivery import AlertSink, DeliveryOptions, TelegramSink, WebhookSink
 from arbtui.engine.executions import ExecutionOptions
 from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.engine.schwab_tokens import EventStoreTokenVault
@@ -69,9 +71,49 @@ def _build(settings: Settings, store: EventStore, clock: Clock, ids: Ids) -> Eng
             max_shares=settings.manual_hedge.max_shares, max_notional_usd=settings.manual_hedge.max_notional_usd
         ),
         known_symbols=frozenset(settings.pyth.feeds),
+        alert_delivery=delivery_options(settings),
     )
     config = intake_config(settings)
-    return Engine(ledger, broker, options, intake=lambda observer: FillIntake(config, ledger, observer))
+    return Engine(
+        ledger,
+        broker,
+        options,
+        intake=lambda observer: FillIntake(config, ledger, observer),
+        alert_sinks=alert_sinks(settings),
+    )
+
+
+def delivery_options(settings: Settings) -> DeliveryOptions:
+    alerts = settings.alerts
+    return DeliveryOptions(
+        queue_size=alerts.queue_size,
+        timeout_s=alerts.timeout_s,
+        max_attempts=alerts.max_attempts,
+        retry_backoff_s=alerts.retry_backoff_s,
+        shutdown_grace_s=alerts.shutdown_grace_s,
+    )
+
+
+def alert_sinks(settings: Settings) -> list[AlertSink]:
+    """The sinks ``[alerts]`` configures: the webhook when it has a ``url``, Telegram when it has a
+    ``chat_id`` (its token is then present: a settings rule)."""
+    sinks: list[AlertSink] = []
+    webhook = settings.alerts.webhook
+    if webhook.url:
+        severity = Severity(webhook.min_severity.value)
+        sinks.append(WebhookSink(url=webhook.url, min_severity=severity, secret=settings.webhook_secret))
+    telegram = settings.alerts.telegram
+    if telegram.chat_id:
+        assert settings.telegram_bot_token is not None  # required by the settings rules with a chat_id
+        sinks.append(
+            TelegramSink(
+                chat_id=telegram.chat_id,
+                token=settings.telegram_bot_token,
+                min_severity=Severity(telegram.min_severity.value),
+                base_url=telegram.base_url,
+            )
+        )
+    return sinks
 
 
 def intake_config(settings: Settings) -> IntakeConfig:

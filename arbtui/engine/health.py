@@ -46,6 +46,7 @@ from arbtui.engine.messages import (
     AlertCleared,
     AlertRaised,
     Committed,
+    DeliveryReported,
     EngineMessage,
     IntakeReported,
     MarketStatus,
@@ -112,7 +113,7 @@ class Health:
                     self._count(change.aggregate_type, change.aggregate_id, change.events, change.state)
             case MarketStatus():
                 self.last_broker_ok = self._clock.monotonic()
-            case AlertRaised() | AlertCleared() | IntakeReported() | ReadinessChanged():
+            case AlertRaised() | AlertCleared() | DeliveryReported() | IntakeReported() | ReadinessChanged():
                 pass
             case _:
                 assert_never(message)

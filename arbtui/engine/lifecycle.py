@@ -17,7 +17,7 @@ in tests): its :class:`~arbtui.engine.health.Health` watch, its executions and i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -34,6 +34,7 @@ from arbtui.domain.pyth_feeds import KNOWN_FEEDS
 from arbtui.domain.values import Symbol
 from arbtui.engine.bus import Bus, Subscription
 from arbtui.engine.control import ControlOptions, EngineControl
+from arbtui.engine.delivery import AlertDelivery, AlertSink, DeliveryOptions
 from arbtui.engine.executions import ExecutionOptions, Executions
 from arbtui.engine.health import Health, HealthOptions
 from arbtui.engine.messages import Committed, MarketStatus
@@ -90,6 +91,8 @@ class EngineOptions:
     known_symbols: frozenset[str] = frozenset(KNOWN_FEEDS)
     """Configured tickers (``[pyth.feeds]``); with those seen in the ledger, the only ones the operator
     may pause, resume or hedge."""
+    alert_delivery: DeliveryOptions = field(default_factory=DeliveryOptions)
+    """Queues, timeouts and retries of the alert sinks (``[alerts]``)."""
 
     def health(self) -> HealthOptions:
         return HealthOptions(
@@ -114,8 +117,10 @@ class Engine:
         *,
         intake: Callable[[IntakeObserver], Intake] | None = None,
         bus: Bus | None = None,
+        alert_sinks: Sequence[AlertSink] = (),
     ) -> None:
-        """``intake`` builds chain intake around the observer it is given (the health watch's)."""
+        """``intake`` builds chain intake around the observer it is given (the health watch's);
+        ``alert_sinks`` receive the alerts besides the bus (:mod:`arbtui.engine.delivery`)."""
         self.ledger = ledger
         self.store = ledger.store
         self.broker = broker
@@ -125,6 +130,7 @@ class Engine:
         self.health = Health(self.bus, self.store, broker, self.clock, options.health())
         self.metrics = self.health.metrics
         self.alerts = self.health.alerts
+        self.delivery = AlertDelivery(self.bus, alert_sinks, options.alert_delivery, self.metrics, self.clock)
         self.executions = Executions(
             self.store,
             broker,
@@ -186,8 +192,9 @@ class Engine:
             await self._intake.prepare()
 
     async def start(self) -> None:
-        """Recover from the ledger, then start intake and the periodic scan."""
+        """Start delivering alerts, recover from the ledger, then start intake and the periodic scan."""
         self.state = LifecycleState.RUNNING
+        self.delivery.start()
         self.store.listeners.append(self._on_commit)
         self.ledger.threshold = self.options.threshold
         for symbol in await self.store.aggregate_ids(position.AGGREGATE):
@@ -205,7 +212,8 @@ class Engine:
         await self._stopped.wait()
 
     async def stop(self) -> bool:
-        """Graceful: stop intake and the scan, let broker calls in flight finish (bounded), close.
+        """Graceful: stop intake and the scan, let broker calls in flight finish (bounded), give alerts
+        still waiting for a sink their grace (``alerts.shutdown_grace_s``), close.
         Returns True when every in-flight call finished in time. Calling it again (a second signal, the
         console quitting meanwhile) waits for the same stop."""
         if self._stop is None:
@@ -222,6 +230,7 @@ class Engine:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         clean = await self.executions.stop(self.options.shutdown_timeout_s)
         await self.broker.aclose()
+        await self.delivery.stop()  # the alerts of the stop itself included, within their grace
         if self.state is not LifecycleState.HALTED:
             self.state = LifecycleState.STOPPED
         self._stopped.set()

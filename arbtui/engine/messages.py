@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from arbtui.brokers.base import MarketClock
 from arbtui.chain.signals import IntakeSignal
-from arbtui.engine.alerts import Alert
+from arbtui.engine.alerts import Alert, DeliveryStatus
 from arbtui.engine.ports import Readiness
 from arbtui.store.event_store import Committed as CommittedChange
 
@@ -20,6 +20,7 @@ __all__ = [
     "AlertRaised",
     "Committed",
     "CommittedChange",
+    "DeliveryReported",
     "EngineMessage",
     "IntakeReported",
     "MarketStatus",
@@ -49,6 +50,14 @@ class AlertCleared:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryReported:
+    """How delivery to the alert sinks goes (webhook, Telegram): published when a count changed, at most
+    once a second."""
+
+    status: DeliveryStatus
+
+
+@dataclass(frozen=True, slots=True)
 class IntakeReported:
     """What chain intake reported: its state, the head, ranges recorded, node disagreements…"""
 
@@ -69,4 +78,6 @@ class ReadinessChanged:
     readiness: Readiness
 
 
-EngineMessage = Committed | AlertRaised | AlertCleared | IntakeReported | MarketStatus | ReadinessChanged
+EngineMessage = (
+    Committed | AlertRaised | AlertCleared | DeliveryReported | IntakeReported | MarketStatus | ReadinessChanged
+)

@@ -43,3 +43,16 @@ class Metrics:
             "Passes that stopped before a block its receipts could not confirm",
             registry=r,
         )
+        self.alerts_delivered = Counter(
+            "arbtui_alerts_delivered", "Alerts a sink (webhook, telegram) accepted", ["sink"], registry=r
+        )
+        self.alerts_failed = Counter(
+            "arbtui_alerts_failed", "Alerts a sink did not accept after every attempt", ["sink"], registry=r
+        )
+        self.alerts_dropped = Counter(
+            "arbtui_alerts_dropped",
+            "Alerts never sent: the sink's queue was full (oldest dropped) or the engine stopped first",
+            ["sink"],
+            registry=r,
+        )
+        self.alerts_queued = Gauge("arbtui_alerts_queued", "Alerts waiting for delivery", ["sink"], registry=r)

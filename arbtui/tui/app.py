@@ -194,7 +194,11 @@ class ArbtuiApp(App[int]):
         self._pane(ControlBanner).show(view.control)
         if view.readiness is not None:
             self.status = EngineStatus(
-                view.readiness, self.engine.venue, view.market, node_inconsistencies=view.node_inconsistencies
+                view.readiness,
+                self.engine.venue,
+                view.market,
+                node_inconsistencies=view.node_inconsistencies,
+                alerts_undelivered=view.alerts_undelivered,
             )
         self._pane(StatusBar).show(self.status, view.unhedged_usd(), len(view.in_flight))
 

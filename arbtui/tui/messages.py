@@ -22,6 +22,8 @@ class EngineStatus:
     bus_dropped: int = 0
     node_inconsistencies: int = 0
     """Times the node's log answers were found incomplete (shown beside the chain status)."""
+    alerts_undelivered: int = 0
+    """Alerts a sink never received (failed or dropped), since the engine started."""
 
     @property
     def market_open(self) -> bool:

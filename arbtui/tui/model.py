@@ -28,6 +28,7 @@ from arbtui.engine.messages import (
     AlertCleared,
     AlertRaised,
     Committed,
+    DeliveryReported,
     EngineMessage,
     IntakeReported,
     MarketStatus,
@@ -77,6 +78,8 @@ class ConsoleView:
     """The broker clock's latest answer."""
     node_inconsistencies: int = 0
     """Times intake found the node's log answers incomplete (shown beside the chain status)."""
+    alerts_undelivered: int = 0
+    """Alerts a sink (webhook, Telegram) never received since the engine started: failed or dropped."""
 
     @property
     def in_flight(self) -> tuple[OffchainOrder, ...]:
@@ -102,6 +105,8 @@ def fold(view: ConsoleView, message: EngineMessage, now: Callable[[], datetime])
             return view
         case AlertRaised(alert) | AlertCleared(alert):
             return replace(view, alerts=(*view.alerts, AlertEntry(now(), alert))[-MAX_ALERTS:])
+        case DeliveryReported(status):
+            return replace(view, alerts_undelivered=status.undelivered)
         case MarketStatus(clock):
             return replace(view, market=clock)
         case ReadinessChanged(readiness):

@@ -1,4 +1,5 @@
-"""The status bar (top line): chain, broker and market, in-flight executions, unhedged exposure."""
+"""The status bar (top line): chain, broker and market, alerts a sink never received, in-flight executions,
+unhedged exposure."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ class StatusBar(Static):
             engine = status.readiness.checks.get("engine")
             if engine is not None and not engine.ok:
                 line.append(f"  {engine.detail}", style="bold red")
+            if status.alerts_undelivered:
+                line.append(f"  ⚠ alerts undelivered ×{status.alerts_undelivered}", style="bold yellow")
         line.append("  ")
         if in_flight:
             line.append(f"{in_flight} in flight  ", style="cyan")

@@ -84,17 +84,23 @@ CONFIG = (
     + 'pyth = "0x8250f4aF4B972684F7b336503E2D6dFeDeB1487a"\n'
     + '[inventory.vaults]\nAAPL = "0x07"\n'
     + '[hedging.symbols.AAPL]\nsessions = ["regular", "extended"]\nlimit_cross_bps = 30\n'
+    + '[alerts.webhook]\nurl = "http://127.0.0.1:9/hook"\n'
+    + '[alerts.telegram]\nchat_id = "-100123"\nbase_url = "http://127.0.0.1:9"\n'
 )
+ALERT_SECRETS = {"ARBTUI_WEBHOOK_SECRET": "webhook-secret", "ARBTUI_TELEGRAM_BOT_TOKEN": "123:telegram-token"}
+"""Both sinks configured, so that their settings and secrets are read by the factory."""
 
 
 async def test_every_setting_is_read_by_something(tmp_path: Path, reads: set[Field]) -> None:
     config = write(tmp_path, CONFIG)
-    dry_run = load_settings(config, {})  # nothing may be read while loading
+    dry_run = load_settings(config, ALERT_SECRETS)  # nothing may be read while loading
     reads.clear()
+    alpaca = write(tmp_path, CONFIG + '[broker]\nkind = "alpaca"\n', "alpaca.toml")
+    schwab = write(tmp_path, CONFIG + '[broker]\nkind = "schwab"\n', "schwab.toml")
     brokers = [
         dry_run,
-        load_settings(write(tmp_path, CONFIG + '[broker]\nkind = "alpaca"\n', "alpaca.toml"), ALPACA_SECRETS),
-        load_settings(write(tmp_path, CONFIG + '[broker]\nkind = "schwab"\n', "schwab.toml"), SCHWAB_SECRETS),
+        load_settings(alpaca, ALPACA_SECRETS | ALERT_SECRETS),
+        load_settings(schwab, SCHWAB_SECRETS | ALERT_SECRETS),
     ]
     for n, settings in enumerate(brokers):
         engine = await build_engine(settings, clock=SystemClock(), ids=RandomIds(), db=tmp_path / f"{n}.db")
@@ -105,7 +111,7 @@ async def test_every_setting_is_read_by_something(tmp_path: Path, reads: set[Fie
         # Not wired into the engine yet (issue 14's later part): the policy the engine will consult.
         policy = hedging_policy(settings.hedging)
         assert policy.sessions_for(Symbol("AAPL")) != policy.sessions
-    ServiceOptions.from_settings(load_settings(config, {"ARBTUI_CONTROL_TOKEN": "t" * 32}))
+    ServiceOptions.from_settings(load_settings(config, {"ARBTUI_CONTROL_TOKEN": "t" * 32} | ALERT_SECRETS))
     assert Context(None, config).db == Path("arbtui.db")  # [database] path, through the CLI's reader
     CliRunner().invoke(main, ["--config", str(config), "get-pyth-price", "0x" + "00" * 32])
 

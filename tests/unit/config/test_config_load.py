@@ -11,9 +11,10 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from arbtui.brokers.alpaca.client import AlpacaConfig
 from arbtui.brokers.schwab.client import SchwabConfig
-from arbtui.config import KNOWN_PYTH_FEEDS, ConfigError, Settings, format_problems, load_settings
+from arbtui.config import KNOWN_PYTH_FEEDS, AlertLevel, ConfigError, Settings, format_problems, load_settings
 from arbtui.domain.position import ThresholdKind
 from arbtui.domain.values import BrokerKind
+from arbtui.engine.alerts import Severity
 from tests.unit.config.support import ALPACA_SECRETS, MINIMAL, ORDERBOOK, OWNER, SCHWAB_SECRETS, write
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "arbtui.example.toml"
@@ -137,6 +138,31 @@ def test_secrets_are_secretstr_and_never_shown(tmp_path: Path) -> None:
     assert redacted["alpaca_api_key"] == "<set>"
     assert redacted["control_token"] == "<set>"
     assert redacted["chain"]["owner"] == OWNER.lower()
+
+
+def test_alert_sinks_from_the_file_and_their_secrets_from_the_environment(tmp_path: Path) -> None:
+    toml = (
+        MINIMAL
+        + '[alerts.webhook]\nurl = "https://hooks.example/arbtui"\nmin_severity = "critical"\n'
+        + "[alerts.telegram]\nchat_id = -1001234567890\n"
+    )
+    environ = {"ARBTUI_WEBHOOK_SECRET": "whsec-value", "ARBTUI_TELEGRAM_BOT_TOKEN": "123:bot-token-value"}
+    settings = load_settings(write(tmp_path, toml), environ | {"ARBTUI_ALERTS__TELEGRAM__MIN_SEVERITY": "info"})
+    assert settings.alerts.webhook.url == "https://hooks.example/arbtui"
+    assert settings.alerts.webhook.min_severity is AlertLevel.CRITICAL
+    assert settings.alerts.telegram.chat_id == "-1001234567890"  # a TOML integer, kept as the id's text
+    assert settings.alerts.telegram.min_severity is AlertLevel.INFO
+    assert settings.alerts.telegram.base_url == "https://api.telegram.org"
+    assert settings.telegram_bot_token is not None
+    assert settings.telegram_bot_token.get_secret_value() == "123:bot-token-value"
+    shown = repr(settings) + repr(settings.redacted_dict()) + str(settings.model_dump(mode="json"))
+    for value in environ.values():
+        assert value not in shown
+    assert settings.redacted_dict()["webhook_secret"] == "<set>"
+
+
+def test_the_alert_levels_are_the_engine_severities() -> None:
+    assert [level.value for level in AlertLevel] == [severity.value for severity in Severity]
 
 
 def test_redacted_dict_is_plain_data_and_marks_absent_secrets(tmp_path: Path) -> None:

@@ -414,6 +414,52 @@ CASES: list[tuple[str, str, Mapping[str, str], list[str]]] = [
         ["hedging.symbols.TSLA.limit_cros_bps: unknown key (did you mean hedging.symbols.TSLA.limit_cross_bps?)"],
     ),
     (
+        "telegram without its bot token",
+        MINIMAL + "[alerts.telegram]\nchat_id = -100123\n",
+        {},
+        [
+            "ARBTUI_TELEGRAM_BOT_TOKEN: missing; alerts.telegram.chat_id is set, and Telegram needs the bot's"
+            " token in the environment"
+        ],
+    ),
+    (
+        "alert sink secrets in the file",
+        MINIMAL
+        + '[alerts.webhook]\nurl = "https://hooks.example/x"\nsecret = "s"\n'
+        + '[alerts.telegram]\nchat_id = "@ops"\ntoken = "t"\n',
+        {"ARBTUI_TELEGRAM_BOT_TOKEN": "123:abc"},
+        [
+            "alerts.webhook.secret: secrets are never read from the config file; remove it and set "
+            "ARBTUI_WEBHOOK_SECRET in the environment",
+            "alerts.telegram.token: secrets are never read from the config file; remove it and set "
+            "ARBTUI_TELEGRAM_BOT_TOKEN in the environment",
+        ],
+    ),
+    (
+        "a bot token set as a key of the table",
+        MINIMAL,
+        {"ARBTUI_ALERTS__TELEGRAM__BOT_TOKEN": "123:abc"},
+        ["ARBTUI_ALERTS__TELEGRAM__BOT_TOKEN: secrets are read from ARBTUI_TELEGRAM_BOT_TOKEN only"],
+    ),
+    (
+        "unknown minimum severity",
+        MINIMAL + '[alerts.webhook]\nmin_severity = "loud"\n',
+        {},
+        ["alerts.webhook.min_severity: must be one of 'info', 'warning' or 'critical', got 'loud'"],
+    ),
+    (
+        "webhook url without a scheme",
+        MINIMAL + '[alerts.webhook]\nurl = "hooks.example/x"\n',
+        {},
+        ["alerts.webhook.url: not a http:// or https:// URL: 'hooks.example/x'"],
+    ),
+    (
+        "zero alert queue",
+        MINIMAL + "[alerts]\nqueue_size = 0\n",
+        {},
+        ["alerts.queue_size: must be greater than 0, got 0"],
+    ),
+    (
         "several problems at once",
         chain(owner='"0x12"', http_url='"http://127.0.0.1:8545"')
         + '[brokr]\nx = 1\n[broker]\nkind = "alpaca"\nthreshold = "dollars"\n[api]\nlisten = "0.0.0.0:80"\n'
