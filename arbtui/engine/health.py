@@ -78,7 +78,16 @@ class HealthOptions:
 class Health:
     """Owns the engine's :class:`Metrics` and :class:`Alerts`; listens on the bus."""
 
-    def __init__(self, bus: Bus, store: EventStore, broker: Broker, clock: Clock, options: HealthOptions) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        store: EventStore,
+        broker: Broker,
+        clock: Clock,
+        options: HealthOptions,
+        *,
+        watches_chain: bool,
+    ) -> None:
         self._bus = bus
         self._store = store
         self._broker = broker
@@ -86,8 +95,8 @@ class Health:
         self.options = options
         self.metrics = Metrics()
         self.alerts = Alerts(self._announce, repeat_every=options.alert_repeat_s, clock=clock.monotonic)
-        self.watches_chain = False
-        """Set when the engine runs an intake: only then is there a chain check."""
+        self.watches_chain = watches_chain
+        """The engine runs an intake: only then is there a chain check."""
         self.chain_live = False
         self.last_chain_progress = clock.monotonic()
         self.chain_head: int | None = None

@@ -127,7 +127,9 @@ class Engine:
         self.options = options = options or EngineOptions()
         self.clock = ledger.clock
         self.bus = bus or Bus()
-        self.health = Health(self.bus, self.store, broker, self.clock, options.health())
+        self.health = Health(
+            self.bus, self.store, broker, self.clock, options.health(), watches_chain=intake is not None
+        )
         self.metrics = self.health.metrics
         self.alerts = self.health.alerts
         self.delivery = AlertDelivery(self.bus, alert_sinks, options.alert_delivery, self.metrics, self.clock)
@@ -152,7 +154,6 @@ class Engine:
             check_position=self.check_position,
         )
         self._intake = None if intake is None else intake(self.health.observe_intake)
-        self.health.watches_chain = self._intake is not None
         self.state = LifecycleState.CREATED
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
