@@ -52,7 +52,8 @@ async def build_engine(
 
 def _build(settings: Settings, store: EventStore, clock: Clock, ids: Ids) -> Engine:
     broker = _broker(settings, store, clock)
-    ledger = Ledger(store, broker.kind, clock=clock, ids=ids)
+    threshold = Threshold(kind=ThresholdKind(settings.broker.threshold.value))
+    ledger = Ledger(store, broker.kind, clock=clock, ids=ids, threshold=threshold)
     options = EngineOptions(
         check_interval_s=settings.engine.check_interval_s,
         shutdown_timeout_s=settings.engine.shutdown_timeout_s,
@@ -62,7 +63,6 @@ def _build(settings: Settings, store: EventStore, clock: Clock, ids: Ids) -> Eng
         unhedged_alert_usd=float(settings.alerts.unhedged_usd),  # float-ok: an alert threshold
         unhedged_alert_after_s=settings.alerts.unhedged_for_s,
         alert_repeat_s=settings.alerts.repeat_every_s,
-        threshold=Threshold(kind=ThresholdKind(settings.broker.threshold.value)),
         executions=ExecutionOptions(
             poll_interval_s=settings.broker.poll_interval_s,
             max_failures_before_park=settings.engine.max_retries_before_park,

@@ -29,7 +29,6 @@ from arbtui.chain.signals import IntakeObserver
 from arbtui.domain import control, position
 from arbtui.domain.flows import position_changes
 from arbtui.domain.manual_hedge import ManualHedgeLimits
-from arbtui.domain.position import Threshold
 from arbtui.domain.pyth_feeds import KNOWN_FEEDS
 from arbtui.domain.values import Symbol
 from arbtui.engine.bus import Bus, Subscription
@@ -84,7 +83,6 @@ class EngineOptions:
     unhedged_alert_after_s: float = 300.0
     alert_repeat_s: float = 300.0
     """An alert with the same key repeats at most this often."""
-    threshold: Threshold = field(default_factory=Threshold)
     executions: ExecutionOptions = field(default_factory=ExecutionOptions)
     manual_limits: ManualHedgeLimits = field(default_factory=ManualHedgeLimits)
     """The largest manual hedge accepted (``[manual_hedge]``)."""
@@ -197,7 +195,6 @@ class Engine:
         self.state = LifecycleState.RUNNING
         self.delivery.start()
         self.store.listeners.append(self._on_commit)
-        self.ledger.threshold = self.options.threshold
         for symbol in await self.store.aggregate_ids(position.AGGREGATE):
             await self._align_threshold(Symbol(symbol))
         recovered = await self.ledger.open_executions()
@@ -309,7 +306,7 @@ class Engine:
         async def work(uow: UnitOfWork) -> None:
             pos = await uow.load(position.SPEC, symbol)
             events = position.decide(
-                pos, position.UpdateThreshold(threshold=self.options.threshold, at=self.clock.now())
+                pos, position.UpdateThreshold(threshold=self.ledger.threshold, at=self.clock.now())
             )
             uow.record(position_changes(pos, events))
 

@@ -43,12 +43,13 @@ class Ledger:
         *,
         clock: Clock | None = None,
         ids: Ids | None = None,
+        threshold: position.Threshold | None = None,
     ) -> None:
         self.store = store
         self.broker = broker
         self.clock: Clock = clock or SystemClock()
         self.ids: Ids = ids or RandomIds()
-        self.threshold = position.Threshold()
+        self.threshold = threshold or position.Threshold()
         """The hedging threshold a position is held to; a symbol seen for the first time adopts it
         (``ThresholdUpdated``, audited) before its first fill is acknowledged."""
         self._recorded_up_to: int | None = None
