@@ -56,6 +56,8 @@ class SkipReason(StrEnum):
     UNSUPPORTED_SYMBOL = "unsupported_symbol"
     BAD_DECIMALS = "bad_decimals"
     MISSING_AFTER_CLEAR = "missing_after_clear"
+    TOO_MANY_DECIMALS = "too_many_decimals"
+    """A V5/V6 Float amount finer than its token's ``decimals()``: not a whole number of base units."""
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -79,8 +81,12 @@ class OnChainFill(Frozen):
     block_number: int
     block_hash: str
     block_timestamp: datetime
-    source_event: Literal["TakeOrderV2", "ClearV2"]
+    source_event: Literal["TakeOrderV2", "ClearV2", "TakeOrderV3", "ClearV3"]
+    """The event the fill was read from (``V2`` events: IOrderBookV4; ``V3``: IOrderBookV5/IRaindexV6)."""
     order_hash: str | None = None
+    orderbook: str | None = None
+    """The orderbook contract that emitted the event (None in fills recorded before several books were
+    read: those came from the one configured orderbook)."""
 
 
 class SkippedFill(Frozen):
