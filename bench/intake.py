@@ -28,7 +28,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from arbtui.demo.anvil import AnvilNode
 from arbtui.demo.artifacts import load_artifacts
 from arbtui.demo.deploy import OUR_OWNER, TX_GAS, ChainDriver, deploy_all, order
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill
-from arbtui.domain.values import BlockRef, TradeId
+from arbtui.domain.values import BlockRef, OrderbookBackfill, TradeId
 from arbtui.store.ledger import Ledger
 
 # `python -m bench --quick` runs this module with these arguments (see bench/README.md).
@@ -185,8 +185,17 @@ class LeanSqliteLedger:
     async def enrich(self, trade_id: TradeId, enrichment: Enrich) -> bool | None:
         return None
 
-    async def bind_chain(self, chain_id: int, orderbooks: Sequence[str]) -> object:
-        return None  # one throwaway ledger per run: nothing to guard
+    async def bind_chain(
+        self, chain_id: int, orderbooks: Sequence[str], deployment_blocks: Mapping[str, int] | None = None
+    ) -> object:
+        return None  # one throwaway ledger per run: nothing to guard, no book added later
+
+    async def orderbook_backfills(self) -> list[OrderbookBackfill]:
+        return []
+
+    async def record_backfill(self, orderbook: str, fills: Sequence[OnChainFill], skipped: Sequence[SkippedFill],
+                              done_through: int) -> list[TradeId]:  # fmt: skip
+        raise NotImplementedError("no orderbook is added during the benchmark")
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM fills").fetchone()[0])
