@@ -304,9 +304,10 @@ class FillIntake:
                 subscription = asyncio.create_task(self._subscribe(self.config.ws_url, ready))
                 # subscribed before backfill starts: nothing between the two can be missed
                 await asyncio.wait_for(asyncio.shield(ready), self.config.subscribe_timeout)
+            self._backfills = await self.ledger.orderbook_backfills()
+            reader.held_back = {task.orderbook: task.through_block for task in self._backfills}
             self.observer(IntakeStatus(IntakeState.BACKFILLING))
             await self._catch_up(reader, backfill=True)
-            self._backfills = await self.ledger.orderbook_backfills()
             self.observer(IntakeStatus(IntakeState.LIVE))
             while not self._stopping:
                 # blocks recorded from notifications are read back as soon as intake is idle

@@ -179,6 +179,10 @@ class RangeReader:
         """(block hash, tx hash, log index) of logs recorded from notifications and not yet read back."""
         self.notified_blocks = 0
         """Blocks recorded straight from notifications (tests assert that the path really ran)."""
+        self.held_back: dict[str, int] = {}
+        """Orderbook → the last block of its pending history backfill: the ordinary reads and the re-scan
+        leave that book's logs up to there to the backfill (else the re-scan would take them for logs the
+        node failed to index, and alert)."""
 
     async def cursor(self) -> BlockRef | None:
         """The ledger's cursor: read once, then kept in memory (intake is its only writer)."""
@@ -557,9 +561,11 @@ class RangeReader:
             )
             return task
         logs = await self._with_timestamps([RawLog.from_rpc(item) for item in logs_answer])
-        fills, skips = await self._decode(logs)
+        fills, skips = await self._decode(logs, backfill=True)
         new_ids = await self.ledger.record_backfill(task.orderbook, fills, skips, end)
         done = replace(task, done_through=end)
+        if done.complete:
+            self.held_back.pop(task.orderbook, None)
         self._signal_skips(skips, first, end)
         self.observer(
             OrderbookBackfilled(
@@ -600,7 +606,12 @@ class RangeReader:
         await self._new_fills(fills, new_ids)
         return new_ids
 
-    async def _decode(self, logs: list[RawLog]) -> tuple[list[OnChainFill], list[SkippedFill]]:
+    async def _decode(
+        self, logs: list[RawLog], *, backfill: bool = False
+    ) -> tuple[list[OnChainFill], list[SkippedFill]]:
+        if self.held_back and not backfill:  # an added book's history is its backfill's alone
+            held = self.held_back
+            logs = [log for log in logs if log.block_number > held.get(log.address, -1)]
         sides, skips = extract_sides(logs, self.decode)
         facts = await self.tokens.facts(tokens_needed(sides)) if sides else {}
         fills: list[OnChainFill] = []
