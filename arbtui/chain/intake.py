@@ -223,7 +223,11 @@ class FillIntake:
         self._reader = reader
         if self.config.watch_unknown_topics:
             self._watch = TopicWatch(
-                client, self.config.decode.orderbooks, self.observer, max_blocks=self.config.rescan_blocks
+                client,
+                self.config.decode.orderbooks,
+                self.observer,
+                max_blocks=self.config.rescan_blocks,
+                floor=self.config.deployment_block,
             )
         # doubling and capped, without jitter: one bot restarting against its own node has no herd to spread
         restarts = Backoff(

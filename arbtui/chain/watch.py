@@ -12,8 +12,16 @@ Why this shape: the live path (subscription, range reads, bloom checks) keeps it
 ``ContextV2``/``Deposit``/``AddOrder`` traffic is fetched, decoded or bloom-matched per block there; the
 watch reads each block once, one request per interval at most (``max_blocks`` per request, catching up
 over several intervals after a long pause), and its failure never stops intake — the next interval
-tries again. At start it looks back ``max_blocks`` blocks, so a book that only ever emits unknown events
-is reported on the first interval. The alert names the condition; fills in such events are not hedged.
+tries again. Its answer holds every log of the books in those blocks (fills and their ``ContextV2``,
+deposits, orders): for a busy book about as much as the trailing re-scan reads, once per interval. At
+start it looks back ``max_blocks`` blocks (never below the earliest deployment block), so a book that only
+ever emits unknown events is reported on the first interval. The alert names the condition; fills in
+such events are not hedged.
+
+A cheaper variant was considered and left for later: the near-head headers intake already reads carry
+``logsBloom``; a block whose bloom holds a book's address while the topic-filtered answer has no log of
+that book is the only one that needs an address-only read. It costs nothing in steady state but misses an
+unknown event in a block that also holds a known one.
 """
 
 from __future__ import annotations
@@ -30,9 +38,17 @@ class TopicWatch:
     unknown (orderbook, topic0)."""
 
     def __init__(
-        self, client: JsonRpcClient, orderbooks: Sequence[str], observer: IntakeObserver, *, max_blocks: int = 64
+        self,
+        client: JsonRpcClient,
+        orderbooks: Sequence[str],
+        observer: IntakeObserver,
+        *,
+        max_blocks: int = 64,
+        floor: int = 0,
     ) -> None:
         self.client = client
+        self.floor = floor
+        """No block below this is read (the earliest deployment block: nothing of ours is older)."""
         self.orderbooks = tuple(book.lower() for book in orderbooks)
         self.observer = observer
         self.max_blocks = max(1, max_blocks)
