@@ -1,5 +1,8 @@
-"""The JSON ABIs shipped inside the package (byte-for-byte copies of ``shared/abi``), and what we derive
-from them: event topic hashes and the ABI type lists the decoder uses."""
+"""The JSON ABIs shipped inside the package (byte-for-byte copies of ``shared/abi``, plus
+``IRaindexV6.json``: the V5/V6 fill events and ``vaultBalance2``, as the stand-in
+``arbtui/demo/contracts/OrderBookV6StandIn.sol`` compiles them, struct names left out — the topic hashes
+are pinned to RAINDEX.md by the tests), and what we derive from them: event topic hashes and the ABI
+type lists the decoder uses."""
 
 from __future__ import annotations
 
@@ -12,6 +15,9 @@ from eth_utils.abi import event_abi_to_log_topic, get_abi_input_types, get_abi_o
 from eth_utils.crypto import keccak
 
 ORDERBOOK = "IOrderBookV4.json"
+RAINDEX_V6 = "IRaindexV6.json"
+"""The fill events of IOrderBookV5 / IRaindexV6 (V6 changed functions only: its fill events are V5's)
+and ``vaultBalance2``."""
 PYTH = "IPyth.json"
 ERC20 = "IERC20Metadata.json"
 

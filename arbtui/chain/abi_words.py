@@ -1,7 +1,8 @@
 """ABI decoding of event data, fast: the layouts the orderbook's events use, read word by word.
 
 ``eth_abi.decode`` walks a generic decoder tree over a byte stream — about 0.1 ms for one
-``TakeOrderV2``, a tenth of the fill→hedge latency budget. :func:`decode` compiles each type list once
+``TakeOrderV2`` (V4) or ``TakeOrderV3`` (V5/V6: Floats and vault ids as ``bytes32``, IOs of
+``(address, bytes32)``), a tenth of the fill→hedge latency budget. :func:`decode` compiles each type list once
 (cached) into a plan over the few ABI types these events use — ``address``, ``uintN``, ``bytesN``,
 ``bytes``, ``T[]`` and tuples — and reads the data with slices and ``int.from_bytes``.
 

@@ -25,6 +25,15 @@
 * Reorgs: each pass first checks that the cursor's block is still canonical; if not, the newest
   still-canonical checkpoint is the fork point and the ledger rewinds to it (``removed`` logs only
   trigger an earlier check — anvil never sends them).
+* Several orderbooks, any generation: every read and the subscription cover every configured book and
+  every known fill topic (the topic says which layout the data has). A book added to the configuration
+  of a ledger that has a cursor already is bound with its history backfill (its deployment block through
+  that cursor, recorded in the same transaction as the book: :mod:`arbtui.store.chain_binding`); the
+  passes read it above the cursor at once, and its history is read in ``chunk_blocks`` steps between
+  live passes (``RangeReader.backfill_step``, progress committed with each step's fills), so hedging
+  latency on the other books stays bounded by one step.
+* Unknown events: once per ``poll_interval``, after the pass, a :class:`~arbtui.chain.watch.TopicWatch`
+  reads the blocks verified since its last look by address only and alerts once per unknown topic0.
 * ``confirmations`` keeps the target that many blocks behind the head.
 * An empty answer is verified, never believed: blocks within ``rescan_blocks`` of the target are checked
   against their headers' blooms and, where a bloom may hold ours, their receipts; after each pass (at most
@@ -67,9 +76,10 @@ from arbtui.chain.signals import (
 )
 from arbtui.chain.tokens import TokenCache
 from arbtui.chain.verify import LogSelector
+from arbtui.chain.watch import TopicWatch
 from arbtui.clock import Backoff, Jitter, Sleep
 from arbtui.domain.onchain_trade import OnChainFill
-from arbtui.domain.values import BlockRef
+from arbtui.domain.values import BlockRef, OrderbookBackfill
 
 PREFLIGHT_TIMEOUT_S = 5.0
 """How long the start-up chain check waits for the node before leaving the check to intake's session."""
@@ -99,9 +109,15 @@ class IntakeConfig:
     http_url: str
     """JSON-RPC over HTTP: logs, headers, token reads, traces (always needed)."""
     decode: DecodeConfig
-    """Orderbook, our owner, USDC address, symbol markers."""
+    """Orderbooks, our owner, USDC address, symbol markers."""
     deployment_block: int
-    """Where to start when the ledger has no cursor yet."""
+    """Where to start when the ledger has no cursor yet (the earliest deployment block of the books)."""
+    book_deployment_blocks: tuple[tuple[str, int], ...] = ()
+    """(orderbook, its deployment block) per book: where the history backfill of a book added to a ledger
+    that already has a cursor starts; a book not listed starts at ``deployment_block``."""
+    watch_unknown_topics: bool = True
+    """Alert when a configured orderbook emits events of a topic no known generation has
+    (:mod:`arbtui.chain.watch`); one address-only ``eth_getLogs`` per ``poll_interval``, off the hot path."""
     ws_url: str | None = None
     """WebSocket endpoint for the log subscription; ``None`` = HTTP polling only."""
     confirmations: int = 0
@@ -164,7 +180,10 @@ class FillIntake:
         self._notified: list[dict[str, object]] = []
         self._notified_at = 0.0
         """``logs`` notifications not yet handled by the live shortcut."""
-        self._selector = LogSelector([config.decode.orderbook], INTAKE_TOPICS)
+        self._selector = LogSelector(config.decode.orderbooks, INTAKE_TOPICS)
+        self._backfills: list[OrderbookBackfill] = []
+        """History backfills of added books still to do (read from the ledger at each session start)."""
+        self._watch: TopicWatch | None = None
         self._rescan_due = 0.0
         """Loop time of the next trailing re-scan (one per ``poll_interval`` at most)."""
         self._heads_subscription: str | None = None
@@ -209,6 +228,14 @@ class FillIntake:
         )
         self._client = client
         self._reader = reader
+        if self.config.watch_unknown_topics:
+            self._watch = TopicWatch(
+                client,
+                self.config.decode.orderbooks,
+                self.observer,
+                max_blocks=self.config.rescan_blocks,
+                floor=self.config.deployment_block,
+            )
         restarts = restart_backoff(self.config, self._sleep)
         try:
             while not self._stopping:
@@ -249,8 +276,13 @@ class FillIntake:
             chain_id = int(answer, 16)
         except ValueError:
             raise RpcTransportError("eth_chainId", f"expected a hex quantity, got {answer!r:.80}") from None
-        await self.ledger.bind_chain(chain_id, (self.config.decode.orderbook,))
+        await self.ledger.bind_chain(chain_id, self.config.decode.orderbooks, self.deployment_blocks())
         return chain_id
+
+    def deployment_blocks(self) -> dict[str, int]:
+        """Each configured orderbook's deployment block (where an added book's history backfill starts)."""
+        listed = {address.lower(): block for address, block in self.config.book_deployment_blocks}
+        return {book: listed.get(book, self.config.deployment_block) for book in self.config.decode.orderbooks}
 
     async def prepare(self) -> None:
         """One chain per ledger, checked before the engine recovers anything: a ledger of another chain
@@ -280,6 +312,8 @@ class FillIntake:
                 subscription = asyncio.create_task(self._subscribe(self.config.ws_url, ready))
                 # subscribed before backfill starts: nothing between the two can be missed
                 await asyncio.wait_for(asyncio.shield(ready), self.config.subscribe_timeout)
+            self._backfills = await self.ledger.orderbook_backfills()
+            reader.held_back = {task.orderbook: task.through_block for task in self._backfills}
             self.observer(IntakeStatus(IntakeState.BACKFILLING))
             await self._catch_up(reader, backfill=True)
             self.observer(IntakeStatus(IntakeState.LIVE))
@@ -290,6 +324,9 @@ class FillIntake:
                     wait = HEAD_WAIT
                 elif reader.unverified_blocks:
                     wait = min(VERIFY_DELAY, wait)
+                if self._backfills and not self._notified:
+                    await self._backfill_step(reader)  # one step of an added book's history between passes
+                    wait = 0 if self._backfills else wait
                 if not self._wake.is_set():
                     # asyncio.timeout, not wait_for: no task per wake-up, so a notification is handled
                     # one event-loop turn sooner
@@ -337,12 +374,23 @@ class FillIntake:
                 return
 
     async def _rescan(self, reader: RangeReader) -> None:
-        """The trailing re-scan, at most once per ``poll_interval`` (after the pass: never ahead of a
-        new fill)."""
+        """The trailing re-scan and the unknown-topic watch, at most once per ``poll_interval`` (after the
+        pass: never ahead of a new fill)."""
         now = asyncio.get_running_loop().time()
         if now >= self._rescan_due:
             self._rescan_due = now + self.config.poll_interval
             await reader.rescan()
+            if self._watch is not None:
+                await self._watch.check(reader.verified_through)
+
+    async def _backfill_step(self, reader: RangeReader) -> None:
+        """One step of the first pending orderbook history backfill; drops it from the list when done."""
+        task = self._backfills[0]
+        done = await reader.backfill_step(task)
+        if done.complete:
+            self._backfills.pop(0)
+        else:
+            self._backfills[0] = done
 
     async def _record_notified(self, reader: RangeReader) -> bool:
         """The live shortcut: record notified blocks, oldest first, while each one can be (see
@@ -384,7 +432,7 @@ class FillIntake:
             "jsonrpc": "2.0",
             "id": 1,
             "method": "eth_subscribe",
-            "params": ["logs", {"address": self.config.decode.orderbook, "topics": [list(INTAKE_TOPICS)]}],
+            "params": ["logs", {"address": list(self.config.decode.orderbooks), "topics": [list(INTAKE_TOPICS)]}],
         }
         heads_request = {"jsonrpc": "2.0", "id": 2, "method": "eth_subscribe", "params": ["newHeads"]}
         try:

@@ -52,6 +52,7 @@ from arbtui.chain.signals import (
     IntakeAlert,
     IntakeAlertCleared,
     IntakeObserver,
+    OrderbookBackfilled,
     RangeRecorded,
     ReceiptsRead,
     ReorgHandled,
@@ -60,7 +61,7 @@ from arbtui.chain.tokens import TokenCache
 from arbtui.chain.verify import Header, LogSelector, ReceiptReader, linked
 from arbtui.chain.wrapped import Unwrapper
 from arbtui.domain.onchain_trade import OnChainFill, SkippedFill
-from arbtui.domain.values import BlockRef, TradeId
+from arbtui.domain.values import BlockRef, OrderbookBackfill, TradeId
 
 MAX_UNVERIFIED = 32
 """Blocks recorded from notifications and not yet read back, at most (and ranges re-read at start)."""
@@ -162,7 +163,7 @@ class RangeReader:
         self.endpoint = endpoint
         """The node's name for alerts (scheme, host and port: never a path that may hold an API key)."""
         self.on_new_fills = on_new_fills
-        self.selector = LogSelector([decode.orderbook], INTAKE_TOPICS)
+        self.selector = LogSelector(decode.orderbooks, INTAKE_TOPICS)
         self.receipts = ReceiptReader(client, self.selector)
         self.unwrapper = Unwrapper(client, tokens, decode.markers)
         """ERC-4626 wrappers' fills → underlying shares (:mod:`arbtui.chain.wrapped`)."""
@@ -181,6 +182,10 @@ class RangeReader:
         """(block hash, tx hash, log index) of logs recorded from notifications and not yet read back."""
         self.notified_blocks = 0
         """Blocks recorded straight from notifications (tests assert that the path really ran)."""
+        self.held_back: dict[str, int] = {}
+        """Orderbook → the last block of its pending history backfill: the ordinary reads and the re-scan
+        leave that book's logs up to there to the backfill (else the re-scan would take them for logs the
+        node failed to index, and alert)."""
 
     async def cursor(self) -> BlockRef | None:
         """The ledger's cursor: read once, then kept in memory (intake is its only writer)."""
@@ -198,6 +203,11 @@ class RangeReader:
     def unverified_blocks(self) -> int:
         """Blocks recorded from notifications (or, after a start, recorded at all) not yet read back."""
         return len(self._recorded)
+
+    @property
+    def verified_through(self) -> int | None:
+        """The end of the last range read back with ``eth_getLogs`` (None before the first)."""
+        return self._verified.number if self._verified is not None else None
 
     @property
     def recorded_cursor(self) -> BlockRef | None:
@@ -458,9 +468,11 @@ class RangeReader:
             self._inconsistent([log for log in again if (log.tx_hash, log.log_index) in found], "re-read")
         return len(new_ids)
 
-    def _log_filter(self, first: int, end: int) -> dict[str, object]:
+    def _log_filter(self, first: int, end: int, books: Sequence[str] | None = None) -> dict[str, object]:
+        """Fill events of every generation, from every configured orderbook (or ``books``), in one filter."""
+        addresses = list(books if books is not None else self.decode.orderbooks)
         return {
-            "address": self.decode.orderbook,
+            "address": addresses[0] if len(addresses) == 1 else addresses,
             "topics": [list(INTAKE_TOPICS)],
             "fromBlock": hex(first),
             "toBlock": hex(end),
@@ -510,7 +522,7 @@ class RangeReader:
             log.block_hash == head.ref.hash
             and log.block_number == head.ref.number
             and log.block_timestamp is not None
-            and log.address == self.decode.orderbook
+            and log.address in self.decode.orderbooks
             and not log.removed
             for log in logs
         ) or not clears_complete(logs):
@@ -521,6 +533,65 @@ class RangeReader:
         self._notified_keys.update(_key(log) for log in logs)
         self.notified_blocks += 1
         return True
+
+    async def backfill_step(self, task: OrderbookBackfill) -> OrderbookBackfill:
+        """Record the next chunk of an added orderbook's history (its logs only, ``chunk_blocks`` blocks at
+        most, never past ``task.through_block``): fills, skips and the book's progress in one ledger
+        transaction. Returns the task as it now stands (unchanged when the node could not answer yet).
+
+        No reorg handling of its own: the range lies at or below the chain cursor the book joined at, and
+        a reorg that reaches it reaches the cursor too — the ordinary pass then rewinds (retracting every
+        trade above the fork, backfilled ones included) and reads the blocks again with every book."""
+        first = task.next_block
+        end = min(task.through_block, first + self.chunk_blocks - 1)
+        logs_answer, header = await self.client.batch(
+            [("eth_getLogs", [self._log_filter(first, end, (task.orderbook,))]),
+             ("eth_getBlockByNumber", [hex(end), False])]
+        )  # fmt: skip
+        if isinstance(logs_answer, RpcResponseError):
+            span = end - first + 1
+            if span == 1:
+                raise RpcTransportError("eth_getLogs", f"{task.orderbook} block {first}: {logs_answer}")
+            self.chunk_blocks = max(1, span // 2)
+            return task
+        if _block_ref(header) is None or not isinstance(logs_answer, list):
+            self.observer(
+                IntakeAlert(
+                    AlertKind.NODE_BEHIND,
+                    f"node does not answer block {end} for the backfill of {task.orderbook}: retrying later",
+                    {"first": first, "end": end, "orderbook": task.orderbook},
+                )
+            )
+            return task
+        logs = await self._with_timestamps([RawLog.from_rpc(item) for item in logs_answer])
+        fills, skips = await self._decode(logs, backfill=True)
+        new_ids = await self.ledger.record_backfill(task.orderbook, fills, skips, end)
+        done = replace(task, done_through=end)
+        if done.complete:
+            self.held_back.pop(task.orderbook, None)
+        self._signal_skips(skips, first, end)
+        self.observer(
+            OrderbookBackfilled(
+                task.orderbook, first, end, task.first_block, task.through_block, tuple(new_ids), tuple(skips)
+            )
+        )
+        await self._new_fills(fills, new_ids)
+        return done
+
+    def _signal_skips(self, skips: list[SkippedFill], first: int, last: int) -> None:
+        if skips:
+            self.observer(
+                IntakeAlert(
+                    AlertKind.FILL_SKIPPED,
+                    f"{len(skips)} fill(s) of our orders could not be decoded in blocks {first}..{last}",
+                    {"skipped": [f"{s.trade_id} {s.reason}: {s.detail}" for s in skips]},
+                )
+            )
+
+    async def _new_fills(self, fills: list[OnChainFill], new_ids: list[TradeId]) -> None:
+        if new_ids and self.on_new_fills is not None:
+            wanted = set(new_ids)
+            await self.on_new_fills([fill for fill in fills if fill.trade_id in wanted])
 
     async def _write(
         self, fills: list[OnChainFill], skips: list[SkippedFill], end: BlockRef, first: int, last: int
@@ -533,21 +604,17 @@ class RangeReader:
         except BaseException:
             self.forget_cursor()
             raise
-        if skips:
-            self.observer(
-                IntakeAlert(
-                    AlertKind.FILL_SKIPPED,
-                    f"{len(skips)} fill(s) of our orders could not be decoded in blocks {first}..{last}",
-                    {"skipped": [f"{s.trade_id} {s.reason}: {s.detail}" for s in skips]},
-                )
-            )
+        self._signal_skips(skips, first, last)
         self.observer(RangeRecorded(first, end, tuple(new_ids), tuple(skips)))
-        if new_ids and self.on_new_fills is not None:
-            wanted = set(new_ids)
-            await self.on_new_fills([fill for fill in fills if fill.trade_id in wanted])
+        await self._new_fills(fills, new_ids)
         return new_ids
 
-    async def _decode(self, logs: list[RawLog]) -> tuple[list[OnChainFill], list[SkippedFill]]:
+    async def _decode(
+        self, logs: list[RawLog], *, backfill: bool = False
+    ) -> tuple[list[OnChainFill], list[SkippedFill]]:
+        if self.held_back and not backfill:  # an added book's history is its backfill's alone
+            held = self.held_back
+            logs = [log for log in logs if log.block_number > held.get(log.address, -1)]
         sides, skips = extract_sides(logs, self.decode)
         facts = await self.tokens.facts(tokens_needed(sides)) if sides else {}
         fills: list[OnChainFill] = []

@@ -36,6 +36,9 @@ class AlertKind(StrEnum):
     FILL_SKIPPED = "fill_skipped"
     RANGE_TOO_LARGE = "range_too_large"
     ENRICHMENT_FAILED = "enrichment_failed"
+    UNKNOWN_TOPIC = "unknown_topic"
+    """A configured orderbook emitted a log whose topic0 no generation this build reads has (a newer
+    interface version?): its fills would go unseen. Context: ``orderbook``, ``topic``, ``block``, ``tx``."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,24 @@ class RangeRecorded:
     end: BlockRef
     new_fills: tuple[TradeId, ...]
     skipped: tuple[SkippedFill, ...]
+
+
+@dataclass(frozen=True)
+class OrderbookBackfilled:
+    """The history backfill of an added orderbook recorded blocks ``first..done_through`` of
+    ``first_block..through_block`` (one transaction); ``new_fills`` were not there before."""
+
+    orderbook: str
+    first: int
+    done_through: int
+    first_block: int
+    through_block: int
+    new_fills: tuple[TradeId, ...]
+    skipped: tuple[SkippedFill, ...]
+
+    @property
+    def complete(self) -> bool:
+        return self.done_through >= self.through_block
 
 
 @dataclass(frozen=True)
@@ -120,6 +141,7 @@ IntakeSignal = (
     | HeadSeen
     | BackfillProgress
     | RangeRecorded
+    | OrderbookBackfilled
     | ReceiptsRead
     | ReorgHandled
     | FillEnriched

@@ -53,6 +53,8 @@ def rule_problems(data: Mapping[str, Any], origins: Origins) -> list[str]:
             " chain.ws_url only adds the live subscription)"
         )
     problems += _lag_rule(_table(data, "chain"), origins)
+    if isinstance(data.get("chain"), Mapping):  # a missing [chain] is reported as such
+        problems += _orderbooks_rule(_table(data, "chain"), origins)
     broker = _table(data, "broker")
     kind = _text(broker.get("kind", BrokerKind.DRY_RUN))
     problems += _hedging_rules(_table(data, "hedging"), kind, origins)
@@ -152,6 +154,26 @@ def _number(value: object) -> Decimal | None:
     except InvalidOperation:
         return None
     return number if number.is_finite() else None
+
+
+def _orderbooks_rule(chain: Mapping[str, Any], origins: Origins) -> list[str]:
+    """At least one orderbook (``chain.orderbook`` or ``[[chain.orderbooks]]``), none listed twice."""
+    books = chain.get("orderbooks") or ()
+    if chain.get("orderbook") in (None, "") and not books:
+        return [
+            f"{origins.name(('chain', 'orderbook'))}: missing (required; or list the books as"
+            " [[chain.orderbooks]] with address and deployment_block)"
+        ]
+    addresses = [chain.get("orderbook")] if chain.get("orderbook") else []
+    if isinstance(books, list | tuple):
+        addresses += [book.get("address") for book in books if isinstance(book, Mapping)]
+    seen: set[str] = set()
+    for address in addresses:
+        if isinstance(address, str) and address.lower() in seen:
+            return [f"chain.orderbooks: {address} is configured twice (each orderbook once)"]
+        if isinstance(address, str):
+            seen.add(address.lower())
+    return []
 
 
 def _integer(value: object) -> int | None:

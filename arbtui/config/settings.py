@@ -45,16 +45,28 @@ class _Table(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
+class OrderbookSettings(_Table):
+    """``[[chain.orderbooks]]``: one orderbook whose fills we hedge — any generation (V4 ``TakeOrderV2``/
+    ``ClearV2``, V5/V6 ``TakeOrderV3``/``ClearV3``): the events say which, there is no version key."""
+
+    address: Address
+    """The orderbook contract."""
+    deployment_block: int = Field(default=0, ge=0)
+    """Its deployment block: where a fresh ledger starts reading it, and where its history backfill starts
+    when it is added to a ledger that has been running on other books."""
+
+
 class ChainSettings(_Table):
-    """``[chain]``: the node, the orderbook and whose orders are ours."""
+    """``[chain]``: the node, the orderbooks and whose orders are ours."""
 
     ws_url: WsUrl | None = None
     """WebSocket JSON-RPC endpoint for the log subscription (optional: a latency shortcut only — the
     poller over ``http_url`` reconciles from the cursor either way)."""
     http_url: HttpUrl | None = None
     """HTTP JSON-RPC endpoint (required): logs, block headers, token reads and Pyth traces."""
-    orderbook: Address
-    """The Raindex OrderBook contract whose fills we hedge."""
+    orderbook: Address | None = None
+    """The Raindex orderbook whose fills we hedge (one book; for several, or beside it, list them in
+    ``[[chain.orderbooks]]``). Any generation: V4, V5 and V6 events are all read."""
     owner: Address
     """Our order owner: only fills of orders owned by this address are ours."""
     usdc: Address
@@ -62,7 +74,11 @@ class ChainSettings(_Table):
     pyth: Address | None = None
     """The Pyth contract, for price enrichment from transaction traces; unset = no enrichment."""
     deployment_block: int = Field(default=0, ge=0)
-    """First block to scan when the ledger has no cursor yet (the orderbook's deployment block)."""
+    """``chain.orderbook``'s deployment block: first block to scan when the ledger has no cursor yet."""
+    orderbooks: tuple[OrderbookSettings, ...] = ()
+    """More orderbooks (``[[chain.orderbooks]]`` with ``address`` and ``deployment_block``), read beside
+    ``chain.orderbook``; fills of every book go into the same positions. A book added later is read from
+    its own deployment block once (history backfill), then live with the others."""
     confirmations: int = Field(default=0, ge=0)
     """Ingest only blocks at least this many below the head (0 = the head itself). Costs that many
     blocks of hedging latency (Base: ~2 s each); protects against reorgs shallower than it (deeper ones
@@ -80,6 +96,17 @@ class ChainSettings(_Table):
     """Readiness bound: not ready while the recorded cursor is more than this many blocks behind."""
     stale_after_s: PositiveSeconds = 120.0
     """Readiness bound: the chain is stale when no new block was recorded for this long."""
+
+    @property
+    def books(self) -> tuple[OrderbookSettings, ...]:
+        """Every configured orderbook: ``chain.orderbook`` (with ``chain.deployment_block``) first, then
+        ``[[chain.orderbooks]]`` (the settings rules refuse none at all, and duplicates)."""
+        single = (
+            ()
+            if self.orderbook is None
+            else (OrderbookSettings(address=self.orderbook, deployment_block=self.deployment_block),)
+        )
+        return (*single, *self.orderbooks)  # fmt: skip
 
 
 class PythSettings(_Table):

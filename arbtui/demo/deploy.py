@@ -28,6 +28,9 @@ TX_GAS = 25_000_000
 
 IOTuple = tuple[str, int, int]
 OrderTuple = tuple[str, tuple[str, str, bytes], list[IOTuple], list[IOTuple], bytes]
+IOV2Tuple = tuple[str, bytes]
+OrderV4Tuple = tuple[str, tuple[str, str, bytes], list[IOV2Tuple], list[IOV2Tuple], bytes]
+"""An ``OrderV4`` (V5/V6): IOs are (token, bytes32 vault id), no decimals."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class Deployment:
     usdc: ChecksumAddress
     tokens: dict[str, ChecksumAddress]
     """By name: tAAPL, AAPL0x, NVDAs1, tMSFT, fakeUSDC, reverting, absurd, garbage, plainAAPL, tesla."""
+    orderbook_v6: ChecksumAddress
+    """The V5/V6 orderbook stand-in (``OrderBookV6StandIn``: Float amounts, ``vaultBalance2``)."""
 
 
 def order(
@@ -71,6 +76,20 @@ def order(
     )
 
 
+def order_v6(owner: str, inputs: Sequence[str], outputs: Sequence[str], nonce: int = 1, vault_id: int = 7
+             ) -> OrderV4Tuple:  # fmt: skip
+    """An ``OrderV4`` tuple (V5/V6): inputs/outputs are token addresses; vault id 0 = vaultless."""
+    evaluable = ("0x" + "11" * 20, "0x" + "22" * 20, b"\x01\x02")
+    vault = vault_id.to_bytes(32, "big")
+    return (
+        owner,
+        (Web3.to_checksum_address(evaluable[0]), Web3.to_checksum_address(evaluable[1]), evaluable[2]),
+        [(token, vault) for token in inputs],
+        [(token, vault) for token in outputs],
+        nonce.to_bytes(32, "big"),
+    )
+
+
 class ChainDriver:
     """Sends the transactions a test needs. Thread-safe: one request at a time."""
 
@@ -80,6 +99,7 @@ class ChainDriver:
         self.sender: ChecksumAddress = self.w3.eth.accounts[0]
         self._lock = threading.Lock()
         self.orderbook = self._at("OrderBookStandIn", deployment.orderbook, artifacts)
+        self.orderbook_v6 = self._at("OrderBookV6StandIn", deployment.orderbook_v6, artifacts)
         self.bytes32_emitter = self._at("TakeOrderBytes32Emitter", deployment.bytes32_emitter, artifacts)
         self.pyth = self._at("MockPyth", deployment.pyth, artifacts)
 
@@ -144,6 +164,54 @@ class ChainDriver:
 
     def raw_log(self, topics: Sequence[str], data: bytes) -> Sent:
         return self._send(self.orderbook.functions.rawLog([HexBytes(t) for t in topics], data))
+
+    # --- the V5/V6 orderbook (Float amounts: bytes32 each, made by the caller) -------------------------
+    def take_v6(
+        self,
+        takes: Sequence[tuple[OrderV4Tuple, int, int, bytes, bytes]],
+        *,
+        pyth_feeds: Sequence[str] = (),
+        max_age: int = 10**9,
+    ) -> Sent:
+        """One transaction of ``TakeOrderV3`` events: (order, inputIOIndex, outputIOIndex, input Float,
+        output Float), input/output from the taker's side as the event carries them."""
+        configs: list[tuple[object, ...]] = [(o, i, j, []) for o, i, j, _, _ in takes]
+        feeds = [HexBytes(f) for f in pyth_feeds]
+        return self._send(
+            self.orderbook_v6.functions.takeOrders(
+                configs, [t[3] for t in takes], [t[4] for t in takes], feeds, max_age
+            )
+        )
+
+    def take_v6_repeated(self, taken: OrderV4Tuple, amount_in: bytes, amount_out: bytes, count: int) -> Sent:
+        config: tuple[object, ...] = (taken, 0, 0, [])
+        return self._send(self.orderbook_v6.functions.takeOrderRepeated(config, amount_in, amount_out, count))
+
+    def clear_v6(
+        self,
+        alice: OrderV4Tuple,
+        bob: OrderV4Tuple,
+        io_indexes: tuple[int, int, int, int],
+        change: tuple[bytes, bytes, bytes, bytes],
+        *,
+        emit_after_clear: bool = True,
+        pyth_feeds: Sequence[str] = (),
+    ) -> Sent:
+        """ClearV3 (+ AfterClearV2). ``change`` = Floats (aliceOutput, bobOutput, aliceInput, bobInput)."""
+        clear_config = (*io_indexes, b"\x00" * 32, b"\x00" * 32)
+        feeds = [HexBytes(f) for f in pyth_feeds]
+        return self._send(
+            self.orderbook_v6.functions.clear(alice, bob, clear_config, change, emit_after_clear, feeds, 10**9)
+        )
+
+    def raw_log_v6(self, topics: Sequence[str], data: bytes) -> Sent:
+        return self._send(self.orderbook_v6.functions.rawLog([HexBytes(t) for t in topics], data))
+
+    def set_vault_balance2(self, owner: str, token: str, vault_id: int, balance: bytes) -> Sent:
+        """Set a V6 vault's Float balance (what ``vaultBalance2`` then answers)."""
+        return self._send(
+            self.orderbook_v6.functions.setVaultBalance2(owner, token, vault_id.to_bytes(32, "big"), balance)
+        )
 
     # --- pyth -----------------------------------------------------------------------------------
     def push_price(self, feed_id: str, price: int, conf: int, expo: int) -> int:
@@ -222,6 +290,7 @@ def deploy_demo(http_url: str, artifacts: dict[str, Artifact], tokens: Sequence[
         pyth_proxy=deploy("DelegatingProxy", pyth),
         usdc=usdc,
         tokens=deployed,
+        orderbook_v6=deploy("OrderBookV6StandIn", pyth),
     )
 
 
@@ -244,11 +313,16 @@ def deploy_all(http_url: str, artifacts: dict[str, Artifact]) -> Deployment:
         "ambiguous": deploy("TestToken", "Two markers", "tAAPL0x", 18),
     }
     usdc = deploy("TestToken", "USD Coin", "USDC", 6)
+    orderbook = deploy("OrderBookStandIn", pyth)
+    bytes32_emitter = deploy("TakeOrderBytes32Emitter")
+    # deployed last, so every address above stays what it was before the V6 stand-in existed
+    tokens["tBRK"] = deploy("TestToken", "Two decimals", "tBRK", 2)
     return Deployment(
-        orderbook=deploy("OrderBookStandIn", pyth),
-        bytes32_emitter=deploy("TakeOrderBytes32Emitter"),
+        orderbook=orderbook,
+        bytes32_emitter=bytes32_emitter,
         pyth=pyth,
         pyth_proxy=pyth_proxy,
         usdc=usdc,
         tokens=tokens,
+        orderbook_v6=deploy("OrderBookV6StandIn", pyth),
     )

@@ -82,6 +82,8 @@ class SkipReason(StrEnum):
     block: never hedged on a guessed 1:1 rate."""
     WRAPPER_MISMATCH = "wrapper_mismatch"
     """The wrapper's ticker and its underlying token's ticker differ."""
+    TOO_MANY_DECIMALS = "too_many_decimals"
+    """A V5/V6 Float amount finer than its token's ``decimals()``: not a whole number of base units."""
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -122,11 +124,15 @@ class OnChainFill(Frozen):
     block_number: int
     block_hash: str
     block_timestamp: datetime
-    source_event: Literal["TakeOrderV2", "ClearV2"]
+    source_event: Literal["TakeOrderV2", "ClearV2", "TakeOrderV3", "ClearV3"]
+    """The event the fill was read from (``V2`` events: IOrderBookV4; ``V3``: IOrderBookV5/IRaindexV6)."""
     order_hash: str | None = None
     unwrapped: Unwrapped | None = Field(default=None, exclude_if=_unset)
     """Set when the token is an ERC-4626 wrapper (see :class:`Unwrapped`). Left out of the payload when
     ``None``: fills of plain tokens keep their bytes, and events stored before it existed still decode."""
+    orderbook: str | None = Field(default=None, exclude_if=_unset)
+    """The orderbook contract that emitted the event (None in fills recorded before several books were
+    read: those came from the one configured orderbook). Left out of the payload when ``None``."""
 
 
 class SkippedFill(Frozen):

@@ -26,6 +26,10 @@ class FloatAmountError(ValueError):
     """A Float that cannot be an amount in a token's base units (too fine for its decimals, or absurd)."""
 
 
+class FloatTooFine(FloatAmountError):
+    """A Float with more decimals than the token has: not a whole number of its base units."""
+
+
 def _signed(raw: int, bits: int) -> int:
     return raw - (1 << bits) if raw >> (bits - 1) else raw
 
@@ -77,8 +81,9 @@ class RainFloat:
     def to_base_units(self, decimals: int) -> int:
         """``value × 10^decimals`` as an exact integer (a token amount in base units).
 
-        Raises :class:`FloatAmountError` when the value has more decimals than the token (it is not a
-        whole number of base units: never rounded) or when the result would exceed a uint256's digits.
+        Raises :class:`FloatTooFine` (a :class:`FloatAmountError`) when the value has more decimals than
+        the token (it is not a whole number of base units: never rounded), :class:`FloatAmountError` when
+        the result would exceed a uint256's digits.
         Cheap for any exponent (no ``10**(2**31)`` is ever built)."""
         if decimals < 0:
             raise ValueError(f"decimals must be >= 0, got {decimals}")
@@ -93,7 +98,7 @@ class RainFloat:
         digits = str(abs(coefficient))
         trailing_zeros = len(digits) - len(digits.rstrip("0"))
         if -shift > trailing_zeros:
-            raise FloatAmountError(f"{self} has more decimals than the token's {decimals}")
+            raise FloatTooFine(f"{self} has more decimals than the token's {decimals}")
         return int(coefficient // 10**-shift)  # exact: the divisor divides the coefficient
 
     def __str__(self) -> str:

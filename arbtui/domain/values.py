@@ -480,3 +480,23 @@ class BlockRef:
             raise ValueError(f"block number must be a non-negative integer, got {self.number!r}")
         if not isinstance(self.hash, str) or not _BLOCK_HASH.fullmatch(self.hash):
             raise ValueError(f"block hash must be lower-case 0x + 64 hex, got {self.hash!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderbookBackfill:
+    """The history of an orderbook added to a ledger that already had a chain cursor: blocks
+    ``first_block..through_block`` of that book are read by their own backfill (blocks above
+    ``through_block`` by the ordinary passes); ``done_through`` is how far it has been recorded."""
+
+    orderbook: str
+    first_block: int
+    through_block: int
+    done_through: int
+
+    @property
+    def complete(self) -> bool:
+        return self.done_through >= self.through_block
+
+    @property
+    def next_block(self) -> int:
+        return max(self.first_block, self.done_through + 1)

@@ -117,12 +117,17 @@ def alert_sinks(settings: Settings) -> list[AlertSink]:
 
 
 def intake_config(settings: Settings) -> IntakeConfig:
+    """Intake as the settings say: every configured orderbook (``chain.orderbook`` and
+    ``[[chain.orderbooks]]``) read together; a fresh ledger starts at the earliest deployment block, a book
+    added later is backfilled from its own."""
     chain = settings.chain
     assert chain.http_url is not None  # required by the settings rules
+    books = chain.books
+    assert books, "the settings rules require at least one orderbook"
     return IntakeConfig(
         http_url=chain.http_url,
         decode=DecodeConfig(
-            orderbook=chain.orderbook,
+            orderbooks=tuple(book.address for book in books),
             owner=chain.owner,
             usdc=chain.usdc,
             markers=SymbolMarkers(
@@ -131,7 +136,8 @@ def intake_config(settings: Settings) -> IntakeConfig:
                 wrapped_prefixes=tuple(settings.tokens.markers.wrapped_prefixes),
             ),
         ),
-        deployment_block=chain.deployment_block,
+        deployment_block=min(book.deployment_block for book in books),
+        book_deployment_blocks=tuple((book.address, book.deployment_block) for book in books),
         ws_url=chain.ws_url,
         confirmations=chain.confirmations,
         rescan_blocks=chain.rescan_blocks,

@@ -33,6 +33,7 @@ from arbtui.chain.signals import (
     IntakeSignal,
     IntakeState,
     IntakeStatus,
+    OrderbookBackfilled,
     RangeRecorded,
     ReceiptsRead,
     ReorgHandled,
@@ -167,6 +168,17 @@ class Health:
                 self._progress(live=self.chain_live)
                 self.recorded_through = end.number
                 self.metrics.chain_head.set(end.number)
+            case OrderbookBackfilled():
+                logger.info(
+                    "orderbook {} history backfill: blocks {}..{} of {}..{} recorded, {} new fills{}",
+                    signal.orderbook,
+                    signal.first,
+                    signal.done_through,
+                    signal.first_block,
+                    signal.through_block,
+                    len(signal.new_fills),
+                    " (complete)" if signal.complete else "",
+                )
             case BackfillProgress():
                 logger.info(
                     "backfill {:.0%}: blocks {}..{} of {}, {} fills",
@@ -188,6 +200,17 @@ class Health:
                 )
             case ReceiptsRead(blocks=blocks):
                 self.metrics.receipt_reads.inc(len(blocks))
+            case IntakeAlert(kind=AlertKind.UNKNOWN_TOPIC, message=text, context=context):
+                # one alert per (orderbook, topic): a second unknown event must not hide behind the first
+                self.alerts.raise_(
+                    Alert(
+                        f"intake:{AlertKind.UNKNOWN_TOPIC.value}:{context.get('orderbook')}:{context.get('topic')}",
+                        Severity.CRITICAL,
+                        text,
+                        action="check the orderbook's interface version: fills in events this build cannot"
+                        " read are NOT hedged; upgrade arbtui or remove the book from [chain]",
+                    )
+                )
             case IntakeAlert(kind=kind, message=text, context=context):
                 if kind is AlertKind.INCONSISTENT_LOGS:
                     found_by = str(context.get("found_by", ""))

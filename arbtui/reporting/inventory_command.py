@@ -130,7 +130,8 @@ async def _assessed(
     client = JsonRpcClient(str(chain.http_url))
     try:
         holdings = await read_inventory(
-            client=client, orderbook=chain.orderbook, owner=chain.owner, vaults=vaults, broker=broker,
+            # the first configured book (vaults of several books, and V6's vaultBalance2: issue 13 item 5)
+            client=client, orderbook=chain.books[0].address, owner=chain.owner, vaults=vaults, broker=broker,
             unhedged=unhedged,
         )  # fmt: skip
     finally:

@@ -21,7 +21,7 @@ import asyncio
 import json
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from arbtui.clock import Clock, SystemClock
 from arbtui.domain.errors import DomainError
 from arbtui.domain.events import AggregateSpec, DomainEvent, Frozen
 from arbtui.domain.flows import Change
-from arbtui.domain.values import BlockRef
+from arbtui.domain.values import BlockRef, OrderbookBackfill
 from arbtui.store import chain_binding, projections
 from arbtui.store.chain_binding import ChainBinding
 from arbtui.store.codec import decode_state, encode_event, encode_state, iso
@@ -102,6 +102,8 @@ class UnitOfWork:
         self._touched: dict[tuple[str, str], _Touched] = {}
         self.checkpoint: BlockRef | None = None
         self.forget_checkpoints_above: int | None = None
+        self.backfill_progress: tuple[str, int] | None = None
+        """(orderbook, block): that book's history backfill has recorded through block (same commit)."""
 
     @property
     def loaded(self) -> list[tuple[str, str]]:
@@ -259,14 +261,19 @@ class EventStore:
                 if self.writer_lock is not None:
                     self.writer_lock.release()
 
-    async def bind_chain(self, chain_id: int, orderbooks: Sequence[str]) -> ChainBinding:
+    async def bind_chain(
+        self, chain_id: int, orderbooks: Sequence[str], deployment_blocks: Mapping[str, int] | None = None
+    ) -> ChainBinding:
         """Record the ledger's chain id at its first start, refuse another one (:class:`ChainMismatch`,
-        nothing written), and record orderbooks not seen before — one transaction, between units."""
+        nothing written), and record orderbooks not seen before with their history backfills — one
+        transaction, between units (see :mod:`arbtui.store.chain_binding`)."""
         await self._groups.acquire()
         try:
             await self._groups.settle()
             binding: ChainBinding = await self._groups.writer.transact(
-                lambda conn: chain_binding.bind(conn, str(self.path), chain_id, orderbooks, self.clock.now())
+                lambda conn: chain_binding.bind(
+                    conn, str(self.path), chain_id, orderbooks, self.clock.now(), deployment_blocks
+                )
             )
         finally:
             self._groups.release()
@@ -370,6 +377,14 @@ class EventStore:
         """Events in log order (commit order), optionally for one aggregate type/id, up to ``until``."""
         return await self._log.events(aggregate_type=aggregate_type, aggregate_id=aggregate_id, until=until)
 
+    async def orderbook_backfills(self) -> list[OrderbookBackfill]:
+        """History backfills of added orderbooks that are not complete yet."""
+        rows = await self.query(
+            "SELECT address, first_block, through_block, done_through FROM orderbook_backfills"
+            " WHERE done_through < through_block ORDER BY address"
+        )
+        return [OrderbookBackfill(str(a), int(f), int(t), int(d)) for a, f, t, d in rows]
+
     async def checkpoints(self, limit: int) -> list[BlockRef]:
         async with self._conn.execute(
             "SELECT block_number, block_hash FROM chain_checkpoints ORDER BY block_number DESC LIMIT ?",
@@ -444,7 +459,12 @@ class EventStore:
     async def _stage(self, uow: UnitOfWork) -> tuple[asyncio.Future[None] | None, list[Committed]]:
         """Stage the unit's rows in the open group; the future resolves when they are durable."""
         changes = uow.changes
-        if not changes and uow.checkpoint is None and uow.forget_checkpoints_above is None:
+        if (
+            not changes
+            and uow.checkpoint is None
+            and uow.forget_checkpoints_above is None
+            and uow.backfill_progress is None
+        ):
             # nothing to write, but it may have read staged states: answer once those are durable
             return self._groups.after_reading(), []
         now = self.clock.now()
@@ -476,7 +496,15 @@ class EventStore:
             if new_version // self._snapshot_every > touched.base_version // self._snapshot_every:
                 snapshots.append((type_name, agg_id, new_version, encode_state(touched.spec, touched.state), iso(now)))
         batch = Batch(
-            event_rows, upserts, deletes, links, snapshots, uow.checkpoint, uow.forget_checkpoints_above, iso(now)
+            event_rows,
+            upserts,
+            deletes,
+            links,
+            snapshots,
+            uow.checkpoint,
+            uow.forget_checkpoints_above,
+            iso(now),
+            uow.backfill_progress,
         )
         first = changes[0] if changes else None
         if uow.generation != self.generation:  # decided on states a failed COMMIT lost

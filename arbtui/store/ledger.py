@@ -7,7 +7,7 @@ reorg retracts every trade above the fork point in the same transaction that mov
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from arbtui.domain.errors import DomainError
 from arbtui.domain.flows import Change, position_changes, retract_fill, witness_fill
 from arbtui.domain.ids import Ids, RandomIds
 from arbtui.domain.onchain_trade import Enrich, OnChainFill, SkippedFill, SkipReason
-from arbtui.domain.values import BlockRef, BrokerKind, ExecutionId, Symbol, TradeId
+from arbtui.domain.values import BlockRef, BrokerKind, ExecutionId, OrderbookBackfill, Symbol, TradeId
 from arbtui.store.chain_binding import ChainBinding
 from arbtui.store.event_store import SNAPSHOT_EVERY, EventStore, UnitOfWork
 
@@ -78,10 +78,17 @@ class Ledger:
     async def close(self) -> None:
         await self.store.close()
 
-    async def bind_chain(self, chain_id: int, orderbooks: Sequence[str]) -> ChainBinding:
+    async def bind_chain(
+        self, chain_id: int, orderbooks: Sequence[str], deployment_blocks: Mapping[str, int] | None = None
+    ) -> ChainBinding:
         """One chain per ledger: record ``chain_id`` at the first start, refuse another (:class:`ChainMismatch`),
-        record new orderbooks (see :mod:`arbtui.store.chain_binding`)."""
-        return await self.store.bind_chain(chain_id, orderbooks)
+        record new orderbooks and, with ``deployment_blocks``, the history backfill of each one added to a
+        ledger that has a cursor already (see :mod:`arbtui.store.chain_binding`)."""
+        return await self.store.bind_chain(chain_id, orderbooks, deployment_blocks)
+
+    async def orderbook_backfills(self) -> list[OrderbookBackfill]:
+        """History backfills of added orderbooks not complete yet (read from the ledger, never from memory)."""
+        return await self.store.orderbook_backfills()
 
     async def cursor(self) -> BlockRef | None:
         newest = await self.store.checkpoints(1)
@@ -111,7 +118,24 @@ class Ledger:
         self, fills: Sequence[OnChainFill], skipped: Sequence[SkippedFill], end: BlockRef
     ) -> list[TradeId]:
         """Witness ``fills`` (duplicates are no-ops), record ``skipped``, move the cursor to ``end``."""
+        return await self._record(fills, skipped, end=end, backfill=None)
 
+    async def record_backfill(
+        self, orderbook: str, fills: Sequence[OnChainFill], skipped: Sequence[SkippedFill], done_through: int
+    ) -> list[TradeId]:
+        """Witness ``fills`` of an added orderbook's history (duplicates are no-ops: the event store's keys),
+        record ``skipped`` and move that book's backfill to ``done_through`` — one transaction; the chain
+        cursor is not touched."""
+        return await self._record(fills, skipped, end=None, backfill=(orderbook.lower(), done_through))
+
+    async def _record(
+        self,
+        fills: Sequence[OnChainFill],
+        skipped: Sequence[SkippedFill],
+        *,
+        end: BlockRef | None,
+        backfill: tuple[str, int] | None,
+    ) -> list[TradeId]:
         if self._recorded_up_to is None:
             cursor = await self.cursor()
             self._recorded_up_to = -1 if cursor is None else cursor.number
@@ -127,6 +151,7 @@ class Ledger:
 
         async def work(uow: UnitOfWork) -> list[TradeId]:
             uow.checkpoint = end
+            uow.backfill_progress = backfill
             await uow.preload(onchain_trade.SPEC, known)  # one query for the range, not one per fill
             await uow.assume_new(onchain_trade.SPEC, above)
             recorded: list[TradeId] = []
@@ -158,8 +183,10 @@ class Ledger:
                 await self._skip(uow, skip)
             return recorded
 
-        recorded = await self.store.run(work, metadata={"correlation_id": f"block:{end.number}"})
-        self._recorded_up_to = max(self._recorded_up_to, end.number, *(number for number, _ in blocks))
+        correlation = f"block:{end.number}" if end is not None else f"backfill:{backfill[0] if backfill else ''}"
+        recorded = await self.store.run(work, metadata={"correlation_id": correlation})
+        ends = (end.number,) if end is not None else ()
+        self._recorded_up_to = max([self._recorded_up_to, *ends, *(number for number, _ in blocks)])
         return recorded
 
     async def _witness(self, uow: UnitOfWork, fill: OnChainFill, *, judge: bool) -> bool:

@@ -65,6 +65,7 @@ def _onchain(trade: onchain_trade.OnChainTrade) -> dict[str, Any] | None:
         "recorded_at": view_time(trade.filled_at),
         "source_event": fill.source_event,
         "order_hash": fill.order_hash,
+        "orderbook": fill.orderbook,
     }
     # keys added later appear only where they hold something: rows of older fills keep their bytes
     if pyth is not None and pyth.method is not None:

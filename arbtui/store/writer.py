@@ -34,6 +34,8 @@ class Batch:
     checkpoint: BlockRef | None
     forget_checkpoints_above: int | None
     recorded_at: str
+    backfill_progress: tuple[str, int] | None = None
+    """(orderbook, block): move that book's history backfill to ``block`` (never backwards)."""
 
 
 class Refused(sqlite3.Error):
@@ -209,6 +211,14 @@ def _write(conn: sqlite3.Connection, batch: Batch) -> None:
         conn.executemany("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?)", batch.snapshots)
     if batch.forget_checkpoints_above is not None:
         conn.execute("DELETE FROM chain_checkpoints WHERE block_number > ?", (batch.forget_checkpoints_above,))
+    if batch.backfill_progress is not None:
+        book, done = batch.backfill_progress
+        conn.execute(
+            "UPDATE orderbook_backfills SET done_through = ?,"
+            " completed_at = CASE WHEN ? >= through_block THEN ? ELSE NULL END"
+            " WHERE address = ? AND done_through < ?",
+            (done, done, batch.recorded_at, book, done),
+        )
     if batch.checkpoint is not None:
         conn.execute(
             "INSERT OR REPLACE INTO chain_checkpoints VALUES (?, ?, ?)",

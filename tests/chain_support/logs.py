@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from eth_abi.abi import encode as abi_encode
 
 from arbtui.chain import decode
-from arbtui.chain.abi import event_data_types
+from arbtui.chain.abi import RAINDEX_V6, event_data_types
 from arbtui.chain.decode import RawLog, TokenFacts
 
 OWNER = "0x71b94911fd1ce621fc40970450004c544e5287a8"
@@ -93,3 +93,48 @@ def standard_tokens() -> dict[str, TokenFacts]:
 
 def config() -> decode.DecodeConfig:
     return decode.DecodeConfig(orderbook=BOOK, owner=OWNER, usdc=USDC)
+
+
+# --- V5/V6 (IOrderBookV5 / IRaindexV6): IOs without decimals, Float amounts (bytes32) ---------------
+
+BOOK_V6 = "0xe522cb4a5fcb2eb31a52ff41a4653d85a4fd7c9d"
+
+
+def order_v6(owner: str, inputs: Sequence[str], outputs: Sequence[str], vault: int = 7) -> tuple[object, ...]:
+    """An ``OrderV4`` tuple: IOs are (token, bytes32 vault id); no decimals."""
+    vault_id = vault.to_bytes(32, "big")
+    return (
+        owner,
+        ("0x" + "11" * 20, "0x" + "22" * 20, b"\x01"),
+        [(t, vault_id) for t in inputs],
+        [(t, vault_id) for t in outputs],
+        b"\x00" * 31 + b"\x02",
+    )
+
+
+def take_v3_data(
+    taken: tuple[object, ...], input_io: int, output_io: int, taker_input: bytes, taker_output: bytes
+) -> bytes:
+    """``TakeOrderV3`` data; the amounts are Float bytes (from Rain's own library in the tests)."""
+    config = (taken, input_io, output_io, [("0x" + "33" * 20, [b"\x01" * 32], b"sig")])
+    return abi_encode(
+        event_data_types("TakeOrderV3", RAINDEX_V6), ["0x" + "44" * 20, config, taker_input, taker_output]
+    )
+
+
+def clear_v3_data(alice: tuple[object, ...], bob: tuple[object, ...], io: tuple[int, int, int, int]) -> bytes:
+    return abi_encode(
+        event_data_types("ClearV3", RAINDEX_V6), ["0x" + "44" * 20, alice, bob, (*io, b"\x00" * 32, b"\x00" * 32)]
+    )
+
+
+def after_clear_v2_data(alice_output: bytes, bob_output: bytes, alice_input: bytes, bob_input: bytes) -> bytes:
+    return abi_encode(
+        event_data_types("AfterClearV2", RAINDEX_V6),
+        ["0x" + "44" * 20, (alice_output, bob_output, alice_input, bob_input)],
+    )
+
+
+def config_both() -> decode.DecodeConfig:
+    """The V4 book and a V6 book read together."""
+    return decode.DecodeConfig(orderbooks=(BOOK, BOOK_V6), owner=OWNER, usdc=USDC)

@@ -30,7 +30,8 @@ from web3.exceptions import TransactionNotFound
 from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.demo.anvil import ANVIL_BIN, REPO_ROOT, AnvilNode, free_port
 from arbtui.demo.artifacts import Artifact
-from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Deployment, OrderTuple, order
+from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Deployment, OrderTuple, OrderV4Tuple, order, order_v6
+from tests.chain_support.rain_float import rain_parse
 from tests.e2e.ledger_view import OPEN, TERMINAL, Execution, LedgerView
 
 __all__ = ["OPEN", "TERMINAL", "Execution", "LedgerView"]  # re-exported: the tests import them from here
@@ -107,6 +108,8 @@ class EmittedFill:
     symbol: str
     direction: str
     amount: Decimal
+    book: str = "v4"
+    """``v4`` (the V4 stand-in, uint256 amounts) or ``v6`` (the V6 stand-in, Floats from Rain's library)."""
 
 
 @dataclass
@@ -119,6 +122,8 @@ class FillEmitter:
     emitted: list[EmittedFill] = field(default_factory=list)
     transactions: int = 0
     sent_listeners: list[Callable[[], None]] = field(default_factory=list)
+    books: tuple[str, ...] = ("v4",)
+    """The books each transaction picks from at random (``v4``, ``v6``): one book per transaction."""
 
     def _orders(self) -> dict[tuple[str, str], OrderTuple]:
         d = self.driver.deployment
@@ -142,7 +147,11 @@ class FillEmitter:
         return self.send_exact(plan)
 
     def send_exact(self, plan: list[tuple[str, str, Decimal]]) -> list[EmittedFill]:
-        """One transaction taking our orders: (token name, our direction, shares) each."""
+        """One transaction taking our orders: (token name, our direction, shares) each, on a book drawn
+        from :attr:`books`."""
+        book = self.rng.choice(self.books) if len(self.books) > 1 else self.books[0]
+        if book == "v6":
+            return self._send_v6(plan)
         orders = self._orders()
         takes: list[tuple[OrderTuple, int, int, int, int]] = []
         planned: list[tuple[str, str, Decimal]] = []
@@ -164,11 +173,42 @@ class FillEmitter:
             EmittedFill(f"{sent.tx_hash}:{int(log['logIndex'])}", symbol, direction, amount)
             for log, (symbol, direction, amount) in zip(logs, planned, strict=True)
         ]
+        return self._sent(made)
+
+    def _sent(self, made: list[EmittedFill]) -> list[EmittedFill]:
         self.emitted.extend(made)
         self.transactions += 1
         for listener in self.sent_listeners:
             listener()
         return made
+
+    def _send_v6(self, plan: list[tuple[str, str, Decimal]]) -> list[EmittedFill]:
+        """The same plan on the V6 book: Float amounts in whole tokens, made by Rain's own library."""
+        d = self.driver.deployment
+        texts: list[str] = []
+        planned: list[tuple[OrderV4Tuple, str, str, Decimal]] = []
+        for name, direction, amount in plan:
+            price = self.rng.randint(100, 300)
+            token, usdc = format(amount, "f"), format(amount * price, "f")
+            if direction == "SELL":  # the taker receives our tokens and pays USDC
+                planned.append((order_v6(OUR_OWNER, [d.usdc], [d.tokens[name]]), name, direction, amount))
+                texts += [token, usdc]
+            else:
+                planned.append((order_v6(OUR_OWNER, [d.tokens[name]], [d.usdc]), name, direction, amount))
+                texts += [usdc, token]
+        floats = rain_parse(texts)
+        takes = [(o, 0, 0, floats[2 * i], floats[2 * i + 1]) for i, (o, _, _, _) in enumerate(planned)]
+        sent = self.driver.take_v6(takes)
+        receipt = self.driver.w3.eth.get_transaction_receipt(sent.tx_hash)  # type: ignore[arg-type]
+        book = d.orderbook_v6.lower()
+        logs = [log for log in receipt["logs"] if str(log["address"]).lower() == book]
+        assert len(logs) == len(planned), f"{sent.tx_hash}: {len(logs)} V6 orderbook logs for {len(planned)} takes"
+        return self._sent(
+            [
+                EmittedFill(f"{sent.tx_hash}:{int(log['logIndex'])}", TOKENS[name][0], direction, amount, "v6")
+                for log, (_, name, direction, amount) in zip(logs, planned, strict=True)
+            ]
+        )
 
     def canonical(self) -> list[EmittedFill]:
         """The emitted fills whose transaction is on the node's chain now, asked of the node itself by
@@ -251,9 +291,17 @@ def write_config(
     db: Path,
     ws: bool = True,
     extra: str = "",
+    both_books: bool = False,
 ) -> Path:
+    """The bot's config; ``both_books`` adds the V6 stand-in as ``[[chain.orderbooks]]`` beside the V4
+    book of ``chain.orderbook`` (the single form), as an operator migrating V4 → V6 would."""
     d = chain.deployment
     ws_line = f'ws_url = "{chain.node.ws_url}"' if ws else ""
+    v6_book = (
+        f'\n[[chain.orderbooks]]\naddress = "{d.orderbook_v6}"\ndeployment_block = {chain.first_block}\n'
+        if both_books
+        else ""
+    )
     path.write_text(
         f"""
 [chain]
@@ -283,7 +331,7 @@ listen = "127.0.0.1:{api_port}"
 [engine]
 check_interval_s = 0.5
 {extra}
-"""
+{v6_book}"""
     )
     return path
 
@@ -440,8 +488,8 @@ async def run_cli(*args: str, within: float = 120.0) -> tuple[int, str]:
     return process.returncode, out.decode(errors="replace")
 
 
-def emitter_for(chain: Chain, seed: int) -> FillEmitter:
-    return FillEmitter(chain.driver, random.Random(seed))
+def emitter_for(chain: Chain, seed: int, books: tuple[str, ...] = ("v4",)) -> FillEmitter:
+    return FillEmitter(chain.driver, random.Random(seed), books=books)
 
 
 def allocate_port() -> int:

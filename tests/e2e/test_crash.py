@@ -3,6 +3,10 @@
 The bot runs as operators run it (``arbtui --config … --db … run --headless``) against a real anvil and
 the local Alpaca server. Fills stream in on the chain while the process is killed with SIGKILL at random
 instants and restarted each time. The end state must be exactly that of a run without crashes.
+
+Issue 13: two orderbooks stream at once — the V4 stand-in (``chain.orderbook``) and the V6 stand-in
+(``[[chain.orderbooks]]``, Float amounts from Rain's own library), each transaction on one of them at
+random, into the same positions.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from tests.e2e.harness import (
     emitter_for,
     eventually,
     run_cli,
+    write_config,
 )
 from tests.e2e.killer import Killer
 
@@ -58,7 +63,8 @@ async def test_kill9_during_a_fill_stream_loses_and_duplicates_nothing(
     started = time.monotonic()
     alpaca.book.fill_delay = 0.4  # each order stays "accepted" 0.4 s: kills land while orders are in flight
     rng = random.Random(SEED)
-    emitter = emitter_for(chain, SEED)
+    write_config(bot.config, chain=chain, alpaca_url=alpaca.url, api_port=bot.api_port, db=bot.db, both_books=True)
+    emitter = emitter_for(chain, SEED, books=("v4", "v6"))
     view = LedgerView(bot.db)
     await bot.start()
     await bot.wait_healthy()
@@ -78,9 +84,12 @@ async def test_kill9_during_a_fill_stream_loses_and_duplicates_nothing(
         stop.set()
         await asyncio.gather(emitting, return_exceptions=True)
 
-    # 1. onchain fills: exactly the emitted set, each once
+    # 1. onchain fills: exactly the emitted set, each once — from both books
     emitted = Counter(f.trade_id for f in emitter.emitted)
     assert len(emitted) == FILLS
+    by_book = Counter(f.book for f in emitter.emitted)
+    assert by_book["v4"] > 0, by_book
+    assert by_book["v6"] > 0, by_book
     assert set(emitted.values()) == {1}
     recorded = view.filled_counts()
     lost = set(emitted) - set(recorded)
@@ -90,7 +99,8 @@ async def test_kill9_during_a_fill_stream_loses_and_duplicates_nothing(
     executions = view.executions()
     created = alpaca.book.submissions
     summary = (
-        f"e2e crash: fills={FILLS} recorded={sum(recorded.values())} hedges={len(executions)} "
+        f"e2e crash: fills={FILLS} (v4={by_book['v4']} v6={by_book['v6']}) recorded={sum(recorded.values())} "
+        f"hedges={len(executions)} "
         f"broker_orders={alpaca.book.total_orders} kills={bot.kills} starts={bot.starts} lost={len(lost)} "
         f"duplicated={len(duplicated)} duplicate_broker_orders={sum(n - 1 for n in created.values() if n > 1)} "
         f"submit_posts={sum(alpaca.posts.values())} modes={dict(sorted(killer.modes.items()))} "

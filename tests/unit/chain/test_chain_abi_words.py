@@ -11,22 +11,44 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arbtui.chain import abi_words, decode
-from tests.chain_support.logs import OWNER, TAAPL, USDC, after_clear_data, clear_data, order, take_data
+from tests.chain_support.logs import (
+    OWNER,
+    TAAPL,
+    USDC,
+    after_clear_data,
+    after_clear_v2_data,
+    clear_data,
+    clear_v3_data,
+    order,
+    order_v6,
+    take_data,
+    take_v3_data,
+)
 
 EVENT_TYPES = {
     "TakeOrderV2": decode._TAKE_TYPES,
     "ClearV2": decode._CLEAR_TYPES,
     "AfterClear": decode._AFTER_CLEAR_TYPES,
+    "TakeOrderV3": decode._TAKE_V3_TYPES,
+    "ClearV3": decode._CLEAR_V3_TYPES,
+    "AfterClearV2": decode._AFTER_CLEAR_V2_TYPES,
 }
+FLOAT_2_5 = bytes.fromhex("ffffffee000000000000000000000000000000000000000022b1c8c1227a0000")
+FLOAT_187 = (187).to_bytes(32, "big")
 
 
 def sample_events() -> dict[str, bytes]:
     ours = order(OWNER, inputs=[(USDC, 6)], outputs=[(TAAPL, 18)])
     theirs = order("0x" + "ab" * 20, inputs=[(TAAPL, 18)], outputs=[(USDC, 6)])
+    ours_v6 = order_v6(OWNER, inputs=[USDC], outputs=[TAAPL])
+    theirs_v6 = order_v6("0x" + "ab" * 20, inputs=[TAAPL], outputs=[USDC], vault=0)
     return {
         "TakeOrderV2": take_data(ours, 0, 0, taker_input=25 * 10**17, taker_output=468_750_000),
         "ClearV2": clear_data(ours, theirs, (0, 0, 0, 0)),
         "AfterClear": after_clear_data(10**18, 187 * 10**6, 187 * 10**6, 10**18),
+        "TakeOrderV3": take_v3_data(ours_v6, 0, 0, taker_input=FLOAT_2_5, taker_output=FLOAT_187),
+        "ClearV3": clear_v3_data(ours_v6, theirs_v6, (0, 0, 0, 0)),
+        "AfterClearV2": after_clear_v2_data(FLOAT_2_5, FLOAT_187, FLOAT_187, FLOAT_2_5),
     }
 
 
@@ -123,6 +145,46 @@ def test_corrupted_data_gets_eth_abis_own_answer_value_or_error(data: st.DataObj
     encoded = eth_encode(types, tuple(data.draw(strategy) for _, strategy in parts))
     mangled = corrupt(encoded, data.draw(st.lists(CORRUPTIONS, min_size=1, max_size=3)))
     assert ours(types, mangled) == eth_answer(types, mangled)
+
+
+FLOAT = st.binary(min_size=32, max_size=32)
+IO_V2 = st.tuples(ADDRESS, FLOAT)
+ORDER_V4 = st.tuples(
+    ADDRESS,
+    st.tuples(ADDRESS, ADDRESS, st.binary(max_size=70)),
+    st.lists(IO_V2, max_size=3).map(tuple),
+    st.lists(IO_V2, max_size=3).map(tuple),
+    FLOAT,
+)
+SIGNED_CONTEXT = st.tuples(ADDRESS, st.lists(FLOAT, max_size=3).map(tuple), st.binary(max_size=70))
+V3_VALUES: dict[str, st.SearchStrategy[tuple[Any, ...]]] = {
+    "TakeOrderV3": st.tuples(
+        ADDRESS,
+        st.tuples(
+            ORDER_V4,
+            st.integers(0, 2**256 - 1),
+            st.integers(0, 2**256 - 1),
+            st.lists(SIGNED_CONTEXT, max_size=2).map(tuple),
+        ),
+        FLOAT,
+        FLOAT,
+    ),
+    "ClearV3": st.tuples(ADDRESS, ORDER_V4, ORDER_V4, st.tuples(*[st.integers(0, 2**256 - 1)] * 4, FLOAT, FLOAT)),
+    "AfterClearV2": st.tuples(ADDRESS, st.tuples(FLOAT, FLOAT, FLOAT, FLOAT)),
+}
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_v3_fill_event_decodes_fast_to_eth_abis_values(data: st.DataObject) -> None:
+    """The V5/V6 fill layouts (bytes32 Floats, IOs of (address, bytes32)) on the fast path, for arbitrary
+    values: exactly what ``eth_abi.decode`` gives."""
+    event = data.draw(st.sampled_from(sorted(V3_VALUES)))
+    types = EVENT_TYPES[event]
+    encoded = eth_encode(types, data.draw(V3_VALUES[event]))
+    plan = abi_words.compile_types(types)
+    assert plan is not None
+    assert abi_words.decode_fast(plan, encoded) == eth_decode(types, encoded)
 
 
 @settings(max_examples=300)
