@@ -277,3 +277,21 @@ def test_format_problems_prints_one_line_per_problem() -> None:
         "invalid configuration (2 problems):\n  - chain.owner: not an address: '0x12'\n  - [brokr]: unknown table"
     )
     assert format_problems(ConfigError(["x: y"])) == "invalid configuration (1 problem):\n  - x: y"
+
+
+def test_the_example_files_v6_production_block_loads_when_uncommented(tmp_path: Path) -> None:
+    """The commented production values for today's Base V6 book (owner: the RaindexInventory contract)
+    are a valid configuration once uncommented, beside the V4 book."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for line in ('owner = "0x10e4db39275C3b128C01bA1194D45D19aE1520d9"', "[[chain.orderbooks]]"):
+        assert f"# {line}" in text or f"#   {line}" in text
+    text = text.replace('#   owner = "0x10e4', 'owner = "0x10e4').replace(
+        'owner = "0x71b94911FD1CE621FC40970450004c544e5287a8"', ""
+    )
+    for key in ("[[chain.orderbooks]]", 'address = "0xe522', "deployment_block = 49746968"):
+        text = text.replace(f"# {key}", key)
+    settings = load_settings(write(tmp_path, text), {})
+    assert settings.chain.owner == "0x10e4db39275c3b128c01ba1194d45d19ae1520d9"
+    [v6] = settings.chain.orderbooks
+    assert (v6.address, v6.deployment_block) == ("0xe522cb4a5fcb2eb31a52ff41a4653d85a4fd7c9d", 49746968)
+    assert settings.chain.orderbook == ORDERBOOK.lower()
