@@ -17,12 +17,12 @@ an execution not terminal ``stuck_after_s`` after its placement.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import assert_never
 
 from loguru import logger
 
-from arbtui.brokers.base import Broker, BrokerError
+from arbtui.brokers.base import Broker, BrokerError, MarketClock
 from arbtui.chain.signals import (
     AlertKind,
     BackfillProgress,
@@ -107,6 +107,7 @@ class Health:
         self.last_broker_ok: float | None = None
         self.fault: BaseException | None = None
         self._readiness: Readiness | None = None
+        self._market_seen: tuple[bool, datetime | None, datetime | None] | None = None
         self._exposed_since: dict[str, float] = {}
         self._stuck: set[ExecutionId] = set()
         bus.listen(self._on_message)
@@ -121,9 +122,14 @@ class Health:
             case Committed(changes):
                 for change in changes:
                     self._count(change.aggregate_type, change.aggregate_id, change.events, change.state)
-            case MarketStatus():
-                self.last_broker_ok = self._clock.monotonic()
-            case AlertRaised() | AlertCleared() | DeliveryReported() | IntakeReported() | ReadinessChanged():
+            case (
+                AlertRaised()
+                | AlertCleared()
+                | DeliveryReported()
+                | IntakeReported()
+                | MarketStatus()
+                | ReadinessChanged()
+            ):
                 pass
             case _:
                 assert_never(message)
@@ -245,6 +251,15 @@ class Health:
         if readiness != self._readiness:
             self._readiness = readiness
             self._bus.publish(ReadinessChanged(readiness))
+
+    def broker_answered(self, market: MarketClock) -> bool:
+        """The broker's clock answered; True when the market it describes changed (open or not, the next
+        open or close) since the last answer — only then is it news for the bus."""
+        self.last_broker_ok = self._clock.monotonic()
+        seen = (market.is_open, market.next_open, market.next_close)
+        changed = seen != self._market_seen
+        self._market_seen = seen
+        return changed
 
     def broker_failed(self, exc: BrokerError) -> None:
         self.metrics.broker_errors.labels(kind=type(exc).__name__).inc()

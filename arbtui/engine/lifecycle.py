@@ -276,9 +276,12 @@ class Engine:
         for symbol in await self.store.aggregate_ids(position.AGGREGATE):
             await self.check_position(Symbol(symbol), reason)
         try:
-            self.bus.publish(MarketStatus(await self.broker.clock()))
+            market = await self.broker.clock()
         except BrokerError as exc:
             self.health.broker_failed(exc)
+        else:
+            if self.health.broker_answered(market):
+                self.bus.publish(MarketStatus(market))
         await self.health.watch(open_executions)
 
     async def check_position(self, symbol: Symbol, reason: str) -> None:

@@ -21,6 +21,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Footer
 
@@ -133,6 +134,7 @@ class ArbtuiApp(App[int]):
         self.post_message(ViewChanged(view))
         self.seeded.set()
         while True:
+            shown = view
             view = fold(view, await subscription.get(), self.clock)
             for _ in range(BURST):
                 try:
@@ -140,7 +142,8 @@ class ArbtuiApp(App[int]):
                 except asyncio.QueueEmpty:
                     break
                 view = fold(view, message, self.clock)
-            self.post_message(ViewChanged(view))
+            if view is not shown:  # messages that change nothing shown (most of intake's) repaint nothing
+                self.post_message(ViewChanged(view))
             await asyncio.sleep(self.frame_s)
 
     @work(group="engine", exit_on_error=True)
@@ -185,9 +188,11 @@ class ArbtuiApp(App[int]):
 
     def on_view_changed(self, message: ViewChanged) -> None:
         view = self.view = message.view
-        if not self.screen_stack:
-            return  # a view that arrived while the console closes: nothing left to draw on
-        self._pane(FillsPane).show(view.fills)
+        try:
+            fills = self._pane(FillsPane)
+        except (IndexError, NoMatches):
+            return  # a view that arrived while the console closes: its panes are gone
+        fills.show(view.fills)
         self._pane(AccumulatorsPane).show(view.positions, view.control)
         self._pane(OrdersPane).show(view.orders)
         self._pane(AlertLog).show(view.alerts)
