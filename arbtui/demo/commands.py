@@ -56,27 +56,52 @@ def register(group: click.Group, host_console: HostConsole) -> None:
         show_default=True,
         help="Solver moves per second, on average.",
     )
+    @click.option(
+        "--orderbook",
+        "book_choice",
+        type=click.Choice(["v4", "v6", "both"]),
+        default="both",
+        show_default=True,
+        help="Which orderbook stand-ins the config lists and the solver trades on: V4 (integer amounts),"
+        " V6 (rain Float amounts; AAPL trades there as the wrapped wtAAPL, 1.25 tAAPL each), or both.",
+    )
     def demo_command(
-        headless: bool, duration: float | None, seed: int | None, keep_db: Path | None, rate: float
+        headless: bool, duration: float | None, seed: int | None, keep_db: Path | None, rate: float, book_choice: str
     ) -> None:
-        """The whole pipeline on a local chain and broker: anvil, the orderbook stand-in, MockPyth, a
-        simulated solver, hedges on a local Alpaca-style server — on a throwaway ledger."""
+        """The whole pipeline on a local chain and broker: anvil, the V4 and V6 orderbook stand-ins, MockPyth,
+        a simulated solver, hedges on a local Alpaca-style server — on a throwaway ledger."""
         if duration is not None and not headless:
             raise click.UsageError("--duration needs --headless (in the console, press q to stop)")
         _quiet_local_proxies()
         _route_logs(headless, keep_db)
-        code = _run(headless=headless, duration=duration, seed=seed, keep_db=keep_db, rate=rate, host=host_console)
+        code = _run(
+            headless=headless,
+            duration=duration,
+            seed=seed,
+            keep_db=keep_db,
+            rate=rate,
+            book_choice=book_choice,
+            host=host_console,
+        )
         raise SystemExit(code)
 
 
 def _run(
-    *, headless: bool, duration: float | None, seed: int | None, keep_db: Path | None, rate: float, host: HostConsole
+    *,
+    headless: bool,
+    duration: float | None,
+    seed: int | None,
+    keep_db: Path | None,
+    rate: float,
+    book_choice: str,
+    host: HostConsole,
 ) -> int:
     from arbtui.demo.headless import run_headless
+    from arbtui.demo.market import BOOK_CHOICES
     from arbtui.demo.scenario import DemoSetupError, demo_world
 
     async def main() -> int:
-        async with demo_world(keep_db=keep_db, progress=_echo) as world:
+        async with demo_world(keep_db=keep_db, progress=_echo, books=BOOK_CHOICES[book_choice]) as world:
             solver = world.solver(seed=seed, rate=rate)
             if headless:
                 return await run_headless(world, solver, duration, _echo)

@@ -276,13 +276,25 @@ def deployer(http_url: str, artifacts: dict[str, Artifact]) -> Callable[..., Che
     return deploy
 
 
-def deploy_demo(http_url: str, artifacts: dict[str, Artifact], tokens: Sequence[tuple[str, int]]) -> Deployment:
+def deploy_demo(
+    http_url: str,
+    artifacts: dict[str, Artifact],
+    tokens: Sequence[tuple[str, int]],
+    wrappers: Sequence[tuple[str, str, int, int]] = (),
+) -> Deployment:
     """The demo's world: MockPyth, USDC, one ``TestToken`` per (symbol, decimals) — named by its symbol
-    in :attr:`Deployment.tokens` — and the orderbook stand-in reading that MockPyth."""
+    in :attr:`Deployment.tokens` — one ERC-4626 ``TestVault`` per (symbol, underlying symbol, rate
+    numerator, rate denominator) over that token and in its decimals (also in :attr:`Deployment.tokens`),
+    and the V4 and V6 orderbook stand-ins reading that MockPyth."""
     deploy = deployer(http_url, artifacts)
     pyth = deploy("MockPyth", 60, 1)
     usdc = deploy("TestToken", "USD Coin", "USDC", 6)
     deployed = {symbol: deploy("TestToken", f"Demo {symbol}", symbol, decimals) for symbol, decimals in tokens}
+    decimals_of = dict(tokens)
+    for symbol, underlying, numerator, denominator in wrappers:
+        deployed[symbol] = deploy(
+            "TestVault", symbol, decimals_of[underlying], deployed[underlying], numerator, denominator
+        )
     return Deployment(
         orderbook=deploy("OrderBookStandIn", pyth),
         bytes32_emitter=deploy("TakeOrderBytes32Emitter"),

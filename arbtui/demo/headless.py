@@ -8,10 +8,11 @@ import asyncio
 import contextlib
 import json
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from arbtui.demo.market import Book
 from arbtui.demo.scenario import DemoWorld
 from arbtui.demo.solver import Solver, SolverStats
 from arbtui.domain.values import Shares
@@ -41,6 +42,10 @@ class Summary:
     hedges: dict[str, int] = field(default_factory=dict)
     """Executions by status."""
     positions: tuple[PositionLine, ...] = ()
+    by_orderbook: dict[str, int] = field(default_factory=dict)
+    """Fills recorded per orderbook address (lowercase)."""
+    wrapped: int = 0
+    """Fills recorded in a wrapped (ERC-4626) token."""
 
     @property
     def hedges_placed(self) -> int:
@@ -64,6 +69,14 @@ async def summarize(store: EventStore) -> Summary:
         return int(rows[0][0])
 
     hedges = await store.query("SELECT status, count(*) FROM offchain_trade_view GROUP BY status")
+    books = await store.query(
+        "SELECT json_extract(payload, '$.fill.orderbook'), count(*) FROM events"
+        " WHERE aggregate_type = 'OnChainTrade' AND event_type = 'Filled' GROUP BY 1"
+    )
+    wrapped = await store.query(
+        "SELECT count(*) FROM events WHERE aggregate_type = 'OnChainTrade' AND event_type = 'Filled'"
+        " AND json_extract(payload, '$.fill.unwrapped') IS NOT NULL"
+    )
     positions = []
     for symbol, payload in await store.query("SELECT view_id, payload FROM position_view ORDER BY view_id"):
         state = json.loads(payload)
@@ -80,6 +93,8 @@ async def summarize(store: EventStore) -> Summary:
         skipped=await count("FillSkipped"),
         hedges={str(status): int(n) for status, n in hedges},
         positions=tuple(positions),
+        by_orderbook={str(book).lower(): int(n) for book, n in books if book is not None},
+        wrapped=int(wrapped[0][0]),
     )
 
 
@@ -96,11 +111,24 @@ async def settle(world: DemoWorld, stats: SolverStats, within: float) -> Summary
         await asyncio.sleep(0.1)
 
 
-def report(summary: Summary, stats: SolverStats) -> list[str]:
+def report(summary: Summary, stats: SolverStats, books: Mapping[Book, str] | None = None) -> list[str]:
+    """The summary's lines; ``books`` (each book's address) adds a line per orderbook."""
     filled = summary.hedges.get("FILLED", 0)
     lines = [
         f"fills recorded:  {summary.fills} (the solver sent {stats.fills} fills of our orders,"
         f" {stats.clears_both_ours} clears with both sides ours)",
+    ]
+    for book, address in (books or {}).items():
+        lines.append(
+            f"  {book.value.upper()} book {address}: {summary.by_orderbook.get(address.lower(), 0)} fills recorded"
+            f" (the solver sent {stats.by_book.get(book, 0)})"
+        )
+    if stats.wrapped_fills or summary.wrapped:
+        lines.append(
+            f"  wrapped tokens: {summary.wrapped} fills recorded in underlying shares"
+            f" (the solver sent {stats.wrapped_fills})"
+        )
+    lines += [
         f"fills skipped:   {summary.skipped} (the solver sent {stats.unknown_token_fills} in a token with no ticker;"
         f" {stats.other_owner_fills} fills of other owners' orders were not ours)",
         f"hedges placed:   {summary.hedges_placed}, filled {filled}"
@@ -154,7 +182,7 @@ async def run_headless(world: DemoWorld, solver: Solver, duration: float | None,
     summary = await summarize(engine.store)
     await engine.ledger.close()
     world.ledger_closed = True
-    for line in report(summary, solver.stats):
+    for line in report(summary, solver.stats, {book: world.book_address(book) for book in world.books}):
         echo(line)
     where = f"{world.db_path} (kept)" if world.kept else "deleted with the demo (keep it with --keep-db PATH)"
     echo(f"database:        {where}")

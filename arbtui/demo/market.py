@@ -9,7 +9,7 @@ prices as Pyth publishes them (``PRICE_EXPO``) — so every fill is exact.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
@@ -44,6 +44,47 @@ LISTINGS: tuple[Listing, ...] = (
 )
 UNKNOWN = Listing("WETH", 18, None, "3120.00")
 """Not a tokenized equity: no symbol marker maps it to a broker ticker."""
+
+
+class Book(StrEnum):
+    """An orderbook generation the demo runs: the V4 stand-in (integer amounts, ``TakeOrderV2``/``ClearV2``)
+    or the V6 stand-in (rain Float amounts, ``TakeOrderV3``/``ClearV3``)."""
+
+    V4 = "v4"
+    V6 = "v6"
+
+
+BOOK_CHOICES: dict[str, tuple[Book, ...]] = {"v4": (Book.V4,), "v6": (Book.V6,), "both": (Book.V4, Book.V6)}
+"""``arbtui demo --orderbook``: the books each choice deploys into the config and trades on."""
+
+
+@dataclass(frozen=True)
+class Wrapper:
+    """An ERC-4626 wrapped equity the demo deploys (a ``TestVault`` over ``underlying``, same decimals):
+    ``numerator / denominator`` underlying shares per wrapper share."""
+
+    token: str
+    underlying: str
+    numerator: int
+    denominator: int
+
+    @property
+    def rate(self) -> Decimal:
+        return Decimal(self.numerator) / Decimal(self.denominator)
+
+    def wrapper_raw(self, underlying_raw: int) -> int:
+        """Wrapper base units worth at most ``underlying_raw`` whose ``convertToAssets`` (rounded down by the
+        vault) is exact: a whole number of ``numerator``-unit steps."""
+        return underlying_raw // self.numerator * self.denominator
+
+    def assets(self, wrapper_raw: int) -> int:
+        """``convertToAssets(wrapper_raw)`` as the vault computes it."""
+        return wrapper_raw * self.numerator // self.denominator
+
+
+WRAPPED: dict[Book, dict[str, Wrapper]] = {Book.V6: {"tAAPL": Wrapper("wtAAPL", "tAAPL", 5, 4)}}
+"""Per book, the listings traded there as a wrapped ``wt`` token: on V6, AAPL trades as wtAAPL at 1.25
+tAAPL per wtAAPL (as today's orderbooks trade wrapped equities)."""
 
 
 def price_raw(usd: str | Decimal) -> int:
@@ -145,6 +186,13 @@ class Trade:
     @property
     def notional(self) -> Usdc:
         return Usdc.from_base_units(self.usdc, USDC_DECIMALS)
+
+    def wrapped(self, wrapper: Wrapper) -> tuple[Trade, int]:
+        """This trade in ``wrapper`` tokens: (the trade in the underlying shares the fill will record, the
+        wrapper base units sent). The underlying amount is rounded down to what the wrapper amount is
+        exactly worth; the USDC stays (at most a few base units of shares cheaper)."""
+        raw = wrapper.wrapper_raw(self.shares)
+        return replace(self, shares=wrapper.assets(raw)), raw
 
     @property
     def signed_fills(self) -> dict[str, Shares]:

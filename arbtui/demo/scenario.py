@@ -28,7 +28,7 @@ from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.demo.anvil import ANVIL_BIN, REPO_ROOT, AnvilError, AnvilNode
 from arbtui.demo.artifacts import PYTH_SDK, SOLC_PACKAGE, Artifact, load_artifacts
 from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Deployment, deploy_demo
-from arbtui.demo.market import LISTINGS, UNKNOWN, PriceWalk, Strategy
+from arbtui.demo.market import LISTINGS, UNKNOWN, WRAPPED, Book, PriceWalk, Strategy
 from arbtui.demo.solver import Solver
 from arbtui.domain.ids import RandomIds
 from arbtui.engine.factory import build_engine
@@ -59,6 +59,8 @@ class DemoWorld:
     db_path: Path
     kept: bool
     """True when the database outlives the demo (``--keep-db``)."""
+    books: tuple[Book, ...] = (Book.V4,)
+    """The orderbooks in the config, which the solver trades on."""
     ledger_closed: bool = False
     """Set by whoever closed the engine's ledger (the console host or the headless runner)."""
 
@@ -66,8 +68,20 @@ class DemoWorld:
         """A simulated solver on this world; the same seed gives the same prices, moves and sizes."""
         root = random.Random(seed)
         moves, prices = random.Random(root.getrandbits(64)), random.Random(root.getrandbits(64))
+        books = random.Random(root.getrandbits(64))  # drawn last: the moves and prices stay a seed's own
         strategy = Strategy(moves, PriceWalk.starting(LISTINGS))
-        return Solver(self.driver, strategy, rate=rate, price_rng=prices, broker_prices=self.broker.book.prices)
+        return Solver(
+            self.driver,
+            strategy,
+            rate=rate,
+            price_rng=prices,
+            broker_prices=self.broker.book.prices,
+            books=self.books,
+            book_rng=books,
+        )
+
+    def book_address(self, book: Book) -> str:
+        return self.deployment.orderbook if book is Book.V4 else self.deployment.orderbook_v6
 
 
 def check_tooling() -> None:
@@ -79,22 +93,36 @@ def check_tooling() -> None:
             raise DemoSetupError(f"{REPO_ROOT / 'node_modules'} is missing or incomplete: run `make setup`")
 
 
-def _config_text(world: Deployment, node: AnvilNode, broker_url: str, db: Path, first_block: int) -> str:
+def _config_text(
+    world: Deployment, books: tuple[Book, ...], node: AnvilNode, broker_url: str, db: Path, first_block: int
+) -> str:
+    """One book: ``chain.orderbook`` (the form a single-book operator writes); several: one
+    ``[[chain.orderbooks]]`` table each."""
+
     def q(value: object) -> str:
         return json.dumps(str(value))  # a TOML basic string is a JSON string
 
+    address = {Book.V4: world.orderbook, Book.V6: world.orderbook_v6}
+    single = f"orderbook = {q(address[books[0]])}\ndeployment_block = {first_block}\n" if len(books) == 1 else ""
+    several = (
+        ""
+        if len(books) == 1
+        else "".join(
+            f"\n[[chain.orderbooks]]  # {book.value.upper()} stand-in\naddress = {q(address[book])}\n"
+            f"deployment_block = {first_block}\n"
+            for book in books
+        )
+    )
     return f"""# Written by `arbtui demo` for this run only.
 [chain]
 http_url = {q(node.http_url)}
 ws_url = {q(node.ws_url)}
-orderbook = {q(world.orderbook)}
-owner = {q(OUR_OWNER)}
+{single}owner = {q(OUR_OWNER)}
 usdc = {q(world.usdc)}
 pyth = {q(world.pyth)}
-deployment_block = {first_block}
 poll_interval_s = 0.5
 stale_after_s = 60.0
-
+{several}
 [broker]
 kind = "alpaca"
 poll_interval_s = 0.2
@@ -113,7 +141,9 @@ shutdown_timeout_s = 10.0
 
 
 @contextlib.asynccontextmanager
-async def demo_world(*, keep_db: Path | None, progress: Progress) -> AsyncIterator[DemoWorld]:
+async def demo_world(
+    *, keep_db: Path | None, progress: Progress, books: tuple[Book, ...] = (Book.V4, Book.V6)
+) -> AsyncIterator[DemoWorld]:
     """Start everything (reporting each step through ``progress``), yield the world, stop everything."""
     check_tooling()
     lock = _lock_kept(keep_db)  # before the file is checked: two demos on one --keep-db, one refused
@@ -131,9 +161,14 @@ async def demo_world(*, keep_db: Path | None, progress: Progress) -> AsyncIterat
         artifacts = await _compile()
         progress("starting anvil…")
         node = await asyncio.to_thread(_start_anvil)
-        progress(f"anvil on {node.http_url}; deploying USDC, MockPyth, the orderbook stand-in and the tokens…")
+        progress(f"anvil on {node.http_url}; deploying USDC, MockPyth, the orderbook stand-ins and the tokens…")
         tokens = [(li.token, li.decimals) for li in (*LISTINGS, UNKNOWN)]
-        deployment = await asyncio.to_thread(deploy_demo, node.http_url, artifacts, tokens)
+        wrappers = [
+            (w.token, w.underlying, w.numerator, w.denominator)
+            for book in books
+            for w in WRAPPED.get(book, {}).values()
+        ]
+        deployment = await asyncio.to_thread(deploy_demo, node.http_url, artifacts, tokens, wrappers)
         driver = ChainDriver(node.http_url, deployment, artifacts)
         first_block = await asyncio.to_thread(driver.head) + 1
         key, secret = f"demo-{secrets.token_hex(4)}", secrets.token_hex(16)
@@ -142,7 +177,7 @@ async def demo_world(*, keep_db: Path | None, progress: Progress) -> AsyncIterat
         await broker.start()
         progress(f"local Alpaca-style broker on {broker.url}")
         config_path = workdir / "arbtui-demo.toml"
-        config_path.write_text(_config_text(deployment, node, broker.url, db, first_block))
+        config_path.write_text(_config_text(deployment, books, node, broker.url, db, first_block))
         try:  # the demo's own secrets only: no ARBTUI_* of the operator's shell leaks into the demo
             settings = load_settings(
                 config_path, environ={"ARBTUI_ALPACA_API_KEY": key, "ARBTUI_ALPACA_API_SECRET": secret}
@@ -154,7 +189,11 @@ async def demo_world(*, keep_db: Path | None, progress: Progress) -> AsyncIterat
             broker.book.prices[listing.ticker] = Decimal(listing.start_price)
         engine = await build_engine(settings, clock=SystemClock(), ids=RandomIds(), lock=lock)
         lock = None  # the engine's store owns it now
-        world = DemoWorld(node, deployment, driver, broker, settings, engine, config_path, db, kept=keep_db is not None)
+        world = DemoWorld(
+            node, deployment, driver, broker, settings, engine, config_path, db, kept=keep_db is not None, books=books
+        )
+        on = ", ".join(f"{book.value.upper()} {world.book_address(book)}" for book in books)
+        progress(f"orderbooks: {on}" + _wrapped_note(books))
         progress(f"engine built (ledger {db}); the simulated solver starts trading")
         yield world
     finally:
@@ -168,6 +207,12 @@ async def demo_world(*, keep_db: Path | None, progress: Progress) -> AsyncIterat
         if node is not None:
             node.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wrapped_note(books: tuple[Book, ...]) -> str:
+    wrapped = [(book, w) for book in books for w in WRAPPED.get(book, {}).values()]
+    notes = [f"{w.token} ({w.rate} {w.underlying} each) on {book.value.upper()}" for book, w in wrapped]
+    return f"; wrapped: {', '.join(notes)}" if notes else ""
 
 
 def _lock_kept(keep_db: Path | None) -> WriterLock | None:

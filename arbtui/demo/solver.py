@@ -1,7 +1,9 @@
 """The simulated solver: while each symbol's Pyth price random-walks in MockPyth (and at the local
 broker), it takes and clears our owner's orders on the orderbook stand-in at Pyth price ± spread, at
 random sizes and random intervals — plus the odd clear where both sides are ours, a take in a token
-the bot cannot map (recorded as skipped) and a take of another owner's order (ignored).
+the bot cannot map (recorded as skipped) and a take of another owner's order (ignored). Each move goes
+to one of the chosen books (:data:`arbtui.demo.market.BOOK_CHOICES`): the V4 stand-in with integer
+amounts, or the V6 stand-in with rain Float amounts, where AAPL trades as the wrapped ``wtAAPL``.
 
 Transactions go out through :class:`arbtui.demo.deploy.ChainDriver` in a worker thread, so the event
 loop (and the console in it) never waits on the node.
@@ -16,9 +18,10 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from arbtui.demo.deploy import OTHER_OWNER, OUR_OWNER, ChainDriver, OrderTuple, order
-from arbtui.demo.market import PRICE_EXPO, Listing, Move, PriceWalk, Strategy, Trade
+from arbtui.demo.deploy import OTHER_OWNER, OUR_OWNER, ChainDriver, OrderTuple, OrderV4Tuple, order, order_v6
+from arbtui.demo.market import PRICE_EXPO, USDC_DECIMALS, WRAPPED, Book, Listing, Move, PriceWalk, Strategy, Trade
 from arbtui.domain.pyth_feeds import KNOWN_FEEDS
+from arbtui.domain.rain_float import RainFloat
 from arbtui.domain.values import Direction, Shares
 
 PRICE_MAX_AGE_S = 10**9
@@ -40,8 +43,21 @@ class SolverStats:
     last_block: int = 0
     net: dict[str, Shares] = field(default_factory=dict)
     """Σ signed fills of our orders per ticker (our BUY +, SELL −)."""
+    by_book: dict[Book, int] = field(default_factory=dict)
+    """Fills of our orders the bot should record, per book."""
+    wrapped_fills: int = 0
+    """Of those, fills in a wrapped (ERC-4626) token: recorded in the underlying shares."""
 
-    def count(self, trade: Trade, block: int) -> None:
+    def count(self, trade: Trade, block: int, *, book: Book = Book.V4, wrapped: bool = False) -> None:
+        before = self.fills
+        self._count(trade, block)
+        ours = self.fills - before
+        if ours:
+            self.by_book[book] = self.by_book.get(book, 0) + ours
+            if wrapped:
+                self.wrapped_fills += ours
+
+    def _count(self, trade: Trade, block: int) -> None:
         self.transactions += 1
         self.last_block = max(self.last_block, block)
         if trade.move is Move.UNKNOWN_TOKEN:
@@ -69,8 +85,15 @@ class Solver:
         price_rng: random.Random,
         broker_prices: MutableMapping[str, Decimal] | None = None,
         price_every_s: float = 1.0,
+        books: tuple[Book, ...] = (Book.V4,),
+        book_rng: random.Random | None = None,
     ) -> None:
+        if not books:
+            raise ValueError("the solver needs at least one book")
         self.driver = driver
+        self.books = books
+        self.book_rng = book_rng or random.Random()
+        """Which book each move goes to: its own RNG, so a seed's moves are the same whichever books run."""
         self.strategy = strategy
         self.price_rng = price_rng
         """The walk's own RNG: the moves (strategy's RNG) stay the same for a seed however time passes."""
@@ -120,8 +143,17 @@ class Solver:
                 self.broker_prices[ticker] = self.walk.price(ticker).value.quantize(Decimal("0.01"))
 
     async def send(self, trade: Trade) -> None:
-        sent = await asyncio.to_thread(self._send_sync, trade)
-        self.stats.count(trade, sent)
+        book = self.books[0] if len(self.books) == 1 else self.book_rng.choice(self.books)
+        wrapper = WRAPPED.get(book, {}).get(trade.listing.token)
+        token, token_raw = trade.listing.token, trade.shares
+        if wrapper is not None:
+            trade, token_raw = trade.wrapped(wrapper)
+            token = wrapper.token
+        if book is Book.V6:
+            sent = await asyncio.to_thread(self._send_v6_sync, trade, token, token_raw)
+        else:
+            sent = await asyncio.to_thread(self._send_sync, trade)
+        self.stats.count(trade, sent, book=book, wrapped=wrapper is not None)
 
     # --- transactions (worker thread) ----------------------------------------------------------
 
@@ -158,3 +190,40 @@ class Solver:
                 change = (trade.usdc, trade.shares, trade.shares, trade.usdc)
         sent = self.driver.clear(alice, bob, (0, 0, 0, 0), change, pyth_feeds=feeds)
         return sent.block_number
+
+    # --- the V6 book: the same moves with Float amounts, in ``token`` (a wrapper where the book has one) ----
+
+    def _orders_v6(self, token_name: str, owner: str) -> dict[Direction, OrderV4Tuple]:
+        d = self.driver.deployment
+        token = d.tokens[token_name]
+        return {
+            Direction.SELL: order_v6(owner, [d.usdc], [token]),
+            Direction.BUY: order_v6(owner, [token], [d.usdc]),
+        }
+
+    def _send_v6_sync(self, trade: Trade, token: str, token_raw: int) -> int:
+        """``trade`` on the V6 stand-in: ``token_raw`` base units of ``token`` (in the listing's decimals)."""
+        feeds = [self._feeds[trade.listing.ticker]] if trade.listing.ticker else []
+        shares, usdc = float_bytes(token_raw, trade.listing.decimals), float_bytes(trade.usdc, USDC_DECIMALS)
+        if trade.move in (Move.TAKE, Move.UNKNOWN_TOKEN, Move.OTHER_OWNER):
+            owner = OTHER_OWNER if trade.move is Move.OTHER_OWNER else OUR_OWNER
+            taken = self._orders_v6(token, owner)[trade.direction]
+            gave, received = (shares, usdc) if trade.direction is Direction.SELL else (usdc, shares)
+            sent = self.driver.take_v6([(taken, 0, 0, gave, received)], pyth_feeds=feeds, max_age=PRICE_MAX_AGE_S)
+            return sent.block_number
+        ours = self._orders_v6(token, OUR_OWNER)
+        if trade.move is Move.CLEAR_OURS:
+            alice, bob = ours[Direction.SELL], ours[Direction.BUY]
+            change = (shares, usdc, usdc, shares)
+        else:
+            alice = ours[trade.direction]
+            bob = self._orders_v6(token, OTHER_OWNER)[trade.direction.opposite]
+            change = (shares, usdc, usdc, shares) if trade.direction is Direction.SELL else (usdc, shares, shares, usdc)
+        sent = self.driver.clear_v6(alice, bob, (0, 0, 0, 0), change, pyth_feeds=feeds)
+        return sent.block_number
+
+
+def float_bytes(raw: int, decimals: int) -> bytes:
+    """``raw`` base units of a ``decimals`` token as a rain Float (coefficient ``raw``, exponent
+    ``-decimals``): exact, never through a binary float."""
+    return RainFloat(coefficient=raw, exponent=-decimals).to_bytes()

@@ -15,7 +15,10 @@ from tests.e2e.ledger_view import LedgerView
 
 SEED = "1"
 """Within its first 40 moves this seed's solver clears our orders against each other, fills one in a
-token with no ticker and takes another owner's order (see test_market for the moves a seed makes)."""
+token with no ticker and takes another owner's order (see test_market for the moves a seed makes); with
+both books it sends moves to each, among them fills of our wrapped wtAAPL orders on the V6 book."""
+V4_EVENTS = {"TakeOrderV2", "ClearV2"}
+V6_EVENTS = {"TakeOrderV3", "ClearV3"}
 
 
 def signed_onchain(ledger: LedgerView) -> dict[str, Decimal]:
@@ -91,6 +94,67 @@ def test_a_minute_of_demo_hedges_every_whole_share_and_the_views_match_the_log(t
 
     priced = ledger.query("SELECT count(*) FROM onchain_trade_view WHERE pyth_price_value IS NOT NULL")
     assert priced[0][0] == fills, "every fill carries the Pyth price read in its transaction"
+
+    # both generations, side by side (the default --orderbook both): every fill names its book and event
+    books = fills_by_book(ledger)
+    assert len(books) == 2, books
+    (v4_book, v4_events), (v6_book, v6_events) = sorted(books.items(), key=lambda item: "TakeOrderV2" not in item[1])
+    assert set(v4_events) <= V4_EVENTS, books
+    assert set(v6_events) <= V6_EVENTS, books
+    assert "TakeOrderV3" in v6_events, books
+    for book, events in ((v4_book, v4_events), (v6_book, v6_events)):
+        line = re.search(rf"book {book}: (\d+) fills recorded \(the solver sent (\d+)\)", out, re.IGNORECASE)
+        assert line, out
+        assert int(line.group(1)) == int(line.group(2)) == sum(events.values()) >= 1
+
+    # wrapped: on the V6 book AAPL trades as wtAAPL (1.25 tAAPL each); the fill is in the underlying shares
+    wrapped = [
+        (fill, fill["wrapper"])
+        for (payload,) in ledger.query("SELECT payload FROM onchain_trade_view")
+        if "wrapper" in (fill := json.loads(payload))
+    ]
+    assert wrapped, "a minute on both books records fills of the wrapped wtAAPL"
+    for fill, wrapper in wrapped:
+        assert (fill["symbol"], fill["orderbook"], fill["source_event"] in V6_EVENTS) == ("AAPL", v6_book, True)
+        assert (wrapper["token_symbol"], wrapper["asset_symbol"], wrapper["rate"]) == ("wtAAPL", "tAAPL", "1.25")
+        assert Decimal(wrapper["amount"]) * Decimal("1.25") == Decimal(fill["amount"])
+    line = re.search(r"wrapped tokens: (\d+) fills recorded in underlying shares \(the solver sent (\d+)\)", out)
+    assert line, out
+    assert int(line.group(1)) == int(line.group(2)) == len(wrapped)
+    # and hedged on the underlying: AAPL's filled hedges plus its carry are Σ its fills in tAAPL shares,
+    # the wrapped fills' `amount` (not their wrapper amount) among them
+    assert hedged.get("AAPL", Decimal(0)) + Decimal(positions["AAPL"]["net_position"]) == onchain["AAPL"]
+
+
+def fills_by_book(ledger: LedgerView) -> dict[str, dict[str, int]]:
+    """Recorded fills per orderbook address, per source event."""
+    books: dict[str, dict[str, int]] = defaultdict(dict)
+    for book, event, n in ledger.query(
+        "SELECT json_extract(payload, '$.orderbook'), json_extract(payload, '$.source_event'), count(*)"
+        " FROM onchain_trade_view GROUP BY 1, 2"
+    ):
+        books[str(book)][str(event)] = int(n)
+    return dict(books)
+
+
+def test_the_v4_book_alone_still_runs_the_demo(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    run = arbtui(
+        "demo", "--headless", "--duration", "15", "--seed", SEED, "--orderbook", "v4", "--keep-db", str(db),
+        timeout=200,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    ledger = LedgerView(db)
+    books = fills_by_book(ledger)
+    assert len(books) == 1, books
+    ((book, events),) = books.items()
+    assert set(events) <= V4_EVENTS, books
+    assert "TakeOrderV2" in events, books
+    assert re.search(rf"V4 book {book}: {ledger.fill_count()} fills recorded", run.stdout, re.IGNORECASE), run.stdout
+    assert "V6 book" not in run.stdout
+    assert "wrapped tokens" not in run.stdout
+    assert not ledger.query("SELECT 1 FROM onchain_trade_view WHERE json_extract(payload, '$.wrapper') IS NOT NULL")
+    assert {e.status for e in ledger.executions()} <= {"FILLED"}
 
 
 def test_ctrl_c_stops_the_demo_gracefully_and_everything_it_started(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from arbtui.demo.market import (
     LISTINGS,
     MIN_PRICE,
     UNKNOWN,
+    WRAPPED,
+    Book,
     Move,
     PriceWalk,
     Strategy,
@@ -22,7 +24,8 @@ from arbtui.demo.market import (
     quote_usdc,
     random_shares,
 )
-from arbtui.demo.solver import SolverStats
+from arbtui.demo.solver import SolverStats, float_bytes
+from arbtui.domain.rain_float import RainFloat
 from arbtui.domain.values import Direction, PriceUsdc, Shares
 
 
@@ -127,3 +130,31 @@ def test_the_solver_record_counts_fills_skips_and_the_net_each_move_adds() -> No
     assert (stats.fills, stats.clears_both_ours, stats.unknown_token_fills, stats.other_owner_fills) == (4, 1, 1, 1)
     assert stats.net == {"AAPL": Shares("1.1")}
     assert (stats.transactions, stats.last_block) == (5, 14)
+
+
+def test_a_wrapped_trade_sends_wrapper_units_worth_exactly_the_underlying_it_records() -> None:
+    wrapper = WRAPPED[Book.V6]["tAAPL"]
+    assert (wrapper.token, wrapper.rate) == ("wtAAPL", Decimal("1.25"))
+    trade = Trade(Move.TAKE, LISTINGS[0], Direction.SELL, 1_234_567_890_123_456_789, 285_000_000, 1)
+    underlying, raw = trade.wrapped(wrapper)
+    assert raw == 987_654_312_098_765_428  # ⌊u / 5⌋ · 4
+    assert underlying.shares == wrapper.assets(raw) == raw * 5 // 4 == 1_234_567_890_123_456_785
+    assert Decimal(raw) * wrapper.rate == underlying.shares
+    assert (underlying.usdc, underlying.direction, underlying.listing) == (285_000_000, Direction.SELL, LISTINGS[0])
+
+
+def test_demo_floats_are_exact_base_unit_amounts() -> None:
+    for raw, decimals in ((1_234_567_890_123_456_789, 18), (468_750_000, 6), (1, 9), (2 * 10**18, 18)):
+        decoded = RainFloat.from_bytes(float_bytes(raw, decimals))
+        assert decoded.value == Decimal(raw).scaleb(-decimals)
+
+
+def test_the_solver_record_counts_our_fills_per_book_and_the_wrapped_ones() -> None:
+    aapl = LISTINGS[0]
+    stats = SolverStats()
+    stats.count(Trade(Move.TAKE, aapl, Direction.BUY, 10**18, 1, 1), block=1)
+    stats.count(Trade(Move.CLEAR_OURS, aapl, Direction.SELL, 10**18, 1, 1), block=2, book=Book.V6, wrapped=True)
+    stats.count(Trade(Move.OTHER_OWNER, aapl, Direction.SELL, 10**18, 1, 1), block=3, book=Book.V6, wrapped=True)
+    stats.count(Trade(Move.UNKNOWN_TOKEN, UNKNOWN, Direction.SELL, 10**18, 1, 1), block=4, book=Book.V6)
+    assert stats.by_book == {Book.V4: 1, Book.V6: 2}
+    assert (stats.fills, stats.wrapped_fills) == (3, 2)
