@@ -316,7 +316,8 @@ class InventorySettings(_Table):
     drift_alert: Decimal = Field(default=Decimal("0.2"), gt=0, le=1)
     """Alert (and suggest a manual transfer) once the onchain share is this far from the target."""
     vaults: dict[str, str] = Field(default_factory=dict)
-    """Our owner's orderbook vaults per asset: ``AAPL = "0x07"`` or ``"ID@0xTOKEN"``; ``USDC`` for cash.
+    """Our owner's orderbook vaults per asset: ``AAPL = "0x07"``, ``"ID@0xTOKEN"`` or, on another book than
+    the first configured, ``"ID@0xTOKEN@0xBOOK"`` (``"ID@@0xBOOK"`` keeps the default token); ``USDC`` for cash.
     Empty: no inventory in the console, and ``arbtui report inventory`` needs ``--vault``."""
 
 

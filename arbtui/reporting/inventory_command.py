@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import Awaitable, Callable
 from contextlib import closing
@@ -29,25 +30,34 @@ from arbtui.reporting.inventory import (
     read_inventory,
 )
 
+ADDRESS = re.compile(r"0x[0-9a-f]{40}")
+
 
 def parse_vaults(specs: tuple[str, ...], tokens: dict[str, str], usdc: str) -> list[VaultRef]:
-    """``ASSET=ID[@TOKEN]`` (ID decimal or 0x-hex); the token defaults to the ledger's token address of
-    that symbol (``USDC``: the configured USDC)."""
+    """``ASSET=ID[@TOKEN[@BOOK]]`` (ID decimal or 0x-hex); the token defaults to the ledger's token address
+    of that symbol (``USDC``: the configured USDC), the book to the first configured orderbook (give it
+    when the vault is on another: ``AAPL=0x07@@0xBOOK`` keeps the default token)."""
     vaults = []
     for spec in specs:
         asset, _, rest = spec.partition("=")
-        vault_id, _, token = rest.partition("@")
+        vault_id, _, where = rest.partition("@")
+        token, _, book = where.partition("@")
         asset = asset.strip().upper()
         try:
             number = int(vault_id, 0)
         except ValueError:
-            raise click.UsageError(f"--vault {spec!r}: expected ASSET=ID[@TOKEN], ID a number or 0x-hex") from None
+            raise click.UsageError(
+                f"--vault {spec!r}: expected ASSET=ID[@TOKEN] (or ASSET=ID[@TOKEN]@BOOK for a vault on another"
+                " book), ID a number or 0x-hex"
+            ) from None
         address = token or (usdc if asset == USDC else tokens.get(asset, ""))
         if not address:
             raise click.UsageError(
                 f"--vault {spec!r}: no token address known for {asset}; give it as {asset}={vault_id}@0x…"
             )
-        vaults.append(VaultRef(asset, address, number))
+        if book and not ADDRESS.fullmatch(book.strip().lower()):
+            raise click.UsageError(f"--vault {spec!r}: the book after the second @ is not an address: {book!r}")
+        vaults.append(VaultRef(asset, address, number, orderbook=book.strip().lower() or None))
     return vaults
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
+import click
 import pytest
 
 from arbtui.domain.values import Venue
 from arbtui.reporting.inventory import Holding, Policy, assess, venue_label
+from arbtui.reporting.inventory_command import parse_vaults
 
 HALF = Policy(target=Decimal("0.5"), drift_alert=Decimal("0.2"))
 
@@ -70,3 +73,32 @@ def test_nothing_held_is_not_a_drift() -> None:
 def test_a_policy_out_of_range_is_refused(target: str, drift: str) -> None:
     with pytest.raises(ValueError, match="inventory"):
         Policy(target=Decimal(target), drift_alert=Decimal(drift))
+
+
+def test_a_vault_spec_names_its_token_and_book_or_takes_the_defaults() -> None:
+    token, book, usdc = "0x" + "aa" * 20, "0x" + "BB" * 20, "0x" + "cc" * 20
+    refs = parse_vaults(
+        ("AAPL=0x07", f"MSFT=7@{token}", f"NVDA=0x02@{token}@{book}", f"TSLA=0@@{book}", "USDC=1"),
+        {"AAPL": "0x" + "11" * 20, "TSLA": "0x" + "22" * 20},
+        usdc,
+    )
+    assert [(r.asset, r.token, r.vault_id, r.orderbook) for r in refs] == [
+        ("AAPL", "0x" + "11" * 20, 7, None),
+        ("MSFT", token, 7, None),
+        ("NVDA", token, 2, book.lower()),
+        ("TSLA", "0x" + "22" * 20, 0, book.lower()),
+        ("USDC", usdc, 1, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("AAPL=seven", "expected ASSET=ID[@TOKEN] (or ASSET=ID[@TOKEN]@BOOK"),
+        ("GOOG=1", "no token address known for GOOG"),
+        ("AAPL=1@@0x12", "not an address: '0x12'"),
+    ],
+)
+def test_a_bad_vault_spec_is_one_line_naming_the_form(spec: str, says: str) -> None:
+    with pytest.raises(click.UsageError, match=re.escape(says)):
+        parse_vaults((spec,), {"AAPL": "0x" + "11" * 20}, "0x" + "cc" * 20)
