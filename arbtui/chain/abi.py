@@ -74,3 +74,15 @@ def function_output_types(entry_name: str, file: str) -> list[str]:
 def keccak_text(text: str) -> str:
     """keccak256 of ``text`` as 64 lower-case hex digits (no ``0x``)."""
     return keccak(text=text).hex()
+
+
+def word(answer: object) -> bytes | None:
+    """The one 32-byte word of an ``eth_call`` answer (``"0x" + 64 hex``), else ``None`` (a revert's error,
+    no data, anything longer or not hex)."""
+    if not isinstance(answer, str) or not answer.startswith("0x"):
+        return None
+    try:
+        data = bytes.fromhex(answer[2:])
+    except ValueError:
+        return None
+    return data if len(data) == 32 else None

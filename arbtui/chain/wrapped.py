@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from arbtui.chain.abi import word
 from arbtui.chain.decode import SymbolMarkers, TokenFacts
 from arbtui.chain.rpc import JsonRpcClient, RpcResponseError, RpcTransportError
 from arbtui.chain.tokens import TokenCache, VaultCache, VaultFacts
@@ -124,13 +125,8 @@ def unwrap_fill(
 
 
 def _uint256(answer: object) -> int | None:
-    if not isinstance(answer, str) or not answer.startswith("0x"):
-        return None
-    try:
-        data = bytes.fromhex(answer[2:])
-    except ValueError:
-        return None
-    return int.from_bytes(data, "big") if len(data) == 32 else None
+    data = word(answer)
+    return None if data is None else int.from_bytes(data, "big")
 
 
 def _transient(answer: object) -> bool:

@@ -35,7 +35,7 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 
 from arbtui.brokers.base import Broker
-from arbtui.chain.abi import keccak_text
+from arbtui.chain.abi import keccak_text, word
 from arbtui.chain.rpc import JsonRpcClient, RpcResponseError
 from arbtui.domain.rain_float import RainFloat
 from arbtui.domain.values import DIVISION, EXACT, Venue, canonical
@@ -190,23 +190,13 @@ async def book_generation(client: JsonRpcClient, orderbook: str, owner: str) -> 
     for answer in (float_answer, v4_answer):
         if isinstance(answer, RpcResponseError) and not answer.is_revert:
             raise answer  # the node's trouble, not an answer about the book
-    answers_float, answers_v4 = _word(float_answer) is not None, _word(v4_answer) is not None
+    answers_float, answers_v4 = word(float_answer) is not None, word(v4_answer) is not None
     if answers_float and not answers_v4:
         return BookGeneration.FLOAT
     if answers_v4 and not answers_float:
         return BookGeneration.V4
     which = "both vaultBalance2 and vaultBalance" if answers_float else "neither vaultBalance2 nor vaultBalance"
     raise InventoryError(f"orderbook {orderbook} answers {which}: cannot tell a V4 from a V5/V6 book")
-
-
-def _word(answer: object) -> bytes | None:
-    if not isinstance(answer, str) or not answer.startswith("0x"):
-        return None
-    try:
-        data = bytes.fromhex(answer[2:])
-    except ValueError:
-        return None
-    return data if len(data) == 32 else None
 
 
 async def vault_balances(
