@@ -20,7 +20,6 @@ from arbtui.reporting.inventory_command import inventory_source
 from arbtui.store.files import private_opener
 from arbtui.store.lock import WriterLock
 from arbtui.tui.app import ArbtuiApp
-from arbtui.tui.screens.pnl import InventoryReader
 from arbtui.tui.serve import (
     SERVE_TOKEN_ENV,
     ConsoleServer,
@@ -30,6 +29,7 @@ from arbtui.tui.serve import (
     serve_token,
     served_origins,
 )
+from arbtui.tui.widgets.live_inventory import InventoryReader
 
 
 async def host(engine: Engine, inventory: InventoryReader | None = None, *, read_only: bool = False) -> int:
