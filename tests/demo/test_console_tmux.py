@@ -1,6 +1,7 @@
 """The real ``arbtui demo`` console in a real terminal: a detached tmux session (its own server socket),
-read with ``capture-pane``, driven with ``send-keys``. Fills appear, ``p`` pauses (PAUSED on screen),
-``q`` quits and the process exits 0 having stopped everything it started."""
+read with ``capture-pane``, driven with ``send-keys``. Fills appear, the inventory pane shows the vaults
+the demo deposited into beside the broker's positions with a drift alert, ``p`` pauses (PAUSED on
+screen), ``q`` quits and the process exits 0 having stopped everything it started."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 FILL_ROW = re.compile(r"\d\d:\d\d:\d\d\s+\d+\s+(AAPL|TSLA|MSFT|NVDA)\s+(BUY|SELL)\s+\d+\.\d+")
+USDC_ROW = re.compile(r"USDC\s+50000\s+100000\s+150000\s+-0\.1667\s+ok")
+INVENTORY_TITLE = re.compile(r"Inventory · DRIFT [A-Z, ]*MSFT[A-Z, ]* · as of \d\d:\d\d:\d\d")
+MSFT_DRIFT = re.compile(r"MSFT\s+120\s+-?\d+\s+\d+\s+0\.\d+\s+DRIFT\s+move \d+(\.\d+)? MSFT onchain → broker")
+"""asset, onchain, broker, total, drift, alert, suggested transfer. The demo deposited 120 MSFT into its
+vault against 12 at the broker: hedging cannot close that gap in a test's minutes (``demo.market.OPENING``)."""
 
 
 class Terminal:
@@ -86,8 +92,9 @@ class Terminal:
 @pytest.fixture
 def demo_in_tmux(tmp_path: Path) -> Iterator[tuple[Terminal, Path, Path]]:
     progress, exit_file = tmp_path / "progress.txt", tmp_path / "exit.txt"
-    demo = shlex.join([*ARBTUI, "demo", "--seed", "1", "--rate", "3"])
-    # The console draws on stderr (the terminal); the set-up progress lines go to stdout → a file.
+    demo = shlex.join(["env", "COLUMNS=120", "LINES=40", *ARBTUI, "demo", "--seed", "1", "--rate", "3"])
+    # The console draws on stderr (the terminal); the set-up progress lines go to stdout → a file. Textual
+    # asks stdout for the terminal's size, so with stdout a file it is told through COLUMNS and LINES.
     terminal = Terminal(f"sh -c {shlex.quote(f'{demo} > {progress}; echo EXIT=$? > {exit_file}')}")
     try:
         yield terminal, progress, exit_file
@@ -102,6 +109,9 @@ def test_the_console_demo_shows_fills_pauses_on_p_and_quits_with_0_on_q(
     screen = terminal.wait_screen(FILL_ROW, within=180)
     assert "Onchain fills" in screen
     assert "PAUSED" not in screen
+    screen = terminal.wait_screen(USDC_ROW, within=30)  # every asset's line: the pane at full height
+    assert INVENTORY_TITLE.search(screen), screen
+    assert MSFT_DRIFT.search(screen), screen
     anvil_port, broker_port = started_ports(progress.read_text())
 
     terminal.keys("p")
