@@ -73,7 +73,7 @@ class LiveInventoryPane(LineTable):
         timeout_s: float = READ_TIMEOUT_S,
         id: str | None = None,
     ) -> None:
-        super().__init__(tuple(name.replace("_", " ") for name in COLUMNS), id=id)
+        super().__init__(tuple(name.replace("_", " ") for name in COLUMNS), shrink=True, id=id)
         self._reader = reader
         self._clock = clock
         self._interval_s = interval_s
