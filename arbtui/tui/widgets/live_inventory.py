@@ -89,6 +89,7 @@ class LiveInventoryPane(LineTable):
         self.reads = 0
         """Reads finished, successful or not."""
         self.border_title = "Inventory · reading…"
+        self.set_reactive(LineTable.cursor_row, -1)  # no row marked (over a red DRIFT) until the operator moves
 
     def on_mount(self) -> None:
         super().on_mount()
