@@ -214,7 +214,8 @@ async def demo_world(
         driver = ChainDriver(node.http_url, deployment, artifacts)
         key, secret = f"demo-{secrets.token_hex(4)}", secrets.token_hex(16)
         broker = AlpacaServer(api_key=key, api_secret=secret)
-        progress(f"opening inventory: deposits into our vaults on the {books[0].value.upper()} book, broker positions")
+        how = "deposits into our vaults" if books[0] is Book.V4 else "our vault balances set"
+        progress(f"opening inventory: {how} on the {books[0].value.upper()} book, and positions at the broker")
         await asyncio.to_thread(_stock, driver, deployment, books[0], broker)
         first_block = await asyncio.to_thread(driver.head) + 1
         broker.book.accept_delay, broker.book.fill_delay = BROKER_ACCEPT_DELAY_S, BROKER_FILL_DELAY_S
