@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,9 +21,7 @@ if TYPE_CHECKING:  # the world (web3, the engine, the broker server) is imported
     from arbtui.demo.scenario import DemoWorld
     from arbtui.demo.solver import Solver
     from arbtui.engine.lifecycle import Engine
-    from arbtui.reporting.inventory import Line
-
-    InventoryReader = Callable[[], Awaitable[Sequence[Line]]]
+    from arbtui.reporting.inventory import InventoryReader
 
 HostConsole = Callable[["Engine", "InventoryReader | None"], Awaitable[int]]
 """Runs the console on an engine, with the inventory pane when given a reader."""

@@ -25,7 +25,7 @@ of USDC).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -150,6 +150,11 @@ class Line:
 
 
 HEADER = ("asset", "onchain", "broker", "total", "unhedged", "onchain_ratio", "drift", "alert", "suggested_transfer")
+
+InventoryReader = Callable[[], Awaitable[Sequence[Line]]]
+"""Reads every venue now and judges each asset (the console's, from
+:func:`arbtui.reporting.inventory_command.inventory_source`). Raises :class:`InventoryUnreadable` naming the
+source that failed."""
 
 
 def assess(holding: Holding, policy: Policy) -> Line:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +21,7 @@ from arbtui.reporting.database import ReportError, open_readonly
 from arbtui.reporting.inventory import (
     USDC,
     InventoryError,
+    InventoryReader,
     InventoryUnreadable,
     Line,
     Policy,
@@ -114,7 +115,7 @@ def inventory_lines(
         raise click.ClickException(f"inventory: {exc}") from exc
 
 
-def inventory_source(settings: Settings, broker: Broker, ledger: Path) -> Callable[[], Awaitable[list[Line]]] | None:
+def inventory_source(settings: Settings, broker: Broker, ledger: Path) -> InventoryReader | None:
     """The console's inventory reader: the configured vaults on chain, the running bot's broker, the
     ledger read-only. None when ``[inventory.vaults]`` is empty. Whatever source fails, the reader raises
     :class:`InventoryUnreadable` naming it (``onchain``, ``broker``, ``ledger``, ``config``)."""

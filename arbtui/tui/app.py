@@ -29,11 +29,12 @@ from arbtui.domain.errors import DomainError
 from arbtui.domain.values import Symbol
 from arbtui.engine.bus import Subscription
 from arbtui.engine.ports import HostedEngine, StoreError
+from arbtui.reporting.inventory import InventoryReader
 from arbtui.tui.messages import CommandFinished, EngineHalted, EngineStatus, ViewChanged
 from arbtui.tui.model import MAX_FILLS, MAX_ORDERS, ConsoleView, fold, seeded
 from arbtui.tui.screens import ConfirmScreen, HedgeRequest, HedgeScreen, HelpScreen, HistoryScreen, ReasonScreen
 from arbtui.tui.widgets import AccumulatorsPane, AlertLog, ControlBanner, FillsPane, OrdersPane, StatusBar
-from arbtui.tui.widgets.live_inventory import InventoryReader, LiveInventoryPane
+from arbtui.tui.widgets.live_inventory import LiveInventoryPane
 
 BURST = 1000
 """Bus messages folded into one view before it is posted (a burst of fills is one repaint)."""

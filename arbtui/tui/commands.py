@@ -16,6 +16,7 @@ from arbtui.config import Settings, is_loopback
 from arbtui.domain.ids import RandomIds
 from arbtui.engine.factory import build_engine
 from arbtui.engine.lifecycle import Engine
+from arbtui.reporting.inventory import InventoryReader
 from arbtui.reporting.inventory_command import inventory_source
 from arbtui.store.files import private_opener
 from arbtui.store.lock import WriterLock
@@ -29,7 +30,6 @@ from arbtui.tui.serve import (
     serve_token,
     served_origins,
 )
-from arbtui.tui.widgets.live_inventory import InventoryReader
 
 
 async def host(engine: Engine, inventory: InventoryReader | None = None, *, read_only: bool = False) -> int:

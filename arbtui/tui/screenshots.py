@@ -29,10 +29,10 @@ from arbtui.domain.onchain_trade import Enrich, OnChainFill, PythPrice
 from arbtui.domain.values import BlockRef, Direction, PriceUsdc, Shares, Symbol, TradeId
 from arbtui.engine.executions import ExecutionOptions
 from arbtui.engine.lifecycle import Engine, EngineOptions
-from arbtui.reporting.inventory import USDC, Holding, Line, Policy, assess_all
+from arbtui.reporting.inventory import USDC, Holding, InventoryReader, Line, Policy, assess_all
 from arbtui.store.ledger import Ledger
 from arbtui.tui.app import ArbtuiApp
-from arbtui.tui.widgets.live_inventory import InventoryReader, LiveInventoryPane
+from arbtui.tui.widgets.live_inventory import LiveInventoryPane
 
 SIZE = (120, 36)
 SESSION_START = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)

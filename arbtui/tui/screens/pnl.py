@@ -21,10 +21,9 @@ from textual_plotext import PlotextPlot
 
 from arbtui.reporting import reports
 from arbtui.reporting.database import ReportError, open_readonly, snapshot
-from arbtui.reporting.inventory import Line
+from arbtui.reporting.inventory import InventoryReader, Line
 from arbtui.tui.widgets._table import Cell, sync_rows
 from arbtui.tui.widgets.inventory import InventoryPane
-from arbtui.tui.widgets.live_inventory import InventoryReader
 
 POINTS = 500
 """Trades per symbol on the chart (the latest)."""

@@ -14,7 +14,7 @@ numbers that look fresh.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,12 +24,8 @@ from rich.text import Text
 from textual import work
 from textual.message import Message
 
-from arbtui.reporting.inventory import HEADER, InventoryUnreadable, Line
+from arbtui.reporting.inventory import HEADER, InventoryReader, InventoryUnreadable, Line
 from arbtui.tui.widgets._lines import Cell, LineTable, Row
-
-InventoryReader = Callable[[], Awaitable[Sequence[Line]]]
-"""Reads every venue now and judges each asset (``arbtui.reporting.inventory_command.inventory_source``).
-Raises :class:`InventoryUnreadable` naming the source that failed."""
 
 REFRESH_S = 15.0
 """Seconds between reads when no hedge fills (each read is one batch to the node and two broker calls)."""
