@@ -35,7 +35,7 @@ unit: setup
 	$(BIN)/pytest tests/unit -q
 
 demo: setup
-	$(BIN)/arbtui demo
+	$(BIN)/arbtui demo $(DEMO_ARGS)
 
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -546,11 +546,12 @@ def token_new_command() -> None:
     click.echo(secrets.token_urlsafe(TOKEN_BYTES))
 
 
-async def _host_console(engine: Any) -> int:
-    """The operator console on ``engine`` (imported only when a console opens)."""
+async def _host_console(engine: Any, inventory: Any = None) -> int:
+    """The operator console on ``engine``, with the inventory pane when ``inventory`` reads it (imported only
+    when a console opens)."""
     from arbtui.tui.commands import host
 
-    return await host(engine)
+    return await host(engine, inventory)
 
 
 def _register_subcommands() -> None:

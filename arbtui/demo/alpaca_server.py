@@ -68,6 +68,9 @@ class AlpacaServer(LocalServer):
         self._sync_reject: tuple[int, str] | None = None
         self._always_reject: tuple[int, str] | None = None
         self.cash = Decimal("100000")
+        self.holdings: dict[str, Decimal] = {}
+        """Shares per symbol held before any order here (the account's opening positions); orders filled
+        here add to them."""
         r = self.app.router
         r.add_post("/v2/orders", self._submit, name="submit_order")
         r.add_get("/v2/orders", self._list, name="list_orders")
@@ -226,7 +229,7 @@ class AlpacaServer(LocalServer):
     async def _positions(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return _error(401, 40110000, "request is not authorized")
-        net: dict[str, Decimal] = {}
+        net: dict[str, Decimal] = dict(self.holdings)
         for order in self.book.orders.values():
             signed = self.book.filled(order) * (1 if order.side == "buy" else -1)
             net[order.symbol] = net.get(order.symbol, Decimal(0)) + signed

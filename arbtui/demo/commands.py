@@ -21,14 +21,17 @@ if TYPE_CHECKING:  # the world (web3, the engine, the broker server) is imported
     from arbtui.demo.scenario import DemoWorld
     from arbtui.demo.solver import Solver
     from arbtui.engine.lifecycle import Engine
+    from arbtui.reporting.inventory import InventoryReader
 
-HostConsole = Callable[["Engine"], Awaitable[int]]
+HostConsole = Callable[["Engine", "InventoryReader | None"], Awaitable[int]]
+"""Runs the console on an engine, with the inventory pane when given a reader."""
 DEFAULT_RATE = 1.5
 EXIT_INTERRUPTED = 130
 
 
 def register(group: click.Group, host_console: HostConsole) -> None:
-    """Add ``demo`` to ``group`` (the ``arbtui`` command); ``host_console`` runs the console on an engine."""
+    """Add ``demo`` to ``group`` (the ``arbtui`` command); ``host_console`` runs the console on an engine
+    (with the inventory of the vaults the demo deposited into)."""
 
     @group.command("demo")
     @click.option("--headless", is_flag=True, help="No console: progress lines, then a summary.")
@@ -127,8 +130,11 @@ async def _run_console(world: DemoWorld, solver: Solver, host: HostConsole) -> i
         loop.add_signal_handler(number, main_task.cancel)
     solver_task = asyncio.create_task(solver.run(), name="solver")
     solver_error: BaseException | None = None
+    from arbtui.reporting.inventory_command import inventory_source
+
+    inventory = inventory_source(world.settings, world.engine.broker, world.db_path)
     try:
-        code = await host(world.engine)
+        code = await host(world.engine, inventory)
         world.ledger_closed = True
     except asyncio.CancelledError:
         code = EXIT_INTERRUPTED

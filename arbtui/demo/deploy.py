@@ -102,12 +102,13 @@ class ChainDriver:
         self.orderbook_v6 = self._at("OrderBookV6StandIn", deployment.orderbook_v6, artifacts)
         self.bytes32_emitter = self._at("TakeOrderBytes32Emitter", deployment.bytes32_emitter, artifacts)
         self.pyth = self._at("MockPyth", deployment.pyth, artifacts)
+        self._token_abi = artifacts["TestToken"].abi
 
     def _at(self, name: str, address: ChecksumAddress, artifacts: dict[str, Artifact]) -> Contract:
         return self.w3.eth.contract(address=address, abi=artifacts[name].abi)
 
-    def _send(self, call: Any, value: int = 0) -> Sent:
-        params: TxParams = {"from": self.sender, "gas": TX_GAS, "value": Wei(value)}
+    def _send(self, call: Any, value: int = 0, sender: ChecksumAddress | None = None) -> Sent:
+        params: TxParams = {"from": sender or self.sender, "gas": TX_GAS, "value": Wei(value)}
         with self._lock:
             tx_hash = call.transact(params)
             receipt: TxReceipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
@@ -212,6 +213,23 @@ class ChainDriver:
         return self._send(
             self.orderbook_v6.functions.setVaultBalance2(owner, token, vault_id.to_bytes(32, "big"), balance)
         )
+
+    def deposit_as(self, owner: str, token: str, vault_id: int, amount: int) -> None:
+        """A real deposit into ``owner``'s vault of the V4 stand-in: ``amount`` base units of ``token`` (a
+        ``TestToken``) minted to ``owner``, approved and deposited by ``owner`` itself — anvil impersonates
+        it (no key needed), so the tokens really move from its wallet into the book."""
+        who = Web3.to_checksum_address(owner)
+        erc20 = self.w3.eth.contract(address=Web3.to_checksum_address(token), abi=self._token_abi)
+        with self._lock:
+            self.w3.provider.make_request("anvil_impersonateAccount", [who])  # type: ignore[arg-type]
+            self.w3.provider.make_request("anvil_setBalance", [who, hex(10**20)])  # type: ignore[arg-type]
+        try:
+            self._send(erc20.functions.mint(who, amount))
+            self._send(erc20.functions.approve(self.orderbook.address, amount), sender=who)
+            self._send(self.orderbook.functions.deposit(erc20.address, vault_id, amount), sender=who)
+        finally:
+            with self._lock:
+                self.w3.provider.make_request("anvil_stopImpersonatingAccount", [who])  # type: ignore[arg-type]
 
     # --- pyth -----------------------------------------------------------------------------------
     def push_price(self, feed_id: str, price: int, conf: int, expo: int) -> int:

@@ -46,6 +46,31 @@ UNKNOWN = Listing("WETH", 18, None, "3120.00")
 """Not a tokenized equity: no symbol marker maps it to a broker ticker."""
 
 
+@dataclass(frozen=True)
+class Opening:
+    """What our owner holds of one asset when the demo starts: whole units in its orderbook vault and at
+    the broker (USDC: the broker side is the account's cash)."""
+
+    onchain: str
+    broker: str
+
+
+OPENING: dict[str, Opening] = {
+    "AAPL": Opening("40", "38"),
+    "TSLA": Opening("25", "20"),
+    "MSFT": Opening("120", "12"),
+    "NVDA": Opening("10", "30"),
+}
+"""The demo's opening inventory, chosen so the inventory pane always has something to say: AAPL and TSLA
+near the 50/50 target, MSFT far onchain-heavy (0.91: it keeps its drift alert until the hedges have bought
+some 40 shares more than they sold) and NVDA broker-heavy (0.25, close enough to the line that hedging can
+move it across)."""
+OPENING_USDC = "50000"
+"""USDC in our vault (the local broker's cash is 100,000: 0.33 onchain, within the target)."""
+VAULT_ID = 7
+"""The vault of every demo order (:func:`arbtui.demo.deploy.order`'s default), where the demo deposits."""
+
+
 class Book(StrEnum):
     """An orderbook generation the demo runs: the V4 stand-in (integer amounts, ``TakeOrderV2``/``ClearV2``)
     or the V6 stand-in (rain Float amounts, ``TakeOrderV3``/``ClearV3``)."""

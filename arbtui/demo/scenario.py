@@ -28,8 +28,19 @@ from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.demo.anvil import ANVIL_BIN, REPO_ROOT, AnvilError, AnvilNode
 from arbtui.demo.artifacts import PYTH_SDK, SOLC_PACKAGE, Artifact, load_artifacts
 from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Deployment, deploy_demo
-from arbtui.demo.market import LISTINGS, UNKNOWN, WRAPPED, Book, PriceWalk, Strategy
-from arbtui.demo.solver import Solver
+from arbtui.demo.market import (
+    LISTINGS,
+    OPENING,
+    OPENING_USDC,
+    UNKNOWN,
+    USDC_DECIMALS,
+    VAULT_ID,
+    WRAPPED,
+    Book,
+    PriceWalk,
+    Strategy,
+)
+from arbtui.demo.solver import Solver, float_bytes
 from arbtui.domain.ids import RandomIds
 from arbtui.engine.factory import build_engine
 from arbtui.engine.lifecycle import Engine
@@ -93,6 +104,34 @@ def check_tooling() -> None:
             raise DemoSetupError(f"{REPO_ROOT / 'node_modules'} is missing or incomplete: run `make setup`")
 
 
+def _stock(driver: ChainDriver, deployment: Deployment, book: Book, broker: AlpacaServer) -> None:
+    """The opening inventory (:data:`OPENING`): our owner's vaults on ``book`` (the first configured, which
+    ``[inventory.vaults]`` names) and the broker's positions. On the V4 stand-in a real deposit — tokens
+    minted to the owner and moved into the book; the V6 stand-in has no deposit, its balances are set."""
+    vaults = [(deployment.usdc, USDC_DECIMALS, OPENING_USDC)]
+    for listing in LISTINGS:
+        if listing.ticker in OPENING:
+            vaults.append((deployment.tokens[listing.token], listing.decimals, OPENING[listing.ticker].onchain))
+    for token, decimals, amount in vaults:
+        raw = int(Decimal(amount).scaleb(decimals))
+        if book is Book.V4:
+            driver.deposit_as(OUR_OWNER, token, VAULT_ID, raw)
+        else:
+            driver.set_vault_balance2(OUR_OWNER, token, VAULT_ID, float_bytes(raw, decimals))
+    broker.holdings.update({ticker: Decimal(opening.broker) for ticker, opening in OPENING.items()})
+
+
+def _vaults_text(deployment: Deployment) -> str:
+    """``[inventory.vaults]``: each vault :func:`_stock` filled, with its token (the ledger knows none yet)."""
+
+    def q(value: object) -> str:
+        return json.dumps(str(value))
+
+    tokens = {li.ticker: deployment.tokens[li.token] for li in LISTINGS if li.ticker in OPENING}
+    lines = [f"{ticker} = {q(f'{VAULT_ID}@{tokens[ticker]}')}" for ticker in OPENING]
+    return "\n".join([*lines, f"USDC = {q(f'{VAULT_ID}@{deployment.usdc}')}"])
+
+
 def _config_text(
     world: Deployment, books: tuple[Book, ...], node: AnvilNode, broker_url: str, db: Path, first_block: int
 ) -> str:
@@ -137,6 +176,9 @@ path = {q(db)}
 [engine]
 check_interval_s = 1.0
 shutdown_timeout_s = 10.0
+
+[inventory.vaults]  # what the demo deposited, on the first book (the console's inventory pane reads them)
+{_vaults_text(world)}
 """
 
 
@@ -170,9 +212,12 @@ async def demo_world(
         ]
         deployment = await asyncio.to_thread(deploy_demo, node.http_url, artifacts, tokens, wrappers)
         driver = ChainDriver(node.http_url, deployment, artifacts)
-        first_block = await asyncio.to_thread(driver.head) + 1
         key, secret = f"demo-{secrets.token_hex(4)}", secrets.token_hex(16)
         broker = AlpacaServer(api_key=key, api_secret=secret)
+        how = "deposits into our vaults" if books[0] is Book.V4 else "our vault balances set"
+        progress(f"opening inventory: {how} on the {books[0].value.upper()} book, and positions at the broker")
+        await asyncio.to_thread(_stock, driver, deployment, books[0], broker)
+        first_block = await asyncio.to_thread(driver.head) + 1
         broker.book.accept_delay, broker.book.fill_delay = BROKER_ACCEPT_DELAY_S, BROKER_FILL_DELAY_S
         await broker.start()
         progress(f"local Alpaca-style broker on {broker.url}")

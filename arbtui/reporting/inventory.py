@@ -25,7 +25,7 @@ of USDC).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -34,9 +34,9 @@ from typing import assert_never
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 
-from arbtui.brokers.base import Broker
+from arbtui.brokers.base import Broker, BrokerError
 from arbtui.chain.abi import keccak_text, word
-from arbtui.chain.rpc import JsonRpcClient, RpcResponseError
+from arbtui.chain.rpc import ChainRpcError, JsonRpcClient, RpcResponseError
 from arbtui.domain.rain_float import RainFloat
 from arbtui.domain.values import DIVISION, EXACT, Venue, canonical
 
@@ -151,6 +151,11 @@ class Line:
 
 HEADER = ("asset", "onchain", "broker", "total", "unhedged", "onchain_ratio", "drift", "alert", "suggested_transfer")
 
+InventoryReader = Callable[[], Awaitable[Sequence[Line]]]
+"""Reads every venue now and judges each asset (the console's, from
+:func:`arbtui.reporting.inventory_command.inventory_source`). Raises :class:`InventoryUnreadable` naming the
+source that failed."""
+
 
 def assess(holding: Holding, policy: Policy) -> Line:
     """Totals, onchain ratio, drift from the target, the alert (at the threshold or past it) and the
@@ -264,6 +269,16 @@ class InventoryError(Exception):
     """Inventory could not be read (one line for the operator)."""
 
 
+class InventoryUnreadable(InventoryError):
+    """One source of the inventory could not be read — ``onchain`` (the node, a vault), ``broker``,
+    ``ledger`` or ``config`` (a vault spec) — so no line is judged: a drift computed from one venue's
+    numbers and a zero for the other would suggest a transfer that is not needed. Says which source."""
+
+    def __init__(self, source: str, reason: object) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+
+
 def ledger_positions(conn: sqlite3.Connection) -> dict[str, Decimal]:
     """Per symbol, the onchain exposure no broker fill has offset yet — the carry plus the hedge in
     flight (``net_position + reserved`` of ``position_view``), exact."""
@@ -296,10 +311,17 @@ async def read_inventory(
     broker: Broker,
     unhedged: Mapping[str, Decimal] | None = None,
 ) -> list[Holding]:
-    """Holdings per asset: every asset with a vault, a broker position or a ledger position; USDC last."""
-    onchain = await vault_balances(client, orderbook, owner, vaults)
-    positions = {str(p.symbol): p.quantity.value for p in await broker.positions()}
-    cash = (await broker.balances()).cash.value
+    """Holdings per asset: every asset with a vault, a broker position or a ledger position; USDC last.
+    Raises :class:`InventoryUnreadable` naming the venue (``onchain`` or ``broker``) that failed."""
+    try:
+        onchain = await vault_balances(client, orderbook, owner, vaults)
+    except (InventoryError, ChainRpcError) as exc:
+        raise InventoryUnreadable(venue_label(Venue.ONCHAIN), exc) from exc
+    try:
+        positions = {str(p.symbol): p.quantity.value for p in await broker.positions()}
+        cash = (await broker.balances()).cash.value
+    except BrokerError as exc:
+        raise InventoryUnreadable(venue_label(Venue.OFFCHAIN), exc) from exc
     ledger = dict(unhedged or {})
     assets = sorted((set(onchain) | set(positions) | set(ledger)) - {USDC})
     holdings = [

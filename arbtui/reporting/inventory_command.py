@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
@@ -17,10 +17,12 @@ from arbtui.brokers.base import Broker, BrokerError
 from arbtui.chain.rpc import ChainRpcError, JsonRpcClient
 from arbtui.config import ChainSettings, ConfigError, Settings, format_problems, load_settings
 from arbtui.domain.values import BrokerKind
-from arbtui.reporting.database import open_readonly
+from arbtui.reporting.database import ReportError, open_readonly
 from arbtui.reporting.inventory import (
     USDC,
     InventoryError,
+    InventoryReader,
+    InventoryUnreadable,
     Line,
     Policy,
     VaultRef,
@@ -113,18 +115,25 @@ def inventory_lines(
         raise click.ClickException(f"inventory: {exc}") from exc
 
 
-def inventory_source(settings: Settings, broker: Broker, ledger: Path) -> Callable[[], Awaitable[list[Line]]] | None:
+def inventory_source(settings: Settings, broker: Broker, ledger: Path) -> InventoryReader | None:
     """The console's inventory reader: the configured vaults on chain, the running bot's broker, the
-    ledger read-only. None when ``[inventory.vaults]`` is empty."""
+    ledger read-only. None when ``[inventory.vaults]`` is empty. Whatever source fails, the reader raises
+    :class:`InventoryUnreadable` naming it (``onchain``, ``broker``, ``ledger``, ``config``)."""
     chain = settings.chain
     if not settings.inventory.vaults or chain.http_url is None:
         return None
     policy = Policy(target=settings.inventory.target_onchain_ratio, drift_alert=settings.inventory.drift_alert)
 
     def from_ledger() -> tuple[list[VaultRef], dict[str, Decimal]]:
-        with closing(open_readonly(ledger)) as conn:
-            vaults = parse_vaults(configured_vaults(settings), ledger_tokens(conn), chain.usdc)
-            return vaults, ledger_positions(conn)
+        try:
+            with closing(open_readonly(ledger)) as conn:
+                tokens, unhedged = ledger_tokens(conn), ledger_positions(conn)
+        except (ReportError, sqlite3.Error) as exc:
+            raise InventoryUnreadable("ledger", exc) from exc
+        try:
+            return parse_vaults(configured_vaults(settings), tokens, chain.usdc), unhedged
+        except click.UsageError as exc:  # a vault spec naming no token the ledger knows yet, or malformed
+            raise InventoryUnreadable("config", f"[inventory.vaults] {exc.message}") from exc
 
     async def read() -> list[Line]:
         vaults, unhedged = await asyncio.to_thread(from_ledger)

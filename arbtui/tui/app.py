@@ -29,11 +29,12 @@ from arbtui.domain.errors import DomainError
 from arbtui.domain.values import Symbol
 from arbtui.engine.bus import Subscription
 from arbtui.engine.ports import HostedEngine, StoreError
+from arbtui.reporting.inventory import InventoryReader
 from arbtui.tui.messages import CommandFinished, EngineHalted, EngineStatus, ViewChanged
 from arbtui.tui.model import MAX_FILLS, MAX_ORDERS, ConsoleView, fold, seeded
 from arbtui.tui.screens import ConfirmScreen, HedgeRequest, HedgeScreen, HelpScreen, HistoryScreen, ReasonScreen
-from arbtui.tui.screens.pnl import InventoryReader
 from arbtui.tui.widgets import AccumulatorsPane, AlertLog, ControlBanner, FillsPane, OrdersPane, StatusBar
+from arbtui.tui.widgets.live_inventory import LiveInventoryPane
 
 BURST = 1000
 """Bus messages folded into one view before it is posted (a burst of fills is one repaint)."""
@@ -105,10 +106,12 @@ class ArbtuiApp(App[int]):
         with Vertical(id="top"):
             yield StatusBar(id="status")
             yield ControlBanner(id="banner")
-        with Grid(id="panes"):
+        with Grid(id="panes", classes="" if self.inventory is None else "-inventory"):
             yield FillsPane(id="fills")
             yield AccumulatorsPane(id="accumulators")
             yield OrdersPane(id="orders")
+            if self.inventory is not None:  # no [inventory.vaults]: no pane
+                yield LiveInventoryPane(self.inventory, clock=self.clock, id="live-inventory")
             yield AlertLog(id="alerts")
         yield Footer()
 
@@ -187,11 +190,14 @@ class ArbtuiApp(App[int]):
         return self.screen_stack[0].query_one(kind)
 
     def on_view_changed(self, message: ViewChanged) -> None:
+        hedge_filled = message.view.hedge_fills != self.view.hedge_fills
         view = self.view = message.view
         try:
             fills = self._pane(FillsPane)
         except (IndexError, NoMatches):
             return  # a view that arrived while the console closes: its panes are gone
+        if hedge_filled and self.inventory is not None:  # the broker's side moved: read it again
+            self._pane(LiveInventoryPane).read_now()
         fills.show(view.fills)
         self._pane(AccumulatorsPane).show(view.positions, view.control)
         self._pane(OrdersPane).show(view.orders)

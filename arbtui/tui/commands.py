@@ -16,11 +16,11 @@ from arbtui.config import Settings, is_loopback
 from arbtui.domain.ids import RandomIds
 from arbtui.engine.factory import build_engine
 from arbtui.engine.lifecycle import Engine
+from arbtui.reporting.inventory import InventoryReader
 from arbtui.reporting.inventory_command import inventory_source
 from arbtui.store.files import private_opener
 from arbtui.store.lock import WriterLock
 from arbtui.tui.app import ArbtuiApp
-from arbtui.tui.screens.pnl import InventoryReader
 from arbtui.tui.serve import (
     SERVE_TOKEN_ENV,
     ConsoleServer,

@@ -28,6 +28,7 @@ from arbtui.engine.messages import (
     AlertCleared,
     AlertRaised,
     Committed,
+    CommittedChange,
     DeliveryReported,
     EngineMessage,
     IntakeReported,
@@ -80,6 +81,9 @@ class ConsoleView:
     """Times intake found the node's log answers incomplete (shown beside the chain status)."""
     alerts_undelivered: int = 0
     """Alerts a sink (webhook, Telegram) never received since the engine started: failed or dropped."""
+    hedge_fills: int = 0
+    """Broker fills (whole or partial) the bus reported since the console started: the inventory pane
+    reads the venues again whenever it moves."""
 
     @property
     def in_flight(self) -> tuple[OffchainOrder, ...]:
@@ -102,7 +106,8 @@ def fold(view: ConsoleView, message: EngineMessage, now: Callable[[], datetime])
         case Committed(changes):
             for change in changes:
                 view = apply_state(view, change.aggregate_type, change.aggregate_id, change.version, change.state)
-            return view
+            filled = sum(1 for change in changes if _hedge_filled(change))
+            return replace(view, hedge_fills=view.hedge_fills + filled) if filled else view
         case AlertRaised(alert) | AlertCleared(alert):
             return replace(view, alerts=(*view.alerts, AlertEntry(now(), alert))[-MAX_ALERTS:])
         case DeliveryReported(status):
@@ -142,6 +147,13 @@ def apply_state(view: ConsoleView, aggregate_type: str, aggregate_id: str, versi
         orders = _upsert(view.orders, Versioned(version, state), _order_key, _order_sort_key)[:MAX_ORDERS]
         return replace(view, orders=orders)
     return view
+
+
+def _hedge_filled(change: CommittedChange) -> bool:
+    """The commit filled (part of) a hedge: the broker's position and cash moved."""
+    return change.aggregate_type == offchain_order.AGGREGATE and any(
+        isinstance(event, offchain_order.OrderFilled | offchain_order.PartiallyFilled) for event in change.events
+    )
 
 
 def seeded(states: Iterable[tuple[str, str, int, Any]]) -> ConsoleView:

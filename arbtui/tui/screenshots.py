@@ -3,7 +3,8 @@
 A deterministic trading session on the real pipeline: a throwaway SQLite ledger, the dry-run broker, the
 engine hosted by the console, fills recorded through the ledger exactly as chain intake records them
 (each with its Pyth price). The clocks and execution ids are pinned, so the pictures change only when
-the console does. Writes ``main.svg`` (the main screen), ``hedge-modal.svg`` (the manual hedge's
+the console does; the inventory pane reads fixed vaults beside the dry-run broker's positions. Writes
+``main.svg`` (the main screen), ``hedge-modal.svg`` (the manual hedge's
 confirmation) and ``main.png`` (rasterised with resvg, ``pip install resvg-py``).
 """
 
@@ -28,8 +29,10 @@ from arbtui.domain.onchain_trade import Enrich, OnChainFill, PythPrice
 from arbtui.domain.values import BlockRef, Direction, PriceUsdc, Shares, Symbol, TradeId
 from arbtui.engine.executions import ExecutionOptions
 from arbtui.engine.lifecycle import Engine, EngineOptions
+from arbtui.reporting.inventory import USDC, Holding, InventoryReader, Line, Policy, assess_all
 from arbtui.store.ledger import Ledger
 from arbtui.tui.app import ArbtuiApp
+from arbtui.tui.widgets.live_inventory import LiveInventoryPane
 
 SIZE = (120, 36)
 SESSION_START = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
@@ -50,6 +53,11 @@ SESSION = (  # symbol, shares, our side, price, Pyth price
     ("TSLA", "2.5", Direction.SELL, "251.10", "251.02"),
     ("GOOG", "0.45", Direction.SELL, "171.30", "171.27"),
 )
+
+
+VAULTS = {"AAPL": "1", "MSFT": "30.5", "TSLA": "2.5", "USDC": "120000"}
+"""Our orderbook vaults in the pictures' inventory pane, beside the dry-run broker's own positions and
+cash: MSFT drifts."""
 
 
 CLOCK = StoppedClock(NOW)
@@ -137,6 +145,24 @@ async def trade(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.2)
 
 
+def inventory_of(broker: DryRunBroker) -> InventoryReader:
+    """The inventory pane's reader: :data:`VAULTS` onchain, the broker's positions and cash as it reports them."""
+
+    async def read() -> list[Line]:
+        held = {str(p.symbol): p.quantity.value for p in await broker.positions()}
+        cash = (await broker.balances()).cash.value
+        equities = [Holding(a, Decimal(v), held.get(a, Decimal(0)), Decimal(0)) for a, v in VAULTS.items() if a != USDC]
+        return assess_all([*equities, Holding(USDC, Decimal(VAULTS[USDC]), cash)], Policy())
+
+    return read
+
+
+async def inventory_read(pilot: Pilot[Any]) -> None:
+    """Until the inventory pane shows what the broker holds after the session's hedges."""
+    pane = pilot.app.query_one(LiveInventoryPane)
+    await _until(pilot, lambda: {line.holding.asset: line.holding.broker for line in pane.lines}.get("TSLA") == 2)
+
+
 async def open_hedge_confirmation(pilot: Pilot[Any]) -> None:
     """`h`, then the form (SELL 3 NVDA, a reason) up to the confirmation that repeats the order."""
     await pilot.press("h")
@@ -153,10 +179,17 @@ async def render() -> tuple[str, str]:
         broker = DryRunBroker()
         ledger = await Ledger.open(Path(tmp) / "ledger.db", broker.kind, clock=CLOCK, ids=screenshot_ids())
         engine = Engine(ledger, broker, OPTIONS)
-        app = ArbtuiApp(engine, actor="console:operator", clock=lambda: NOW + timedelta(minutes=1), frame_s=0.0)
+        app = ArbtuiApp(
+            engine,
+            actor="console:operator",
+            clock=lambda: NOW + timedelta(minutes=1),
+            frame_s=0.0,
+            inventory=inventory_of(broker),
+        )
         try:
             async with app.run_test(size=SIZE) as pilot:
                 await trade(pilot)
+                await inventory_read(pilot)
                 main = app.export_screenshot(title="arbtui — operator console")
                 await open_hedge_confirmation(pilot)
                 modal = app.export_screenshot(title="arbtui — manual hedge")

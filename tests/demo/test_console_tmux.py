@@ -1,9 +1,11 @@
-"""The real ``arbtui demo`` console in a real terminal: a detached tmux session (its own server socket),
-read with ``capture-pane``, driven with ``send-keys``. Fills appear, ``p`` pauses (PAUSED on screen),
-``q`` quits and the process exits 0 having stopped everything it started."""
+"""The real ``make demo`` console in a real terminal: a detached tmux session (its own server socket),
+read with ``capture-pane``, driven with ``send-keys``. Fills appear, the inventory pane shows the vaults
+the demo deposited into beside the broker's positions with a drift alert, ``p`` pauses (PAUSED on
+screen), ``q`` quits and the process exits 0 having stopped everything it started."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -18,14 +20,20 @@ from pathlib import Path
 import pytest
 
 from arbtui.demo.anvil import REPO_ROOT
-from tests.demo.process import ARBTUI, listening, started_ports
+from tests.demo.process import listening, started_ports
 from tests.e2e.harness import bot_environment
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="tmux is not installed (CI installs it in .ci/run)"
 )
 
+DEMO_ARGS = "--seed 1 --rate 3"
 FILL_ROW = re.compile(r"\d\d:\d\d:\d\d\s+\d+\s+(AAPL|TSLA|MSFT|NVDA)\s+(BUY|SELL)\s+\d+\.\d+")
+USDC_ROW = re.compile(r"USDC\s+50000\s+100000\s+150000\s+-0\.1667\s+ok")
+INVENTORY_TITLE = re.compile(r"Inventory · DRIFT [A-Z, ]*MSFT[A-Z, ]* · as of \d\d:\d\d:\d\d")
+MSFT_DRIFT = re.compile(r"MSFT\s+120\s+-?\d+\s+\d+\s+0\.\d+\s+DRIFT\s+move \d+(\.\d+)? MSFT onchain → broker")
+"""asset, onchain, broker, total, drift, alert, suggested transfer. The demo deposited 120 MSFT into its
+vault against 12 at the broker: hedging cannot close that gap in a test's minutes (``demo.market.OPENING``)."""
 
 
 class Terminal:
@@ -72,22 +80,36 @@ class Terminal:
         except (subprocess.CalledProcessError, ValueError):
             shell = None
         if shell is not None:
-            children = subprocess.run(
-                ["ps", "-o", "pid=", "--ppid", str(shell)], capture_output=True, text=True, check=False
-            ).stdout.split()
-            for pid in children:
-                os.kill(int(pid), signal.SIGTERM)
+            started = _descendants(shell)  # make, and the demo under it
+            for pid in started:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + 40
-            while children and time.monotonic() < deadline and Path(f"/proc/{children[0]}").exists():
+            while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in started):
                 time.sleep(0.2)
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, check=False)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, by PID (children before their own children)."""
+    children = [
+        int(child)
+        for child in subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+    ]
+    return [*children, *(grandchild for child in children for grandchild in _descendants(child))]
 
 
 @pytest.fixture
 def demo_in_tmux(tmp_path: Path) -> Iterator[tuple[Terminal, Path, Path]]:
     progress, exit_file = tmp_path / "progress.txt", tmp_path / "exit.txt"
-    demo = shlex.join([*ARBTUI, "demo", "--seed", "1", "--rate", "3"])
-    # The console draws on stderr (the terminal); the set-up progress lines go to stdout → a file.
+    # `make demo`, as an operator starts it (no make of ours around it: MAKEFLAGS cleared), on a fixed seed.
+    # The console draws on stderr (the terminal); the set-up progress lines go to stdout → a file. Textual
+    # asks stdout for the terminal's size, so with stdout a file it is told through COLUMNS and LINES.
+    demo = shlex.join(
+        ["env", "COLUMNS=120", "LINES=40", "MAKEFLAGS=", "MAKELEVEL=", "make", "-s", "demo", f"DEMO_ARGS={DEMO_ARGS}"]
+    )
     terminal = Terminal(f"sh -c {shlex.quote(f'{demo} > {progress}; echo EXIT=$? > {exit_file}')}")
     try:
         yield terminal, progress, exit_file
@@ -102,6 +124,9 @@ def test_the_console_demo_shows_fills_pauses_on_p_and_quits_with_0_on_q(
     screen = terminal.wait_screen(FILL_ROW, within=180)
     assert "Onchain fills" in screen
     assert "PAUSED" not in screen
+    screen = terminal.wait_screen(USDC_ROW, within=30)  # every asset's line: the pane at full height
+    assert INVENTORY_TITLE.search(screen), screen
+    assert MSFT_DRIFT.search(screen), screen
     anvil_port, broker_port = started_ports(progress.read_text())
 
     terminal.keys("p")

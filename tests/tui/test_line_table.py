@@ -61,6 +61,22 @@ async def test_a_fixed_width_column_truncates_and_content_widths_never_shrink() 
         assert lines(table)[1] == " A       1        toolon"
 
 
+class Shrinking(App[None]):
+    def compose(self) -> ComposeResult:
+        yield LineTable(COLUMNS, shrink=True)
+
+
+async def test_with_shrink_the_columns_fit_the_rows_shown_now() -> None:
+    """The inventory pane's table: a figure that got shorter takes its column back with it."""
+    app = Shrinking()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(LineTable)
+        table.set_rows([("USDC", ["USDC", "99929.2775", "ok"])])
+        table.set_rows([("USDC", ["USDC", "1", "ok"])])
+        await pilot.pause()
+        assert lines(table) == [" symbol  net  note", " USDC    1    ok"]
+
+
 async def test_a_new_row_on_top_renders_only_itself() -> None:
     app = Host(follow_key=False)
     async with app.run_test(size=(60, 10)) as pilot:

@@ -4,7 +4,7 @@ every few seconds in a thread worker; inventory comes from an optional reader th
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -21,15 +21,13 @@ from textual_plotext import PlotextPlot
 
 from arbtui.reporting import reports
 from arbtui.reporting.database import ReportError, open_readonly, snapshot
-from arbtui.reporting.inventory import Line
+from arbtui.reporting.inventory import InventoryReader, Line
 from arbtui.tui.widgets._table import Cell, sync_rows
 from arbtui.tui.widgets.inventory import InventoryPane
 
 POINTS = 500
 """Trades per symbol on the chart (the latest)."""
 REFRESH_S = 3.0
-
-InventoryReader = Callable[[], Awaitable[Sequence[Line]]]
 
 
 @dataclass(frozen=True)

@@ -77,10 +77,13 @@ class LineTable(ScrollView, can_focus=True):
         widths: dict[str, int] | None = None,
         zebra_stripes: bool = False,
         follow_key: bool = True,
+        shrink: bool = False,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.columns = tuple(columns)
+        self.shrink = shrink
+        """Columns fit the rows shown now, narrower too (a pane redrawn rarely, not a feed)."""
         self._fixed = tuple((widths or {}).get(name) for name in self.columns)
         self.zebra_stripes = zebra_stripes
         self.follow_key = follow_key
@@ -144,9 +147,9 @@ class LineTable(ScrollView, can_focus=True):
 
     def _measure(self, rows: Sequence[Row]) -> tuple[int, ...]:
         """Column widths: fixed, or as wide as the widest cell seen so far (never narrower: columns that
-        shrank and grew back as values changed would make the table jump)."""
+        shrank and grew back as values changed would make the table jump) — or shown now, with ``shrink``."""
         widths = [fixed or len(name) for name, fixed in zip(self.columns, self._fixed, strict=True)]
-        for index, width in enumerate(self._widths):
+        for index, width in enumerate(() if self.shrink else self._widths):
             widths[index] = max(widths[index], width)
         for _, cells in rows:
             for index, cell in enumerate(cells):

@@ -11,13 +11,25 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from arbtui.brokers.alpaca.client import AlpacaBroker
 from arbtui.chain.rpc import JsonRpcClient
-from arbtui.demo.anvil import AnvilNode
+from arbtui.demo.alpaca_server import AlpacaServer
+from arbtui.demo.anvil import AnvilNode, free_port
 from arbtui.demo.artifacts import Artifact
 from arbtui.demo.deploy import ChainDriver, Deployment
 from arbtui.domain.values import Direction, Symbol, Venue
-from arbtui.reporting.inventory import HEADER, USDC, Policy, VaultRef, assess, ledger_positions, read_inventory
+from arbtui.reporting.inventory import (
+    HEADER,
+    USDC,
+    InventoryUnreadable,
+    Policy,
+    VaultRef,
+    assess,
+    ledger_positions,
+    read_inventory,
+)
 from arbtui.store.ledger import Ledger
 from arbtui.store.migrate import connect_sync
 from tests.builders import block, make_fill
@@ -222,3 +234,60 @@ async def test_inventory_vaults_and_target_come_from_the_config_for_the_report_a
 
     config.write_text(chain_table)
     assert inventory_source(load_settings(config, environ={}), broker, db_path) is None
+
+
+async def test_the_consoles_reader_names_the_source_it_could_not_read(
+    anvil: AnvilNode,
+    chain: ChainDriver,
+    deployment: Deployment,
+    artifacts: dict[str, Artifact],
+    alpaca_server: AlpacaServer,
+    alpaca_factory: Callable[..., AlpacaBroker],
+    ledger: Ledger,
+    db_path: Any,
+    tmp_path: Any,
+) -> None:
+    """The console's pane shows which source failed: the broker (refusing our keys), the node (nothing
+    listening), the config (a vault whose token the ledger does not know yet) — each an
+    :class:`InventoryUnreadable` naming it; with all of them answering, the same reader reads."""
+    from arbtui.config import load_settings
+    from arbtui.reporting.inventory_command import inventory_source
+
+    taapl = deployment.tokens["tAAPL"]
+    await asyncio.to_thread(Vaults(chain, artifacts).deposit, taapl, 4 * E18)
+
+    def settings(http_url: str, vault: str) -> Any:
+        config = tmp_path / "arbtui.toml"
+        config.write_text(
+            f'[chain]\nhttp_url = "{http_url}"\norderbook = "{deployment.orderbook}"\nowner = "{chain.sender}"\n'
+            f'usdc = "{deployment.usdc}"\n[inventory.vaults]\nAAPL = "{vault}"\n'
+        )
+        return load_settings(config, environ={})
+
+    broker = alpaca_factory()
+    try:
+        reader = inventory_source(settings(anvil.http_url, f"{VAULT}@{taapl}"), broker, db_path)
+        assert reader is not None
+        (aapl, _) = await reader()
+        assert (aapl.holding.asset, aapl.holding.onchain) == ("AAPL", Decimal(4))
+
+        alpaca_server.api_secret = "rotated"  # our keys are refused from now on
+        with pytest.raises(InventoryUnreadable, match=r"^broker: ") as refused:
+            await reader()
+        assert refused.value.source == "broker"
+        alpaca_server.api_secret = "test-secret"
+
+        dead = inventory_source(settings(f"http://127.0.0.1:{free_port()}", f"{VAULT}@{taapl}"), broker, db_path)
+        assert dead is not None
+        with pytest.raises(InventoryUnreadable, match=r"^onchain: ") as unreachable:
+            await dead()
+        assert unreachable.value.source == "onchain"
+
+        tokenless = inventory_source(settings(anvil.http_url, str(VAULT)), broker, db_path)
+        assert tokenless is not None
+        with pytest.raises(
+            InventoryUnreadable, match=r"^config: \[inventory.vaults\] .*no token address known for AAPL"
+        ):
+            await tokenless()
+    finally:
+        await broker.aclose()
