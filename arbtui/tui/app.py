@@ -4,7 +4,8 @@ Thin composition: the panes (``widgets/``) render rows, the model (``model.py``)
 (:data:`~arbtui.engine.messages.EngineMessage`: commits, alerts, readiness, the market, intake's reports)
 into an immutable view, and the workers here do the I/O — starting and stopping the engine, reading the
 bus, sending operator commands through ``engine.control`` — and only post messages. Only the handlers
-(``on_view_changed``, ``on_command_finished``, ``on_engine_halted``) touch widgets.
+(``on_view_changed``, ``on_command_finished``, ``on_engine_halted``) touch widgets; Enter on a pane's row
+(``on_detail_requested``) opens its detail, which reads the ledger through the read-model port.
 """
 
 from __future__ import annotations
@@ -29,9 +30,17 @@ from arbtui.domain.errors import DomainError
 from arbtui.domain.values import Symbol
 from arbtui.engine.bus import Subscription
 from arbtui.engine.ports import HostedEngine, StoreError
-from arbtui.tui.messages import CommandFinished, EngineHalted, EngineStatus, ViewChanged
+from arbtui.tui.messages import CommandFinished, DetailRequested, EngineHalted, EngineStatus, ViewChanged
 from arbtui.tui.model import MAX_FILLS, MAX_ORDERS, ConsoleView, fold, seeded
-from arbtui.tui.screens import ConfirmScreen, HedgeRequest, HedgeScreen, HelpScreen, HistoryScreen, ReasonScreen
+from arbtui.tui.screens import (
+    ConfirmScreen,
+    DetailScreen,
+    HedgeRequest,
+    HedgeScreen,
+    HelpScreen,
+    HistoryScreen,
+    ReasonScreen,
+)
 from arbtui.tui.screens.pnl import InventoryReader
 from arbtui.tui.widgets import AccumulatorsPane, AlertLog, ControlBanner, FillsPane, OrdersPane, StatusBar
 
@@ -110,7 +119,7 @@ class ArbtuiApp(App[int]):
             yield AccumulatorsPane(id="accumulators")
             yield OrdersPane(id="orders")
             yield AlertLog(id="alerts")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still opens it (`?` lists it): room for the pane's keys
 
     def on_mount(self) -> None:
         # The console owns its process. Everything built so far (modules, Textual's widgets, the engine)
@@ -209,6 +218,9 @@ class ArbtuiApp(App[int]):
 
     def on_command_finished(self, message: CommandFinished) -> None:
         self.notify(message.text, severity="error" if message.refused else "information")
+
+    def on_detail_requested(self, message: DetailRequested) -> None:
+        self.push_screen(DetailScreen(self.engine.read_model, message.kind, message.key))
 
     def on_engine_halted(self, message: EngineHalted) -> None:
         self.notify(f"engine halted: {message.reason}", severity="error", timeout=3600)
@@ -316,7 +328,7 @@ class ArbtuiApp(App[int]):
         self.push_screen(PnlScreen(self.engine.read_model.path, self.inventory))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen.of(self.screen))
 
     async def action_quit(self) -> None:
         in_flight = len(self.view.in_flight) or self.engine.in_flight

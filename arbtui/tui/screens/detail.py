@@ -1,0 +1,113 @@
+"""Detail of one fill, broker order or position (Enter on a pane's row), read from the ledger over a
+read-only connection in a thread worker: the exact values, the events with time, actor and step latency,
+the fills ↔ executions links, and the CLI command that prints the same thing
+(:mod:`arbtui.reporting.detail` renders both)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from arbtui.engine.ports import Detail, ReadModel, StoreError
+from arbtui.reporting.detail import Kind, command, sections
+
+TITLES = {Kind.FILL: "Fill", Kind.ORDER: "Broker order", Kind.POSITION: "Position"}
+
+
+class DetailScreen(ModalScreen[None]):
+    """One aggregate's detail. ``c`` copies its id, ``x`` the CLI command; ``?`` lists the keys."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("c", "copy_id", "Copy id"),
+        Binding("x", "copy_command", "Copy command"),
+        Binding("question_mark", "help", "Keys", key_display="?"),
+    ]
+
+    class Loaded(Message):
+        """The read worker's result (``detail`` None: not in the ledger; ``error``: the ledger could not be
+        read). Handled by ``DetailScreen.on_detail_screen_loaded``."""
+
+        def __init__(self, detail: Detail | None, error: str | None) -> None:
+            super().__init__()
+            self.detail = detail
+            self.error = error
+
+    def __init__(self, ledger: ReadModel, kind: Kind, key: str) -> None:
+        super().__init__()
+        self._ledger = ledger
+        self.kind = kind
+        self.key = key
+        """The aggregate's id, in full (what ``c`` copies)."""
+        self.command = command(kind, key, ledger.path)
+        """The CLI command that prints the same detail (what ``x`` copies)."""
+        self.help_title = f"{TITLES[kind].lower()} detail"
+        self.detail: Detail | None = None
+        """What the ledger answered (None until read, or when it has no such aggregate)."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(f"{TITLES[self.kind]} {self.key}", classes="question", id="title")
+            with VerticalScroll(id="body"):
+                yield Static("reading the ledger…", id="content")
+            yield Static(Text(f"$ {self.command}", style="cyan"), id="command")
+            yield Label("c copy id · x copy command · ? keys · Escape close", classes="hint")
+
+    def on_mount(self) -> None:
+        self._read()
+
+    @work(thread=True, exclusive=True)
+    def _read(self) -> None:
+        try:
+            found = self._ledger.detail(self.kind.aggregate_type, self.key, limit=self.kind.limit)
+        except StoreError as exc:
+            self.post_message(self.Loaded(None, str(exc)))
+        else:
+            self.post_message(self.Loaded(found, None))
+
+    def on_detail_screen_loaded(self, message: DetailScreen.Loaded) -> None:
+        self.detail = message.detail
+        content = self.query_one("#content", Static)
+        if message.error is not None:
+            content.update(Text(f"cannot read the ledger: {message.error}", style="bold red"))
+        elif message.detail is None:
+            content.update(Text(f"no {self.kind.value} {self.key} in the ledger", style="yellow"))
+        else:
+            content.update(render(self.kind, message.detail))
+
+    def action_copy_id(self) -> None:
+        self.app.copy_to_clipboard(self.key)
+        self.notify(f"copied {self.key}")
+
+    def action_copy_command(self) -> None:
+        self.app.copy_to_clipboard(self.command)
+        self.notify(f"copied: {self.command}")
+
+    def action_help(self) -> None:
+        from arbtui.tui.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen.of(self))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def render(kind: Kind, detail: Detail) -> Text:
+    """The sections with their titles in bold: the same lines ``arbtui show`` prints."""
+    out = Text()
+    for index, section in enumerate(sections(kind, detail)):
+        title, *body = section.lines()
+        if index:
+            out.append("\n\n")
+        out.append(title, style="bold")
+        for line in body:
+            out.append("\n" + line)
+    return out
