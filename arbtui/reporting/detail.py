@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -74,16 +74,22 @@ class Step:
     """The event's payload in its JSON form (exact decimal strings)."""
     metadata: dict[str, Any]
 
-    def text(self) -> str:
-        """``#2  2026-…Z  +0.25s  engine  Submitted  broker_order_id=… at=…  (via …, reason …)``."""
+    def lines(self) -> list[str]:
+        """A head line — ``#2   2026-…Z   +0.25s  engine  Submitted  (via …, reason '…')`` — then one
+        line per field, nested objects flattened to dotted names (``fill.amount``), values exact."""
         latency = "" if self.since_previous is None else f"+{canonical(self.since_previous)}s"
-        fields = " ".join(f"{key}={_field(value)}" for key, value in self.fields.items())
         context = [f"via {self.metadata['correlation_id']}"] if self.metadata.get("correlation_id") else []
         if self.metadata.get("reason"):
             context.append(f"reason {self.metadata['reason']!r}")
         tail = f"  ({', '.join(context)})" if context else ""
-        head = f"#{self.sequence:<3} {_time(self.recorded_at)}  {latency:>10}  {self.actor}  {self.event_type}"
-        return f"{head}  {fields}{tail}"
+        head = f"#{self.sequence:<3} {_time(self.recorded_at)}  {latency:>10}  {self.actor}  {self.event_type}{tail}"
+        fields = list(_flat(self.fields))
+        width = max((len(key) for key, _ in fields), default=0)
+        return [head, *(f"{FIELD_INDENT}{key:<{width}}  {value}" for key, value in fields)]
+
+
+FIELD_INDENT = " " * 6
+"""A step's fields, under its head line."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ class Section:
     def lines(self) -> list[str]:
         width = max((len(label) for label, _ in self.rows), default=0)
         body = [f"  {label:<{width}}  {value}" for label, value in self.rows]
-        body += [f"  {step.text()}" for step in self.steps]
+        body += [f"  {line}" for step in self.steps for line in step.lines()]
         return [self.title, *body]
 
 
@@ -418,7 +424,20 @@ def _time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _field(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+def _flat(fields: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """``(name, text)`` of each field in payload order: an object's fields under ``name.``, a list's items
+    as ``name[i]`` (a placement's contributions), a string as itself, anything else as JSON."""
+    for key, value in fields.items():
+        yield from _flat_value(f"{prefix}{key}", value)
+
+
+def _flat_value(name: str, value: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict) and value:
+        yield from _flat(value, f"{name}.")
+    elif isinstance(value, list) and value:
+        for index, item in enumerate(value):
+            yield from _flat_value(f"{name}[{index}]", item)
+    elif isinstance(value, str):
+        yield name, value
+    else:
+        yield name, json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -77,6 +77,14 @@ async def _open_detail(pilot: Pilot[int], pane: LineTable, key: str) -> DetailSc
     return screen
 
 
+def step_of(text: str, event_type: str) -> list[str]:
+    """The lines of the first timeline step of ``event_type`` — its head line, then its fields (stripped)."""
+    lines = [line.strip() for line in text.splitlines()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("#") and f"  {event_type}" in line)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("#") or not lines[i]), len(lines))
+    return lines[start:end]
+
+
 def _shown(screen: DetailScreen) -> str:
     return str(screen.query_one("#content", Static).render())
 
@@ -189,10 +197,13 @@ async def test_enter_on_an_accumulator_shows_the_positions_events_and_the_thresh
         logged = _ledger_events(engine.store.path, position.AGGREGATE, "MSFT")[: screen.detail.version]
         for sequence, event_type, _ in logged:
             assert any(line.lstrip().startswith(f"#{sequence} ") and event_type in line for line in shown.splitlines())
-        placed = next(line for line in shown.splitlines() if "OffChainOrderPlaced" in line)
-        assert "trigger_reason=threshold" in placed
-        assert "via block:2" in placed
-        assert '"source":"' + str(make_fill(1, "0.75", symbol="MSFT").trade_id) + '"' in placed
+        placed = step_of(shown, "OffChainOrderPlaced")
+        assert "OffChainOrderPlaced  (via block:2)" in placed[0]  # the commit that decided it
+        fields = dict(line.split(None, 1) for line in placed[1:])
+        assert fields["trigger_reason"] == "threshold"  # why
+        first, second = (str(make_fill(n, "1", symbol="MSFT").trade_id) for n in (1, 2))
+        assert (fields["contributions[0].source"], fields["contributions[0].shares"]) == (first, "-0.75")
+        assert (fields["contributions[1].source"], fields["contributions[1].shares"]) == (second, "-0.25")
         assert f"net (to hedge)  {stored.net}" in shown
         await app.stop_engine()
 

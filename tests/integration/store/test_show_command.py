@@ -16,6 +16,7 @@ from arbtui.domain.values import Direction
 from arbtui.store.ledger import Ledger
 from tests.builders import block, make_fill
 from tests.integration.store.conftest import pending_execution, settle
+from tests.tui.test_detail import step_of
 
 FIRST = make_fill(1, "0.75", Direction.BUY, symbol="MSFT", price="410.123456789", block_number=1)
 SECOND = make_fill(2, "1.5", Direction.BUY, symbol="MSFT", price="410.5", block_number=2)
@@ -113,9 +114,9 @@ async def test_show_position_lists_its_events_and_the_decision_now(tmp_path: Pat
     assert [e["event_type"] in line for e, line in zip(logged, lines, strict=True)] == [True] * len(logged)
     assert "net (to hedge)  0.25" in shown.output
     assert "decision now    no hedge: below threshold, carry 0.25" in shown.output
-    placed = next(line for line in lines if "OffChainOrderPlaced" in line)
-    assert f"execution_id={execution}" in placed
-    assert "trigger_reason=threshold" in placed
+    placed = step_of(shown.output, "OffChainOrderPlaced")
+    fields = dict(line.split(None, 1) for line in placed[1:])
+    assert (fields["execution_id"], fields["trigger_reason"]) == (execution, "threshold")
 
 
 async def test_an_unknown_id_is_one_line_and_exit_1(tmp_path: Path) -> None:
