@@ -67,15 +67,17 @@ class ArbtuiApp(App[int]):
     The return code is 0, or 1 when the engine halted on a fault."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "pause", "Pause"),
-        Binding("r", "resume", "Resume"),
-        Binding("k", "kill", "Kill"),
-        Binding("h", "hedge", "Hedge"),
-        Binding("f", "filter_alerts", "Filter"),
-        Binding("y", "history", "History", show=False),
-        Binding("g", "pnl", "PnL", show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
+        Binding("p", "pause", "Pause", tooltip="every symbol, or the one selected in Accumulators (a reason; audited)"),
+        Binding(
+            "r", "resume", "Resume", tooltip="every symbol, or the selected one; what is past threshold hedges at once"
+        ),
+        Binding("k", "kill", "Kill", tooltip="kill switch: no hedge at all, manual included; again to clear it"),
+        Binding("h", "hedge", "Hedge", tooltip="symbol, side, shares, reason, then a confirmation in words"),
+        Binding("f", "filter_alerts", "Filter", tooltip="alerts shown: all → warnings and worse → critical only"),
+        Binding("y", "history", "History", show=False, tooltip="a position as it was at a past instant (read-only)"),
+        Binding("g", "pnl", "PnL", show=False, tooltip="PnL per symbol, its chart, inventory across venues"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="the keys of the current screen"),
+        Binding("q", "quit", "Quit", tooltip="stops the engine gracefully (asks first while executions are in flight)"),
     ]
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere (bench) find it too
     HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012  (Textual declares it as an instance attribute)
@@ -329,6 +331,12 @@ class ArbtuiApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen.of(self.screen))
+
+    def key_question_mark(self) -> None:
+        """``?`` that no binding took: on a dialog that does not bind it (the PnL screen, a confirmation),
+        the keys of that dialog. A text field that has focus takes ``?`` as text first."""
+        if not isinstance(self.screen, HelpScreen):
+            self.action_help()
 
     async def action_quit(self) -> None:
         in_flight = len(self.view.in_flight) or self.engine.in_flight

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from textual.binding import Binding
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from arbtui.domain import offchain_order, onchain_trade, position
 from arbtui.domain.offchain_order import OrderStatus
@@ -22,7 +22,8 @@ from arbtui.reporting.detail import Kind, command
 from arbtui.store.log import LogReader
 from arbtui.store.migrate import connect_sync
 from arbtui.tui import ArbtuiApp
-from arbtui.tui.screens import DetailScreen, HelpScreen
+from arbtui.tui.screens import DetailScreen, HelpScreen, ReasonScreen
+from arbtui.tui.screens.pnl import PnlScreen
 from arbtui.tui.widgets import AccumulatorsPane, AlertLog, FillsPane, OrdersPane
 from arbtui.tui.widgets._detail import DetailTable
 from arbtui.tui.widgets._lines import LineTable
@@ -245,9 +246,11 @@ async def test_question_mark_lists_every_key_of_the_main_screen_from_its_binding
             assert isinstance(binding, Binding)
             shown = app.get_key_display(binding)
             assert (shown, binding.description, "everywhere") in listed, binding
-        assert (app.get_key_display(_binding(DetailTable, "enter")), "Detail", "Onchain fills") in listed
-        assert ("c", "Copy id", "Accumulators (when focused)") in listed  # another pane's own keys, marked
-        assert ("c", "Copy id", "Broker orders (when focused)") in listed
+        tables = "Onchain fills; when focused: Accumulators, Broker orders"  # the other panes' own keys too
+        assert (app.get_key_display(_binding(DetailTable, "enter")), "Detail", tables) in listed
+        assert ("c", "Copy id", tables) in listed
+        assert (app.get_key_display(Binding("down", "")), "Down", tables) in listed
+        assert next(k.where for k in help_screen.keys) == "everywhere"  # the console's keys first
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, HelpScreen))
         await app.stop_engine()
@@ -291,3 +294,37 @@ async def test_the_footer_shows_a_panes_own_keys_only_while_it_has_focus(engine:
 def _binding(widget: type[LineTable], key: str) -> Binding:
     [found] = [b for b in widget.BINDINGS if isinstance(b, Binding) and b.key == key]
     return found
+
+
+async def test_question_mark_on_a_dialog_that_does_not_bind_it_lists_that_dialogs_keys(engine: Engine) -> None:
+    app = ArbtuiApp(engine, actor=ACTOR)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, app.engine_started.is_set)
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, PnlScreen))
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        listed = {(k.key, k.description, k.where) for k in help_screen.keys}
+        assert (app.get_key_display(Binding("escape", "")), "Close", "this screen") in listed
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, PnlScreen))
+        await pilot.press("y")  # not a key of the PnL screen: nothing opens
+        await pilot.pause(0.05)
+        assert isinstance(app.screen, PnlScreen)
+        await app.stop_engine()
+
+
+async def test_question_mark_typed_in_a_reason_is_text_not_help(engine: Engine) -> None:
+    app = ArbtuiApp(engine, actor=ACTOR)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, app.engine_started.is_set)
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        await pilot.press("question_mark")
+        await pilot.pause(0.05)
+        assert isinstance(app.screen, ReasonScreen)
+        assert app.screen.query_one(Input).value.endswith("?")
+        await pilot.press("escape")
+        await app.stop_engine()

@@ -28,7 +28,7 @@ class DetailScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("c", "copy_id", "Copy id"),
-        Binding("x", "copy_command", "Copy command"),
+        Binding("x", "copy_command", "Copy command", tooltip="the arbtui command that prints this detail"),
         Binding("question_mark", "help", "Keys", key_display="?"),
     ]
 

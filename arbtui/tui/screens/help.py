@@ -4,6 +4,7 @@ cannot drift from what the keys do), and the rules the console follows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -14,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Label, Static
 
 RULES = (
     "Every action is recorded with your name (console:<login>) and the reason you give. Fills keep being"
@@ -30,34 +31,61 @@ class KeyHelp:
     description: str
     where: str
     enabled: bool = True
+    tooltip: str = ""
+    """The binding's longer explanation, when it has one (the help shows it beside the description)."""
 
 
 def keys_of(screen: Screen[Any]) -> tuple[KeyHelp, ...]:
     """Every key of ``screen`` as it stands: what the focused widget, the screen and (below a modal) the
-    app bind now, the app's priority keys (they act on every screen), then — on a screen with panes —
-    each other pane's own keys, which act once it has focus."""
+    app bind now, and the app's priority keys (they act on every screen); then the console's own keys of
+    each pane that has no focus (they act once it has), added to the same key's line when it does the
+    same there (``Onchain fills; when focused: Accumulators, Broker orders``)."""
     app = screen.app
-    rows: list[KeyHelp] = []
-    seen: set[tuple[str, str]] = set()
+    places: dict[tuple[str, str], list[str]] = {}
+    """``(key, description)`` → where it acts, in order of discovery."""
+    unfocused: dict[tuple[str, str], list[str]] = {}
+    shown: dict[tuple[str, str], tuple[str, bool, str]] = {}
+    """``(key, description)`` → (the key as shown, whether it acts now, its tooltip)."""
 
-    def add(node: DOMNode, binding: Binding, enabled: bool, where: str | None = None) -> None:
-        place = where or _where(node, screen)
-        if (binding.key, place) in seen:
-            return
-        seen.add((binding.key, place))
-        rows.append(KeyHelp(app.get_key_display(binding), binding.description or binding.action, place, enabled))
+    def key(binding: Binding) -> tuple[str, str]:
+        found = (binding.key, binding.description or binding.action)
+        shown.setdefault(found, (app.get_key_display(binding), True, binding.tooltip))
+        return found
 
     for active in screen.active_bindings.values():
-        add(active.node, active.binding, active.enabled)
+        found = key(active.binding)
+        shown[found] = (shown[found][0], active.enabled, shown[found][2])
+        places.setdefault(found, []).append(_where(active.node, screen))
     for _, binding in app._bindings:
         if binding.priority and binding.key not in screen.active_bindings:
-            add(app, binding, True)
+            places.setdefault(key(binding), []).append("everywhere")
     focused = set(screen.focused.ancestors_with_self) if screen.focused is not None else set()
     for widget in screen.query(Widget):
         if widget.can_focus and widget not in focused:
-            for _, binding in widget._bindings:
-                add(widget, binding, True, f"{_name(widget)} (when focused)")
-    return tuple(rows)
+            for binding in _own_bindings(widget):
+                unfocused.setdefault(key(binding), []).append(_name(widget))
+    rows: list[KeyHelp] = []
+    for found in [*places, *(k for k in unfocused if k not in places)]:
+        where = list(places.get(found, []))
+        if found in unfocused:
+            where.append("when focused: " + ", ".join(dict.fromkeys(unfocused[found])))
+        display, enabled, tooltip = shown[found]
+        rows.append(KeyHelp(display, found[1], "; ".join(where), enabled, tooltip))
+    return tuple(sorted(rows, key=_group))  # the console's keys, then the panes', then the screen's
+
+
+def _group(row: KeyHelp) -> int:
+    return 0 if row.where == "everywhere" else 2 if row.where == "this screen" else 1
+
+
+def _own_bindings(widget: Widget) -> list[Binding]:
+    """The keys the console's own classes give ``widget`` (Textual's built-in widgets' navigation keys are
+    listed for the focused widget only)."""
+    found: list[Binding] = []
+    for cls in reversed(type(widget).__mro__):
+        if cls.__module__.startswith("arbtui.") and "BINDINGS" in vars(cls):
+            found.extend(Binding.make_bindings(vars(cls)["BINDINGS"]))
+    return found
 
 
 def _where(node: DOMNode, screen: Screen[Any]) -> str:
@@ -92,16 +120,26 @@ class HelpScreen(ModalScreen[None]):
         return cls(keys_of(screen), str(title))
 
     def compose(self) -> ComposeResult:
-        table = Table(title=f"keys: {self._title}", title_justify="left", expand=True, box=None)
-        table.add_column("key", style="bold cyan", no_wrap=True)
-        table.add_column("action")
-        table.add_column("where", style="dim")
-        for key in self.keys:
-            action = key.description if key.enabled else f"{key.description} (not now)"
-            table.add_row(key.key, Text(action, style="" if key.enabled else "dim"), key.where)
         with VerticalScroll(classes="dialog wide"):
-            yield Static(table, id="keys")
+            yield Label(f"Keys: {self._title}", classes="question")
+            for where, keys in groupby(self.keys, key=lambda k: k.where):
+                yield Static(_table(where, list(keys)), classes="keys")
             yield Static(Text(RULES, style="italic"), id="rules")
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _table(where: str, keys: list[KeyHelp]) -> Table:
+    """One group of keys under where they act."""
+    table = Table(title=where, title_justify="left", title_style="bold", expand=True, box=None, show_header=False)
+    table.add_column("key", style="bold cyan", no_wrap=True, width=9)
+    table.add_column("action", ratio=1)
+    for key in keys:
+        action = Text(key.description, style="bold" if key.enabled else "dim")
+        if key.tooltip:
+            action.append(f": {key.tooltip}")
+        if not key.enabled:
+            action.append(" (not now)", style="dim")
+        table.add_row(key.key, action)
+    return table

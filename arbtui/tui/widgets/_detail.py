@@ -17,8 +17,10 @@ class DetailTable(LineTable):
     execution ids, symbols)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "detail", "Detail"),
-        Binding("c", "copy_id", "Copy id", show=False),  # `?` lists it; the footer keeps room for `?` at 80 columns
+        Binding("enter", "detail", "Detail", tooltip="the row's values, events and links, read from the ledger"),
+        Binding(
+            "c", "copy_id", "Copy id", show=False, tooltip="the row's full id to the clipboard"
+        ),  # `?` lists it; the footer keeps room for `?` at 80 columns
     ]
 
     detail_kind: ClassVar[Kind]
