@@ -217,6 +217,9 @@ class ArbtuiApp(App[int]):
                 alerts_undelivered=view.alerts_undelivered,
             )
         self._pane(StatusBar).show(self.status, view.unhedged_usd(), len(view.in_flight))
+        for screen in self.screen_stack[1:]:
+            if isinstance(screen, DetailScreen):
+                screen.follow(view)
 
     def on_command_finished(self, message: CommandFinished) -> None:
         self.notify(message.text, severity="error" if message.refused else "information")

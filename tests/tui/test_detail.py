@@ -328,3 +328,20 @@ async def test_question_mark_typed_in_a_reason_is_text_not_help(engine: Engine) 
         assert app.screen.query_one(Input).value.endswith("?")
         await pilot.press("escape")
         await app.stop_engine()
+
+
+async def test_an_open_detail_follows_the_ledger_when_its_aggregate_changes(engine: Engine) -> None:
+    await engine.ledger.record_range([make_fill(1, "0.25", symbol="NVDA")], [], block(1))
+    app = ArbtuiApp(engine, actor=ACTOR)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, app.engine_started.is_set)
+        screen = await _open_detail(pilot, app.query_one(AccumulatorsPane), "NVDA")
+        assert screen.detail is not None
+        before = screen.detail.version
+        await engine.ledger.record_range([make_fill(2, "0.5", symbol="NVDA", block_number=2)], [], block(2))
+        await until(pilot, lambda: screen.detail is not None and screen.detail.version > before)
+        _, version = await engine.store.load(position.SPEC, "NVDA")
+        assert screen.detail.version == version
+        assert f"#{version} " in _shown(screen)
+        assert "net (to hedge)  -0.75" in _shown(screen)
+        await app.stop_engine()

@@ -1,11 +1,12 @@
 """Detail of one fill, broker order or position (Enter on a pane's row), read from the ledger over a
 read-only connection in a thread worker: the exact values, the events with time, actor and step latency,
 the fills ↔ executions links, and the CLI command that prints the same thing
-(:mod:`arbtui.reporting.detail` renders both)."""
+(:mod:`arbtui.reporting.detail` renders both). It reads again whenever the console's view holds a newer
+version of that aggregate, so an order's timeline grows while it is open."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, assert_never
 
 from rich.text import Text
 from textual import work
@@ -18,6 +19,7 @@ from textual.widgets import Label, Static
 
 from arbtui.engine.ports import Detail, ReadModel, StoreError
 from arbtui.reporting.detail import Kind, command, sections
+from arbtui.tui.model import ConsoleView
 
 TITLES = {Kind.FILL: "Fill", Kind.ORDER: "Broker order", Kind.POSITION: "Position"}
 
@@ -83,6 +85,13 @@ class DetailScreen(ModalScreen[None]):
         else:
             content.update(render(self.kind, message.detail))
 
+    def follow(self, view: ConsoleView) -> None:
+        """A new console view: read the ledger again when it holds a newer version of this aggregate (an
+        order's timeline grows while the detail is open). Called by ``ArbtuiApp.on_view_changed``."""
+        version = shown_version(view, self.kind, self.key)
+        if version is not None and (self.detail is None or version > self.detail.version):
+            self._read()
+
     def action_copy_id(self) -> None:
         self.app.copy_to_clipboard(self.key)
         self.notify(f"copied {self.key}")
@@ -98,6 +107,20 @@ class DetailScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def shown_version(view: ConsoleView, kind: Kind, key: str) -> int | None:
+    """The version of ``kind:key`` the console's view holds (None when the view does not hold it)."""
+    match kind:
+        case Kind.POSITION:
+            position = view.positions.get(key)
+            return None if position is None else position.version
+        case Kind.ORDER:
+            return next((row.version for row in view.orders if row.state.execution_id == key), None)
+        case Kind.FILL:
+            return next((row.version for row in view.fills if row.state.trade_id == key), None)
+        case _:
+            assert_never(kind)
 
 
 def render(kind: Kind, detail: Detail) -> Text:
