@@ -66,7 +66,8 @@ class Step:
 
     sequence: int
     event_type: str
-    recorded_at: datetime
+    recorded_at: datetime | None
+    """None when the event's metadata has no readable ``recorded_at``."""
     actor: str
     since_previous: Decimal | None
     """Seconds since the aggregate's previous event shown (exact to the microsecond); None for the first."""
@@ -82,7 +83,8 @@ class Step:
         if self.metadata.get("reason"):
             context.append(f"reason {self.metadata['reason']!r}")
         tail = f"  ({', '.join(context)})" if context else ""
-        head = f"#{self.sequence:<3} {_time(self.recorded_at)}  {latency:>10}  {self.actor}  {self.event_type}{tail}"
+        when = "(no time recorded)" if self.recorded_at is None else _time(self.recorded_at)
+        head = f"#{self.sequence:<3} {when}  {latency:>10}  {self.actor}  {self.event_type}{tail}"
         fields = list(_flat(self.fields))
         width = max((len(key) for key, _ in fields), default=0)
         return [head, *(f"{FIELD_INDENT}{key:<{width}}  {value}" for key, value in fields)]
@@ -119,7 +121,7 @@ def timeline(events: Sequence[StoredEvent]) -> tuple[Step, ...]:
                 event_type=stored.event.event_type(),
                 recorded_at=at,
                 actor=str(stored.metadata.get("actor") or ENGINE_ACTOR),
-                since_previous=None if previous is None else _seconds(at - previous),
+                since_previous=None if previous is None or at is None else _seconds(at - previous),
                 fields=stored.event.model_dump(mode="json"),
                 metadata=stored.metadata,
             )
@@ -409,8 +411,13 @@ def _decision(pos: Position) -> str:
 # --- text -----------------------------------------------------------------------------------------
 
 
-def _recorded_at(stored: StoredEvent) -> datetime:
-    at = datetime.fromisoformat(stored.recorded_at)
+def _recorded_at(stored: StoredEvent) -> datetime | None:
+    """When the ledger recorded the event (its metadata's ``recorded_at``); None if that is missing or not
+    a time — shown as such, never guessed."""
+    try:
+        at = datetime.fromisoformat(stored.recorded_at)
+    except ValueError:
+        return None
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 

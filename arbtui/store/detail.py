@@ -16,6 +16,7 @@ from typing import Any
 
 from arbtui.domain import offchain_order, onchain_trade
 from arbtui.domain.values import Shares
+from arbtui.store.errors import CorruptEvent, DatabaseUnavailable
 from arbtui.store.log import LogReader, StoredEvent
 from arbtui.store.migrate import connect_sync
 from arbtui.store.projections import LINK_TABLE
@@ -75,6 +76,8 @@ def read_detail(path: Path, aggregate_type: str, aggregate_id: str, *, limit: in
             tuple(sorted(events, key=lambda stored: stored.sequence)),
             _links(conn, aggregate_type, aggregate_id),
         )
+    except sqlite3.Error as exc:
+        raise DatabaseUnavailable(f"cannot read {aggregate_type}:{aggregate_id} from {path}: {exc}") from exc
     finally:
         conn.close()
 
@@ -86,7 +89,10 @@ def _links(conn: sqlite3.Connection, aggregate_type: str, aggregate_id: str) -> 
     rows = conn.execute(
         f"SELECT payload FROM {LINK_TABLE} WHERE {column} = ? ORDER BY version, view_id", (aggregate_id,)
     ).fetchall()
-    return tuple(_link(json.loads(payload)) for (payload,) in rows)
+    try:
+        return tuple(_link(json.loads(payload)) for (payload,) in rows)
+    except (ValueError, KeyError, TypeError) as exc:  # a row that is not what the projection writes
+        raise CorruptEvent(LINK_TABLE, aggregate_id, 0, f"unreadable audit link: {exc!r}") from exc
 
 
 def _link(payload: dict[str, Any]) -> Link:

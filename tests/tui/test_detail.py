@@ -21,6 +21,7 @@ from arbtui.engine.lifecycle import Engine
 from arbtui.reporting.detail import Kind, command
 from arbtui.store.log import LogReader
 from arbtui.store.migrate import connect_sync
+from arbtui.store.read_model import LedgerReadModel
 from arbtui.tui import ArbtuiApp
 from arbtui.tui.screens import DetailScreen, HelpScreen, ReasonScreen
 from arbtui.tui.screens.pnl import PnlScreen
@@ -344,4 +345,22 @@ async def test_an_open_detail_follows_the_ledger_when_its_aggregate_changes(engi
         assert screen.detail.version == version
         assert f"#{version} " in _shown(screen)
         assert "net (to hedge)  -0.75" in _shown(screen)
+        await app.stop_engine()
+
+
+async def test_a_ledger_that_cannot_be_read_is_one_line_in_the_detail_and_the_console_carries_on(
+    engine: Engine, tmp_path: Path
+) -> None:
+    app = ArbtuiApp(engine, actor=ACTOR)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, app.engine_started.is_set)
+        screen = DetailScreen(LedgerReadModel(tmp_path / "gone" / "ledger.db"), Kind.POSITION, "AAPL")
+        await app.push_screen(screen)
+        await until(pilot, lambda: "cannot read the ledger" in _shown(screen))
+        assert f"cannot open database {tmp_path / 'gone' / 'ledger.db'}" in _shown(screen)
+        assert len(_shown(screen).splitlines()) == 1
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, DetailScreen))
+        assert app.is_running
+        assert engine.fault is None
         await app.stop_engine()

@@ -16,6 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
+from textual.worker import Worker, WorkerState
 
 from arbtui.engine.ports import Detail, ReadModel, StoreError
 from arbtui.reporting.detail import Kind, command, sections
@@ -35,13 +36,14 @@ class DetailScreen(ModalScreen[None]):
     ]
 
     class Loaded(Message):
-        """The read worker's result (``detail`` None: not in the ledger; ``error``: the ledger could not be
-        read). Handled by ``DetailScreen.on_detail_screen_loaded``."""
+        """The read worker's result: the detail and its rendered text, or (``detail`` None) what to say
+        instead — not in the ledger, or the ledger could not be read. Handled by
+        ``DetailScreen.on_detail_screen_loaded``."""
 
-        def __init__(self, detail: Detail | None, error: str | None) -> None:
+        def __init__(self, detail: Detail | None, text: Text) -> None:
             super().__init__()
             self.detail = detail
-            self.error = error
+            self.text = text
 
     def __init__(self, ledger: ReadModel, kind: Kind, key: str) -> None:
         super().__init__()
@@ -66,24 +68,32 @@ class DetailScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self._read()
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, exit_on_error=False)  # a detail that fails never stops the console
     def _read(self) -> None:
+        """Read and render off the UI thread (a position's 50 events are a few hundred lines)."""
         try:
             found = self._ledger.detail(self.kind.aggregate_type, self.key, limit=self.kind.limit)
         except StoreError as exc:
-            self.post_message(self.Loaded(None, str(exc)))
+            self.post_message(self.Loaded(None, Text(f"cannot read the ledger: {exc}", style="bold red")))
+            return
+        if found is None:
+            self.post_message(self.Loaded(None, Text(f"no {self.kind.value} {self.key} in the ledger", style="yellow")))
         else:
-            self.post_message(self.Loaded(found, None))
+            self.post_message(self.Loaded(found, render(self.kind, found)))
 
     def on_detail_screen_loaded(self, message: DetailScreen.Loaded) -> None:
+        if message.detail is not None and self.detail is not None and message.detail.version < self.detail.version:
+            return  # an older read finishing after a newer one
         self.detail = message.detail
-        content = self.query_one("#content", Static)
-        if message.error is not None:
-            content.update(Text(f"cannot read the ledger: {message.error}", style="bold red"))
-        elif message.detail is None:
-            content.update(Text(f"no {self.kind.value} {self.key} in the ledger", style="yellow"))
-        else:
-            content.update(render(self.kind, message.detail))
+        self.query_one("#content", Static).update(message.text)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A read that failed on something other than the ledger (a bug): said here, in one line; the
+        console and the engine carry on."""
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            text = f"cannot show this detail: {type(error).__name__}: {error}"
+            self.query_one("#content", Static).update(Text(text, style="bold red"))
 
     def follow(self, view: ConsoleView) -> None:
         """A new console view: read the ledger again when it holds a newer version of this aggregate (an

@@ -96,3 +96,15 @@ def test_the_command_names_the_ledger_and_quotes_what_a_shell_would_split() -> N
     assert command(Kind.POSITION, "AAPL", Path("/var/lib/arb tui/ledger.db")) == (
         "arbtui --db '/var/lib/arb tui/ledger.db' show position AAPL"
     )
+
+
+def test_an_event_without_a_readable_time_says_so_and_no_latency_is_guessed() -> None:
+    first, second = timeline(
+        [
+            _stored(1, CancelRequested(reason="a", at=AT), "not a time"),
+            _stored(2, CancelRequested(reason="b", at=AT), "2026-11-24T14:30:00Z"),
+        ]
+    )
+    assert first.recorded_at is None
+    assert "(no time recorded)" in first.lines()[0]
+    assert second.since_previous is None
