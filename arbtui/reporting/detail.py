@@ -173,6 +173,42 @@ def as_json(kind: Kind, detail: Detail) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Related:
+    """Another detail this one names: a fill's executions, an order's fills, a position's pending
+    execution and the fills its unhedged net comes from."""
+
+    kind: Kind
+    key: str
+    label: str
+
+
+def related(kind: Kind, detail: Detail) -> tuple[Related, ...]:
+    """What a detail links to, in the order it shows them (each once)."""
+    found: list[Related] = []
+    match kind:
+        case Kind.FILL:
+            found += [Related(Kind.ORDER, link.execution_id, f"{link.shares} shares") for link in detail.links]
+        case Kind.ORDER:
+            found += [Related(Kind.FILL, link.trade_id, f"{link.shares} shares") for link in detail.links]
+        case Kind.POSITION:
+            pos: Position = detail.state
+            if pos.pending is not None:
+                found.append(Related(Kind.ORDER, pos.pending.execution_id, "pending"))
+            found += [
+                Related(Kind.FILL, lot.source, f"{lot.shares} unhedged")
+                for lot in pos.lots
+                if not lot.source.startswith(MANUAL_LOT)
+            ]
+        case _:
+            assert_never(kind)
+    return tuple({(r.kind, r.key): r for r in found}.values())
+
+
+MANUAL_LOT = "manual:"
+"""A lot's source for an over-hedge placed by hand (no fill to open)."""
+
+
 def command(kind: Kind, key: str, db: Path | None = None) -> str:
     """The CLI command that prints the same detail (``--db`` when the ledger is not the default one)."""
     prefix = ["arbtui"] if db is None else ["arbtui", "--db", str(db)]

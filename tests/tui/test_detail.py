@@ -24,6 +24,7 @@ from arbtui.store.migrate import connect_sync
 from arbtui.store.read_model import LedgerReadModel
 from arbtui.tui import ArbtuiApp
 from arbtui.tui.screens import DetailScreen, HelpScreen, ReasonScreen
+from arbtui.tui.screens.detail import RelatedList
 from arbtui.tui.screens.pnl import PnlScreen
 from arbtui.tui.widgets import AccumulatorsPane, AlertLog, FillsPane, OrdersPane
 from arbtui.tui.widgets._detail import DetailTable
@@ -363,4 +364,36 @@ async def test_a_ledger_that_cannot_be_read_is_one_line_in_the_detail_and_the_co
         await until(pilot, lambda: not isinstance(app.screen, DetailScreen))
         assert app.is_running
         assert engine.fault is None
+        await app.stop_engine()
+
+
+async def test_a_linked_record_opens_on_enter_and_c_there_copies_its_id(engine: Engine) -> None:
+    first, second = make_fill(1, "0.75", symbol="MSFT"), make_fill(2, "0.5", symbol="MSFT", block_number=2)
+    await engine.ledger.record_range([first], [], block(1))
+    await engine.ledger.record_range([second], [], block(2))  # net −1.25: BUY 1 from 0.75 of the first, 0.25 of this
+    app = ArbtuiApp(engine, actor=ACTOR)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, app.engine_started.is_set)
+        await until(pilot, lambda: any(v.state.status is OrderStatus.FILLED for v in app.view.orders), 15)
+        [hedge] = [v.state for v in app.view.orders]
+        fill_detail = await _open_detail(pilot, app.query_one(FillsPane), str(second.trade_id))
+        related = fill_detail.query_one(RelatedList)
+        await until(pilot, lambda: related.option_count == 1)
+        await pilot.press("tab")
+        assert related.has_focus
+        await pilot.press("c")
+        assert app.clipboard == hedge.execution_id
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen is not fill_detail)
+        order_detail = app.screen
+        assert isinstance(order_detail, DetailScreen)
+        assert (order_detail.kind, order_detail.key) == (Kind.ORDER, hedge.execution_id)
+        await until(pilot, lambda: order_detail.detail is not None)
+        stored, _ = await engine.store.load(offchain_order.SPEC, hedge.execution_id)
+        assert order_detail.detail is not None
+        assert order_detail.detail.state == stored
+        shares = {link.trade_id: str(link.shares) for link in order_detail.detail.links}
+        assert shares == {str(first.trade_id): "0.75", str(second.trade_id): "0.25"}
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is fill_detail)
         await app.stop_engine()

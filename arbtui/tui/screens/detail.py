@@ -15,11 +15,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Label, Static
+from textual.widgets import Label, OptionList, Static
 from textual.worker import Worker, WorkerState
 
 from arbtui.engine.ports import Detail, ReadModel, StoreError
-from arbtui.reporting.detail import Kind, command, sections
+from arbtui.reporting.detail import Kind, Related, command, related, sections
 from arbtui.tui.model import ConsoleView
 
 TITLES = {Kind.FILL: "Fill", Kind.ORDER: "Broker order", Kind.POSITION: "Position"}
@@ -40,10 +40,11 @@ class DetailScreen(ModalScreen[None]):
         instead — not in the ledger, or the ledger could not be read. Handled by
         ``DetailScreen.on_detail_screen_loaded``."""
 
-        def __init__(self, detail: Detail | None, text: Text) -> None:
+        def __init__(self, detail: Detail | None, text: Text, related: tuple[Related, ...] = ()) -> None:
             super().__init__()
             self.detail = detail
             self.text = text
+            self.related = related
 
     def __init__(self, ledger: ReadModel, kind: Kind, key: str) -> None:
         super().__init__()
@@ -62,10 +63,12 @@ class DetailScreen(ModalScreen[None]):
             yield Label(f"{TITLES[self.kind]} {self.key}", classes="question", id="title")
             with VerticalScroll(id="body"):
                 yield Static("reading the ledger…", id="content")
+            yield RelatedList(id="related")
             yield Static(Text(f"$ {self.command}", style="cyan"), id="command")
-            yield Label("c copy id · x copy command · ? keys · Escape close", classes="hint")
+            yield Label("c copy id · x copy command · tab: linked records · ? keys · Escape close", classes="hint")
 
     def on_mount(self) -> None:
+        self.query_one("#body", VerticalScroll).focus()  # arrows scroll the detail; tab reaches the links
         self._read()
 
     @work(thread=True, exclusive=True, exit_on_error=False)  # a detail that fails never stops the console
@@ -79,13 +82,20 @@ class DetailScreen(ModalScreen[None]):
         if found is None:
             self.post_message(self.Loaded(None, Text(f"no {self.kind.value} {self.key} in the ledger", style="yellow")))
         else:
-            self.post_message(self.Loaded(found, render(self.kind, found)))
+            self.post_message(self.Loaded(found, render(self.kind, found), related(self.kind, found)))
 
     def on_detail_screen_loaded(self, message: DetailScreen.Loaded) -> None:
         if message.detail is not None and self.detail is not None and message.detail.version < self.detail.version:
             return  # an older read finishing after a newer one
         self.detail = message.detail
         self.query_one("#content", Static).update(message.text)
+        self.query_one(RelatedList).show(message.related)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter on a linked record: its own detail, on top of this one (Escape comes back)."""
+        target = self.query_one(RelatedList).target(event.option_index)
+        if target is not None:
+            self.app.push_screen(DetailScreen(self._ledger, target.kind, target.key))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A read that failed on something other than the ledger (a bug): said here, in one line; the
@@ -117,6 +127,37 @@ class DetailScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class RelatedList(OptionList):
+    """The records this detail links to; Enter opens one, ``c`` copies its id. Hidden when there are none."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "copy_related", "Copy its id", tooltip="the highlighted record's full id to the clipboard"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Linked records (Enter opens)"
+        self._targets: tuple[Related, ...] = ()
+        self.display = False
+
+    def show(self, targets: tuple[Related, ...]) -> None:
+        if targets == self._targets:
+            return
+        self._targets = targets
+        self.clear_options()
+        self.add_options(f"{TITLES[t.kind].lower():<12} {t.key}  {t.label}" for t in targets)
+        self.highlighted = 0 if targets else None
+        self.display = bool(targets)
+
+    def target(self, index: int | None) -> Related | None:
+        return self._targets[index] if index is not None and 0 <= index < len(self._targets) else None
+
+    def action_copy_related(self) -> None:
+        if (target := self.target(self.highlighted)) is not None:
+            self.app.copy_to_clipboard(target.key)
+            self.notify(f"copied {target.key}")
 
 
 def shown_version(view: ConsoleView, kind: Kind, key: str) -> int | None:

@@ -10,8 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from arbtui.domain.events import DomainEvent
-from arbtui.domain.values import Cents, Shares
-from arbtui.reporting.detail import ENGINE_ACTOR, Kind, command, timeline
+from arbtui.domain.position import Lot, PendingExecution, Position
+from arbtui.domain.values import Cents, Direction, ExecutionId, Shares
+from arbtui.reporting.detail import ENGINE_ACTOR, Kind, Related, command, related, timeline
+from arbtui.store.detail import Detail
 from arbtui.store.log import StoredEvent
 
 ORDER = "e0000001-0000-4000-8000-000000000000"
@@ -108,3 +110,19 @@ def test_an_event_without_a_readable_time_says_so_and_no_latency_is_guessed() ->
     assert first.recorded_at is None
     assert "(no time recorded)" in first.lines()[0]
     assert second.since_previous is None
+
+
+def test_a_position_links_its_pending_execution_and_the_fills_of_its_lots_never_a_manual_lot() -> None:
+    pending = PendingExecution(
+        execution_id=ExecutionId(ORDER), direction=Direction.SELL, shares=Shares("1"), contributions=()
+    )
+    lots = (
+        Lot(source=f"{'0x' + '1' * 64}:3", shares=Shares("0.25")),
+        Lot(source=f"manual:{ORDER}", shares=Shares("0.5")),
+    )
+    state = Position(symbol="AAPL", pending=pending, lots=lots)
+    detail = Detail("Position", "AAPL", 9, state, (), ())
+    assert related(Kind.POSITION, detail) == (
+        Related(Kind.ORDER, ORDER, "pending"),
+        Related(Kind.FILL, f"{'0x' + '1' * 64}:3", "0.25 unhedged"),
+    )
