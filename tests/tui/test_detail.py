@@ -397,3 +397,17 @@ async def test_a_linked_record_opens_on_enter_and_c_there_copies_its_id(engine: 
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is fill_detail)
         await app.stop_engine()
+
+
+async def test_a_read_only_consoles_help_lists_no_operator_action(engine: Engine) -> None:
+    app = ArbtuiApp(engine, actor=ACTOR, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, app.engine_started.is_set)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        described = {k.description for k in help_screen.keys}
+        assert {"Help", "Quit", "History", "PnL"} <= described
+        assert not described & {"Pause", "Resume", "Kill", "Hedge"}
+        await app.stop_engine()

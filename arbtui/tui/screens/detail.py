@@ -57,6 +57,8 @@ class DetailScreen(ModalScreen[None]):
         self.help_title = f"{TITLES[kind].lower()} detail"
         self.detail: Detail | None = None
         """What the ledger answered (None until read, or when it has no such aggregate)."""
+        self._reading = False
+        self._stale = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -69,9 +71,18 @@ class DetailScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#body", VerticalScroll).focus()  # arrows scroll the detail; tab reaches the links
+        self._start_read()
+
+    def _start_read(self) -> None:
+        """One read at a time: asked again while one runs, it runs once more when that one ends (a position
+        that takes a fill every frame is re-read back to back, never by a pile of threads)."""
+        if self._reading:
+            self._stale = True
+            return
+        self._reading = True
         self._read()
 
-    @work(thread=True, exclusive=True, exit_on_error=False)  # a detail that fails never stops the console
+    @work(thread=True, exit_on_error=False)  # a detail that fails never stops the console
     def _read(self) -> None:
         """Read and render off the UI thread (a position's 50 events are a few hundred lines)."""
         try:
@@ -85,8 +96,7 @@ class DetailScreen(ModalScreen[None]):
             self.post_message(self.Loaded(found, render(self.kind, found), related(self.kind, found)))
 
     def on_detail_screen_loaded(self, message: DetailScreen.Loaded) -> None:
-        if message.detail is not None and self.detail is not None and message.detail.version < self.detail.version:
-            return  # an older read finishing after a newer one
+        self._read_done()
         self.detail = message.detail
         self.query_one("#content", Static).update(message.text)
         self.query_one(RelatedList).show(message.related)
@@ -101,6 +111,7 @@ class DetailScreen(ModalScreen[None]):
         """A read that failed on something other than the ledger (a bug): said here, in one line; the
         console and the engine carry on."""
         if event.state is WorkerState.ERROR:
+            self._read_done()
             error = event.worker.error
             text = f"cannot show this detail: {type(error).__name__}: {error}"
             self.query_one("#content", Static).update(Text(text, style="bold red"))
@@ -110,7 +121,13 @@ class DetailScreen(ModalScreen[None]):
         order's timeline grows while the detail is open). Called by ``ArbtuiApp.on_view_changed``."""
         version = shown_version(view, self.kind, self.key)
         if version is not None and (self.detail is None or version > self.detail.version):
-            self._read()
+            self._start_read()
+
+    def _read_done(self) -> None:
+        self._reading = False
+        if self._stale:
+            self._stale = False
+            self._start_read()
 
     def action_copy_id(self) -> None:
         self.app.copy_to_clipboard(self.key)
