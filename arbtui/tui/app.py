@@ -43,6 +43,7 @@ from arbtui.tui.screens import (
 )
 from arbtui.tui.screens.pnl import InventoryReader
 from arbtui.tui.widgets import AccumulatorsPane, AlertLog, ControlBanner, FillsPane, OrdersPane, StatusBar
+from arbtui.tui.widgets.alert_log import FILTER_TIP
 
 BURST = 1000
 """Bus messages folded into one view before it is posted (a burst of fills is one repaint)."""
@@ -73,7 +74,8 @@ class ArbtuiApp(App[int]):
         ),
         Binding("k", "kill", "Kill", tooltip="kill switch: no hedge at all, manual included; again to clear it"),
         Binding("h", "hedge", "Hedge", tooltip="symbol, side, shares, reason, then a confirmation in words"),
-        Binding("f", "filter_alerts", "Filter", tooltip="alerts shown: all → warnings and worse → critical only"),
+        # works from any pane; the footer shows it while the alert log has focus (declared there too)
+        Binding("f", "filter_alerts", "Filter", show=False, tooltip=FILTER_TIP),
         Binding("y", "history", "History", show=False, tooltip="a position as it was at a past instant (read-only)"),
         Binding("g", "pnl", "PnL", show=False, tooltip="PnL per symbol, its chart, inventory across venues"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="the keys of the current screen"),

@@ -287,9 +287,17 @@ async def test_the_footer_shows_a_panes_own_keys_only_while_it_has_focus(engine:
         active = app.screen.active_bindings
         assert isinstance(active["enter"].node, OrdersPane)
         assert active["enter"].binding.show
+        assert not active["f"].binding.show  # the alert filter works from here, shown where it applies:
         app.query_one(AlertLog).focus()
         await pilot.pause()
-        assert "enter" not in app.screen.active_bindings
+        active = app.screen.active_bindings
+        assert "enter" not in active
+        assert isinstance(active["f"].node, AlertLog)
+        assert active["f"].binding.show
+        app.query_one(AccumulatorsPane).focus()  # p and r act on the selected symbol here, and say so
+        await pilot.pause()
+        active = app.screen.active_bindings
+        assert (active["p"].binding.description, active["r"].binding.description) == ("Pause symbol", "Resume symbol")
         await app.stop_engine()
 
 

@@ -133,8 +133,8 @@ def test_console_at_80x24(snap_compare: SnapCompare, hosted: ArbtuiApp) -> None:
     """80×24, panes stacked. Must show: the status bar (chain —, dry_run market open, unhedged $ total);
     *Onchain fills* with TSLA (block 41000005) on top and the BUY sides green; *Accumulators* with AAPL
     net -0.3, MSFT 0.25 and TSLA -0.5 after their hedges; *Broker orders* with three FILLED executions (TSLA BUY 2,
-    AAPL BUY 1, MSFT SELL 1) in green; the footer keys ⏎ Detail (the focused fills pane's own) then p r k h f ?
-    q. No banner: nothing is paused."""
+    AAPL BUY 1, MSFT SELL 1) in green; the footer keys ⏎ Detail (the focused fills pane's own) then p r k h ? q
+    (f, the alert filter, shows while the alert log has focus). No banner: nothing is paused."""
     assert snap_compare(hosted, terminal_size=(80, 24), run_before=_trading_session)
 
 

@@ -63,7 +63,9 @@ def keys_of(screen: Screen[Any]) -> tuple[KeyHelp, ...]:
     for widget in screen.query(Widget):
         if widget.can_focus and widget not in focused:
             for binding in _own_bindings(widget):
-                unfocused.setdefault(key(binding), []).append(_name(widget))
+                found = key(binding)
+                if "everywhere" not in places.get(found, ()):  # a pane's copy of a console key (`f`)
+                    unfocused.setdefault(found, []).append(_name(widget))
     rows: list[KeyHelp] = []
     for found in [*places, *(k for k in unfocused if k not in places)]:
         where = list(places.get(found, []))
@@ -71,11 +73,13 @@ def keys_of(screen: Screen[Any]) -> tuple[KeyHelp, ...]:
             where.append("when focused: " + ", ".join(dict.fromkeys(unfocused[found])))
         display, enabled, tooltip = shown[found]
         rows.append(KeyHelp(display, found[1], "; ".join(where), enabled, tooltip))
-    return tuple(sorted(rows, key=_group))  # the console's keys, then the panes', then the screen's
+    first = {where: index for index, where in reversed(list(enumerate(row.where for row in rows)))}
+    return tuple(sorted(rows, key=lambda row: (_rank(row.where), first[row.where])))
 
 
-def _group(row: KeyHelp) -> int:
-    return 0 if row.where == "everywhere" else 2 if row.where == "this screen" else 1
+def _rank(where: str) -> int:
+    """The console's keys first, then the panes', then the screen's own (focus, copy)."""
+    return 0 if where.startswith("everywhere") else 2 if where == "this screen" else 1
 
 
 def _own_bindings(widget: Widget) -> list[Binding]:
@@ -133,7 +137,7 @@ class HelpScreen(ModalScreen[None]):
 def _table(where: str, keys: list[KeyHelp]) -> Table:
     """One group of keys under where they act."""
     table = Table(title=where, title_justify="left", title_style="bold", expand=True, box=None, show_header=False)
-    table.add_column("key", style="bold cyan", no_wrap=True, width=9)
+    table.add_column("key", style="bold cyan", no_wrap=True, width=10)
     table.add_column("action", ratio=1)
     for key in keys:
         action = Text(key.description, style="bold" if key.enabled else "dim")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 
 from arbtui.domain.control import Control
 from arbtui.domain.position import Position
@@ -22,6 +24,13 @@ execution's pending and done states, and depend on which of them happened to be 
 class AccumulatorsPane(DetailTable):
     """Per symbol: net, carry, reserved shares and the pending execution, threshold, last hedge.
     A paused symbol's name is shown in yellow with a ‖ mark."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [  # the app's actions, which take the selected symbol while this has focus
+        Binding("p", "app.pause", "Pause symbol", tooltip="the selected symbol only (a reason; audited)"),
+        Binding(
+            "r", "app.resume", "Resume symbol", tooltip="the selected symbol only; past threshold, it hedges at once"
+        ),
+    ]
 
     detail_kind = Kind.POSITION
 
