@@ -196,6 +196,19 @@ def test_order_detail(snap_compare: SnapCompare, hosted_here: ArbtuiApp) -> None
     assert snap_compare(hosted_here, terminal_size=(160, 40), run_before=_then(_trading_session, open_detail))
 
 
+def test_help_lists_the_keys_of_the_main_screen(snap_compare: SnapCompare, hosted: ArbtuiApp) -> None:
+    """`?` with the fills pane focused, 100×40: 'Keys: console', then under 'everywhere' each console key
+    with its explanation (p Pause: every symbol, or the one selected…; k Kill…; q Quit…), then the
+    table panes' keys under 'Onchain fills; when focused: Accumulators, Broker orders' (↑ ↓ … ⏎ Detail,
+    c Copy id), 'when focused: Accumulators' with p Pause symbol / r Resume symbol, and the screen's."""
+
+    async def open_help(pilot: Pilot[Any]) -> None:
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+
+    assert snap_compare(hosted, terminal_size=(100, 40), run_before=_then(_trading_session, open_help))
+
+
 def test_hedge_confirmation_repeats_the_order(snap_compare: SnapCompare, hosted: ArbtuiApp) -> None:
     """The manual hedge modal's second step: 'SELL 3 shares of NVDA at market on dry_run. Reason: test
     hedge' and 'Send this order?' with the Send (y) / Edit (n) buttons, Edit focused."""
