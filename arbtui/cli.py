@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, assert_never
 
 import click
 from pydantic import SecretStr
@@ -30,6 +30,9 @@ from arbtui.config import (
 from arbtui.config.loading import Table
 from arbtui.domain import position
 from arbtui.domain.pyth_feeds import PythReadMode
+from arbtui.domain.values import ExecutionId, TradeId
+from arbtui.reporting import detail
+from arbtui.store.detail import read_detail
 from arbtui.store.errors import LedgerLocked, StoreError
 from arbtui.store.lock import WriterLock
 from arbtui.store.log import LogReader
@@ -343,6 +346,43 @@ def events_command(obj: Context, aggregate: str | None, limit: int | None, as_js
                 f"{stored.recorded_at}  {stored.aggregate_type}:{stored.aggregate_id}#{stored.sequence}"
                 f"  {record['event_type']}  {payload}"
             )
+
+
+@main.command("show")
+@click.argument("kind", type=click.Choice([kind.value for kind in detail.Kind]))
+@click.argument("key", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: every value exactly as the ledger holds it.")
+@click.pass_obj
+def show_command(obj: Context, kind: str, key: str, as_json: bool) -> None:
+    """One fill (trade id TX:LOG[:LEG]), broker order (execution id) or position (symbol; its last
+    events) with its events, their actors and step latency, and the fills/executions it is linked to —
+    what the console shows on Enter."""
+    chosen = detail.Kind(kind)
+    key = _detail_key(chosen, key)
+    with _store_errors():
+        found = read_detail(obj.existing_db(), chosen.aggregate_type, key, limit=chosen.limit)
+    if found is None:
+        raise click.ClickException(f"no {chosen.value} {key} in the ledger")
+    if as_json:
+        click.echo(json.dumps(detail.as_json(chosen, found), indent=2))
+        return
+    click.echo(detail.text(chosen, found))
+
+
+def _detail_key(kind: detail.Kind, key: str) -> str:
+    """The aggregate id ``key`` names: a ticker upper-cased, a trade or execution id checked (lower-cased)."""
+    try:
+        match kind:
+            case detail.Kind.POSITION:
+                return key.upper()
+            case detail.Kind.FILL:
+                return str(TradeId.parse(key.lower()))
+            case detail.Kind.ORDER:
+                return str(ExecutionId(key.lower()))
+            case _:
+                assert_never(kind)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="ID") from exc
 
 
 @main.command("get-pyth-price")

@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from arbtui.domain.position import Position
 from arbtui.domain.values import Direction, ExecutionId, Shares, Symbol
+from arbtui.store.detail import Detail as Detail  # re-exported: what ReadModel.detail returns
+from arbtui.store.detail import Link as Link
 from arbtui.store.errors import StoreError as StoreError  # re-exported: a control action's "ledger down"
+from arbtui.store.log import StoredEvent as StoredEvent
 from arbtui.store.read_model import Seed
 
 if TYPE_CHECKING:
@@ -102,6 +105,12 @@ class ReadModel(Protocol):
 
     def position_at(self, symbol: str, until: datetime | None) -> tuple[Position, int]:
         """A position as of ``until`` (``None``: now), and how many events that is."""
+        ...
+
+    def detail(self, aggregate_type: str, aggregate_id: str, *, limit: int | None = None) -> Detail | None:
+        """One aggregate now: its state, its events with their metadata (the last ``limit``, or all), and
+        the fill ↔ execution links; ``None`` when the ledger has no event of it. Raises
+        :class:`StoreError` when the ledger cannot be read."""
         ...
 
 

@@ -1,9 +1,10 @@
 """The ledger as the console reads it (:class:`~arbtui.engine.ports.ReadModel`): a read-only connection
 through the store's log reader, opened for each read.
 
-Used twice: once at start-up to seed the panes with what happened before the console opened (the bus
-only carries what happens after), and by the history screen to show a position as it was at an instant.
-Both are blocking: callers run them in thread workers.
+Used at start-up to seed the panes with what happened before the console opened (the bus only carries
+what happens after), by the history screen to show a position as it was at an instant, and by the detail
+screens (Enter on a pane's row) to show one aggregate's events and links. All are blocking: callers run
+them in thread workers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from arbtui.domain import control, offchain_order, onchain_trade, position
+from arbtui.store.detail import Detail, read_detail
 from arbtui.store.log import LogReader
 from arbtui.store.migrate import connect_sync
 
@@ -33,6 +35,10 @@ class LedgerReadModel:
     def position_at(self, symbol: str, until: datetime | None) -> tuple[position.Position, int]:
         """A position as of ``until`` (events recorded at or before it), and how many events that is."""
         return position_at(self.path, symbol, until)
+
+    def detail(self, aggregate_type: str, aggregate_id: str, *, limit: int | None = None) -> Detail | None:
+        """One aggregate now, with its events and links (:func:`arbtui.store.detail.read_detail`)."""
+        return read_detail(self.path, aggregate_type, aggregate_id, limit=limit)
 
 
 def read_seed(path: Path, *, fills: int, orders: int) -> Seed:

@@ -4,7 +4,8 @@ Thin composition: the panes (``widgets/``) render rows, the model (``model.py``)
 (:data:`~arbtui.engine.messages.EngineMessage`: commits, alerts, readiness, the market, intake's reports)
 into an immutable view, and the workers here do the I/O — starting and stopping the engine, reading the
 bus, sending operator commands through ``engine.control`` — and only post messages. Only the handlers
-(``on_view_changed``, ``on_command_finished``, ``on_engine_halted``) touch widgets.
+(``on_view_changed``, ``on_command_finished``, ``on_engine_halted``) touch widgets; Enter on a pane's row
+(``on_detail_requested``) opens its detail, which reads the ledger through the read-model port.
 """
 
 from __future__ import annotations
@@ -30,10 +31,19 @@ from arbtui.domain.values import Symbol
 from arbtui.engine.bus import Subscription
 from arbtui.engine.ports import HostedEngine, StoreError
 from arbtui.reporting.inventory import InventoryReader
-from arbtui.tui.messages import CommandFinished, EngineHalted, EngineStatus, ViewChanged
+from arbtui.tui.messages import CommandFinished, DetailRequested, EngineHalted, EngineStatus, ViewChanged
 from arbtui.tui.model import MAX_FILLS, MAX_ORDERS, ConsoleView, fold, seeded
-from arbtui.tui.screens import ConfirmScreen, HedgeRequest, HedgeScreen, HelpScreen, HistoryScreen, ReasonScreen
+from arbtui.tui.screens import (
+    ConfirmScreen,
+    DetailScreen,
+    HedgeRequest,
+    HedgeScreen,
+    HelpScreen,
+    HistoryScreen,
+    ReasonScreen,
+)
 from arbtui.tui.widgets import AccumulatorsPane, AlertLog, ControlBanner, FillsPane, OrdersPane, StatusBar
+from arbtui.tui.widgets.alert_log import FILTER_TIP
 from arbtui.tui.widgets.live_inventory import LiveInventoryPane
 
 BURST = 1000
@@ -59,15 +69,18 @@ class ArbtuiApp(App[int]):
     The return code is 0, or 1 when the engine halted on a fault."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "pause", "Pause"),
-        Binding("r", "resume", "Resume"),
-        Binding("k", "kill", "Kill"),
-        Binding("h", "hedge", "Hedge"),
-        Binding("f", "filter_alerts", "Filter"),
-        Binding("y", "history", "History", show=False),
-        Binding("g", "pnl", "PnL", show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
+        Binding("p", "pause", "Pause", tooltip="every symbol, or the one selected in Accumulators (a reason; audited)"),
+        Binding(
+            "r", "resume", "Resume", tooltip="every symbol, or the selected one; what is past threshold hedges at once"
+        ),
+        Binding("k", "kill", "Kill", tooltip="kill switch: no hedge at all, manual included; again to clear it"),
+        Binding("h", "hedge", "Hedge", tooltip="symbol, side, shares, reason, then a confirmation in words"),
+        # works from any pane; the footer shows it while the alert log has focus (declared there too)
+        Binding("f", "filter_alerts", "Filter", show=False, tooltip=FILTER_TIP),
+        Binding("y", "history", "History", show=False, tooltip="a position as it was at a past instant (read-only)"),
+        Binding("g", "pnl", "PnL", show=False, tooltip="PnL per symbol, its chart, inventory across venues"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="the keys of the current screen"),
+        Binding("q", "quit", "Quit", tooltip="stops the engine gracefully (asks first while executions are in flight)"),
     ]
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere (bench) find it too
     HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012  (Textual declares it as an instance attribute)
@@ -113,7 +126,7 @@ class ArbtuiApp(App[int]):
             if self.inventory is not None:  # no [inventory.vaults]: no pane
                 yield LiveInventoryPane(self.inventory, clock=self.clock, id="live-inventory")
             yield AlertLog(id="alerts")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still opens it (`?` lists it): room for the pane's keys
 
     def on_mount(self) -> None:
         # The console owns its process. Everything built so far (modules, Textual's widgets, the engine)
@@ -212,9 +225,15 @@ class ArbtuiApp(App[int]):
                 alerts_undelivered=view.alerts_undelivered,
             )
         self._pane(StatusBar).show(self.status, view.unhedged_usd(), len(view.in_flight))
+        for screen in self.screen_stack[1:]:
+            if isinstance(screen, DetailScreen):
+                screen.follow(view)
 
     def on_command_finished(self, message: CommandFinished) -> None:
         self.notify(message.text, severity="error" if message.refused else "information")
+
+    def on_detail_requested(self, message: DetailRequested) -> None:
+        self.push_screen(DetailScreen(self.engine.read_model, message.kind, message.key))
 
     def on_engine_halted(self, message: EngineHalted) -> None:
         self.notify(f"engine halted: {message.reason}", severity="error", timeout=3600)
@@ -322,7 +341,13 @@ class ArbtuiApp(App[int]):
         self.push_screen(PnlScreen(self.engine.read_model.path, self.inventory))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen.of(self.screen))
+
+    def key_question_mark(self) -> None:
+        """``?`` that no binding took: on a dialog that does not bind it (the PnL screen, a confirmation),
+        the keys of that dialog. A text field that has focus takes ``?`` as text first."""
+        if not isinstance(self.screen, HelpScreen):
+            self.action_help()
 
     async def action_quit(self) -> None:
         in_flight = len(self.view.in_flight) or self.engine.in_flight

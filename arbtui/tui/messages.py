@@ -8,6 +8,7 @@ from textual.message import Message
 
 from arbtui.brokers.base import MarketClock
 from arbtui.engine.ports import Readiness
+from arbtui.reporting.detail import Kind
 from arbtui.tui.model import ConsoleView
 
 
@@ -59,3 +60,12 @@ class EngineHalted(Message):
     def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason
+
+
+class DetailRequested(Message):
+    """Enter on a pane's row: show that fill, order or position. Handled by ``ArbtuiApp.on_detail_requested``."""
+
+    def __init__(self, kind: Kind, key: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.key = key

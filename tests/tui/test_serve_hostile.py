@@ -247,7 +247,7 @@ async def test_keys_reach_the_kill_switch_but_not_in_a_read_only_console(tmp_pat
         await opened.keys("attack\r")
         await opened.keys("h")
         await opened.keys("?")  # keys are handled in order: once help shows, k and h were handled
-        await opened.wait_for(b"filter alerts")
+        await opened.wait_for(b"Keys: console")
         assert b"ENGAGE" not in opened.screen
         assert served.events() == before
 

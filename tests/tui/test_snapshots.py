@@ -21,7 +21,8 @@ from arbtui.domain.values import Direction, TradeId
 from arbtui.engine.alerts import Alert, Severity
 from arbtui.engine.lifecycle import Engine
 from arbtui.tui import ArbtuiApp
-from arbtui.tui.widgets import FillsPane
+from arbtui.tui.screens import DetailScreen
+from arbtui.tui.widgets import FillsPane, OrdersPane
 from tests.builders import T0, block, make_fill, tx_hash
 from tests.tui.conftest import ACTOR, STILL, Pinned, open_engine, until
 
@@ -132,7 +133,8 @@ def test_console_at_80x24(snap_compare: SnapCompare, hosted: ArbtuiApp) -> None:
     """80×24, panes stacked. Must show: the status bar (chain —, dry_run market open, unhedged $ total);
     *Onchain fills* with TSLA (block 41000005) on top and the BUY sides green; *Accumulators* with AAPL
     net -0.3, MSFT 0.25 and TSLA -0.5 after their hedges; *Broker orders* with three FILLED executions (TSLA BUY 2,
-    AAPL BUY 1, MSFT SELL 1) in green; the footer keys p r k h f ? q. No banner: nothing is paused."""
+    AAPL BUY 1, MSFT SELL 1) in green; the footer keys ⏎ Detail (the focused fills pane's own) then p r k h ? q
+    (f, the alert filter, shows while the alert log has focus). No banner: nothing is paused."""
     assert snap_compare(hosted, terminal_size=(80, 24), run_before=_trading_session)
 
 
@@ -165,6 +167,46 @@ def test_alert_heavy(snap_compare: SnapCompare, alarmed: ArbtuiApp) -> None:
     CRITICAL 'AAPL: $… unhedged' with '→ … arbtui hedge AAPL buy|sell SHARES'. Broker orders has the stuck
     AAPL BUY 1 still PENDING, and the status bar counts 1 in flight."""
     assert snap_compare(alarmed, terminal_size=(120, 40), run_before=_then(_trading_session, _alarming_session))
+
+
+@pytest.fixture
+def hosted_here(tmp_path: Path, pinned: Pinned, monkeypatch: pytest.MonkeyPatch) -> Iterator[ArbtuiApp]:
+    """As ``hosted``, with the ledger named relative to the working directory: the detail's command
+    (``arbtui --db ledger.db show …``) is the same on every run."""
+    monkeypatch.chdir(tmp_path)
+    engine = asyncio.run(open_engine(Path("ledger.db"), options=STILL, pinned=pinned))
+    app = ArbtuiApp(engine, actor=ACTOR, clock=lambda: T0 + timedelta(minutes=6), frame_s=0.0)
+    yield app
+    asyncio.run(engine.ledger.close())
+
+
+def test_order_detail(snap_compare: SnapCompare, hosted_here: ArbtuiApp) -> None:
+    """Enter on the top broker order (TSLA BUY 2, FILLED): 'Broker order e…' with its exact values (shares 2,
+    price 251.1 USD/share), the fill it hedges (tx …05:0, 2 shares), its timeline #1 Placed, #2 Submitted,
+    #3 OrderFilled (engine, +0s: the pinned clock), and the command '$ arbtui --db ledger.db show order e…'."""
+
+    async def open_detail(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, ArbtuiApp)
+        app.query_one(OrdersPane).focus()
+        await pilot.press("home", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None)
+        await pilot.pause(0.1)
+
+    assert snap_compare(hosted_here, terminal_size=(160, 40), run_before=_then(_trading_session, open_detail))
+
+
+def test_help_lists_the_keys_of_the_main_screen(snap_compare: SnapCompare, hosted: ArbtuiApp) -> None:
+    """`?` with the fills pane focused, 100×40: 'Keys: console', then under 'everywhere' each console key
+    with its explanation (p Pause: every symbol, or the one selected…; k Kill…; q Quit…), then the
+    table panes' keys under 'Onchain fills; when focused: Accumulators, Broker orders' (↑ ↓ … ⏎ Detail,
+    c Copy id), 'when focused: Accumulators' with p Pause symbol / r Resume symbol, and the screen's."""
+
+    async def open_help(pilot: Pilot[Any]) -> None:
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+
+    assert snap_compare(hosted, terminal_size=(100, 40), run_before=_then(_trading_session, open_help))
 
 
 def test_hedge_confirmation_repeats_the_order(snap_compare: SnapCompare, hosted: ArbtuiApp) -> None:

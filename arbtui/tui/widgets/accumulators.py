@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 
 from arbtui.domain.control import Control
 from arbtui.domain.position import Position
+from arbtui.reporting.detail import Kind
 from arbtui.tui.model import Versioned, position_row
-from arbtui.tui.widgets._lines import Cell, LineTable, Row
+from arbtui.tui.widgets._detail import DetailTable
+from arbtui.tui.widgets._lines import Cell, Row
 
 COLUMNS = ("symbol", "net", "carry", "resvd", "pending", "thresh", "hedged at")
 WIDTHS = {"pending": 9}
@@ -17,9 +21,18 @@ WIDTHS = {"pending": 9}
 execution's pending and done states, and depend on which of them happened to be repainted."""
 
 
-class AccumulatorsPane(LineTable):
+class AccumulatorsPane(DetailTable):
     """Per symbol: net, carry, reserved shares and the pending execution, threshold, last hedge.
     A paused symbol's name is shown in yellow with a ‖ mark."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [  # the app's actions, which take the selected symbol while this has focus
+        Binding("p", "app.pause", "Pause symbol", tooltip="the selected symbol only (a reason; audited)"),
+        Binding(
+            "r", "app.resume", "Resume symbol", tooltip="the selected symbol only; past threshold, it hedges at once"
+        ),
+    ]
+
+    detail_kind = Kind.POSITION
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(COLUMNS, widths=WIDTHS, id=id)

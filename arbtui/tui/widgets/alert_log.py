@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.events import Resize
 from textual.widgets import RichLog
 
@@ -12,11 +15,14 @@ from arbtui.tui.model import SEVERITY_RANK, AlertEntry
 SEVERITY_STYLE = {Severity.INFO: "green", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
 FILTERS = (Severity.INFO, Severity.WARNING, Severity.CRITICAL)
 """`f` cycles the lowest severity shown: everything, warnings and worse, critical only."""
+FILTER_TIP = "alerts shown: all → warnings and worse → critical only"
 
 
 class AlertLog(RichLog):
     """Alerts as the engine raised them. Keeps its own count of what it has written, so a new view
     appends only the alerts it has not shown yet; a filter change rewrites the log."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("f", "app.filter_alerts", "Filter", tooltip=FILTER_TIP)]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, wrap=True, markup=False, max_lines=1000, auto_scroll=True)

@@ -5,18 +5,22 @@ from __future__ import annotations
 from rich.text import Text
 
 from arbtui.domain.onchain_trade import OnChainTrade
+from arbtui.reporting.detail import Kind
 from arbtui.tui.model import Versioned, fill_row
-from arbtui.tui.widgets._lines import Cell, LineTable, Row
+from arbtui.tui.widgets._detail import DetailTable
+from arbtui.tui.widgets._lines import Cell, Row
 
 SHOWN = 50
 """Rows in the pane (the newest; the model keeps more for the history)."""
 COLUMNS = ("time", "block", "symbol", "side", "shares", "price", "pyth", "tx")
 
 
-class FillsPane(LineTable):
+class FillsPane(DetailTable):
     """Every fill of our orders the engine recorded, newest first (bounded by the model). A fill's row is
     rendered once, when it arrives; a new fill pushes the others down without rendering them again, and
     the cursor stays on its line."""
+
+    detail_kind = Kind.FILL
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(COLUMNS, zebra_stripes=True, follow_key=False, id=id)

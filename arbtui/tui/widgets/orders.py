@@ -5,8 +5,10 @@ from __future__ import annotations
 from rich.text import Text
 
 from arbtui.domain.offchain_order import OffchainOrder, OrderStatus
+from arbtui.reporting.detail import Kind
 from arbtui.tui.model import Versioned, order_row
-from arbtui.tui.widgets._lines import Cell, LineTable, Row
+from arbtui.tui.widgets._detail import DetailTable
+from arbtui.tui.widgets._lines import Cell, Row
 
 COLUMNS = ("exec", "symbol", "side", "shares", "status", "price", "latency")
 WIDTHS = {"exec": 9, "status": 9}
@@ -22,8 +24,10 @@ STATUS_STYLE = {
 }
 
 
-class OrdersPane(LineTable):
+class OrdersPane(DetailTable):
     """Executions at the broker: id (short), symbol, side, shares, status, fill price, latency."""
+
+    detail_kind = Kind.ORDER
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(COLUMNS, widths=WIDTHS, zebra_stripes=True, id=id)

@@ -71,6 +71,7 @@ CASES = [
     Case("db migrate, newer ledger", newer, ["db", "migrate"], 1, "upgrade arbtui"),
     Case("events, corrupt ledger", corrupt, ["events"], 1, "file is not a database"),
     Case("position, corrupt ledger", corrupt, ["position"], 1, "file is not a database"),
+    Case("show, corrupt ledger", corrupt, ["show", "position", "AAPL"], 1, "file is not a database"),
     Case("events --limit 10^23", fine, ["events", "--limit", "99999999999999999999999"], 2, "--limit"),
     Case(
         "schwab auth, another login's state",

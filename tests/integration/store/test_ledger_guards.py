@@ -244,6 +244,9 @@ def test_the_log_beside_the_ledger_is_created_0600(tmp_path: Path) -> None:
 
 
 READERS = [["events"], ["position"], ["report", "pnl"], ["report", "trades"]]
+SHOW = ["show", "position", "AAPL"]
+SHOWN_NOTHING = "Error: no position AAPL in the ledger"
+"""``show`` reads the ledger like the readers; the seeded ledger has no position, so it says so (exit 1)."""
 
 
 def seeded_ledger(folder: Path) -> Path:
@@ -298,6 +301,8 @@ def test_readers_read_a_ledger_on_a_read_only_mount(tmp_path: Path) -> None:
         run = in_read_only_mount(folder, [*ARBTUI, "--db", str(db), *args])
         assert run.returncode == 0, (args, run.stderr)
         assert "Traceback" not in run.stderr
+    shown = in_read_only_mount(folder, [*ARBTUI, "--db", str(db), *SHOW])
+    assert shown.stderr.strip() == SHOWN_NOTHING  # it read the ledger: the position is not in it
     check = in_read_only_mount(
         folder,
         [sys.executable, "-c", "from arbtui.store.migrate import connect_readonly as c; import sys; "
@@ -354,6 +359,8 @@ def test_readers_read_a_ledger_in_an_immutable_directory(tmp_path: Path) -> None
         for args in READERS:
             run = subprocess.run([*ARBTUI, "--db", str(db), *args], capture_output=True, text=True, cwd=REPO_ROOT)
             assert run.returncode == 0, (args, run.stderr)
+        shown = subprocess.run([*ARBTUI, "--db", str(db), *SHOW], capture_output=True, text=True, cwd=REPO_ROOT)
+        assert shown.stderr.strip() == SHOWN_NOTHING  # it read the ledger: the position is not in it
         conn = connect_readonly(db)
         assert conn.execute("SELECT chain_id FROM ledger_chain").fetchone() == (8453,)
         conn.close()
