@@ -40,7 +40,7 @@ from arbtui.domain import onchain_trade
 from arbtui.domain.values import Direction
 from arbtui.engine.bus import Bus
 from arbtui.engine.lifecycle import Engine, EngineOptions
-from arbtui.store.event_store import Committed
+from arbtui.engine.messages import Committed, EngineMessage
 from arbtui.store.ledger import Ledger
 from arbtui.tui.app import ArbtuiApp
 from arbtui.tui.messages import ViewChanged
@@ -75,6 +75,9 @@ class Stamps:
         self.painted_upto = max(self.painted_upto, newest)
 
     def lags_ms(self, first: int, last: int) -> list[float]:
+        unstamped = [n for n in range(first, last + 1) if not self.published[n]]
+        if unstamped:  # a lag from time zero would be a figure of hours: refuse to print one
+            raise RuntimeError(f"{len(unstamped)} fills were never seen published (first: {unstamped[0]})")
         return [(self.painted[n] - self.published[n]) * 1000 for n in range(first, last + 1)]
 
 
@@ -85,11 +88,11 @@ class StampingBus(Bus):
         super().__init__()
         self.stamps = stamps
 
-    def publish(self, message: Any) -> None:
-        if isinstance(message, tuple):
+    def publish(self, message: EngineMessage) -> None:
+        if isinstance(message, Committed):
             now = time.perf_counter()
-            for change in message:
-                if isinstance(change, Committed) and change.aggregate_type == onchain_trade.AGGREGATE:
+            for change in message.changes:
+                if change.aggregate_type == onchain_trade.AGGREGATE:
                     self.stamps.published[fill_number(change.aggregate_id)] = now
         super().publish(message)
 
