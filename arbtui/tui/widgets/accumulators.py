@@ -12,6 +12,7 @@ from arbtui.tui.model import Versioned, position_row
 from arbtui.tui.widgets._lines import Cell, LineTable, Row
 
 COLUMNS = ("symbol", "net", "carry", "resvd", "pending", "thresh", "hedged at")
+NUMBERS = ("net", "carry", "resvd")
 WIDTHS = {"pending": 9}
 """Fixed, as wide as a short execution id: a column sized by what it once held would jump between an
 execution's pending and done states, and depend on which of them happened to be repainted."""
@@ -22,7 +23,7 @@ class AccumulatorsPane(LineTable):
     A paused symbol's name is shown in yellow with a ‖ mark."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(COLUMNS, widths=WIDTHS, id=id)
+        super().__init__(COLUMNS, widths=WIDTHS, numbers=NUMBERS, id=id)
         self.border_title = "Accumulators"
 
     @property

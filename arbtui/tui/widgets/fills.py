@@ -11,6 +11,7 @@ from arbtui.tui.widgets._lines import Cell, LineTable, Row
 SHOWN = 50
 """Rows in the pane (the newest; the model keeps more for the history)."""
 COLUMNS = ("time", "block", "symbol", "side", "shares", "price", "pyth", "tx")
+NUMBERS = ("shares", "price", "pyth")
 
 
 class FillsPane(LineTable):
@@ -19,7 +20,7 @@ class FillsPane(LineTable):
     the cursor stays on its line."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(COLUMNS, zebra_stripes=True, follow_key=False, id=id)
+        super().__init__(COLUMNS, numbers=NUMBERS, zebra_stripes=True, follow_key=False, id=id)
         self.border_title = "Onchain fills"
 
     def show(self, fills: tuple[Versioned, ...]) -> None:

@@ -9,6 +9,7 @@ from arbtui.tui.model import Versioned, order_row
 from arbtui.tui.widgets._lines import Cell, LineTable, Row
 
 COLUMNS = ("exec", "symbol", "side", "shares", "status", "price", "latency")
+NUMBERS = ("shares", "price")
 WIDTHS = {"exec": 9, "status": 9}
 """Fixed: a short execution id, the longest status (SUBMITTED, CANCELLED). Sized by content, the status
 column would stay as wide as the longest status it happened to repaint."""
@@ -26,7 +27,7 @@ class OrdersPane(LineTable):
     """Executions at the broker: id (short), symbol, side, shares, status, fill price, latency."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(COLUMNS, widths=WIDTHS, zebra_stripes=True, id=id)
+        super().__init__(COLUMNS, widths=WIDTHS, numbers=NUMBERS, zebra_stripes=True, id=id)
         self.border_title = "Broker orders"
 
     def show(self, orders: tuple[Versioned, ...]) -> None:
