@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Protocol
 from arbtui.domain.position import Position
 from arbtui.domain.values import Direction, ExecutionId, Shares, Symbol
 from arbtui.store.errors import StoreError as StoreError  # re-exported: a control action's "ledger down"
+from arbtui.store.read_model import Mark as Mark  # re-exported: the console reads these
+from arbtui.store.read_model import PythMark as PythMark
 from arbtui.store.read_model import Seed
 
 if TYPE_CHECKING:
@@ -102,6 +104,11 @@ class ReadModel(Protocol):
 
     def position_at(self, symbol: str, until: datetime | None) -> tuple[Position, int]:
         """A position as of ``until`` (``None``: now), and how many events that is."""
+        ...
+
+    def marks(self) -> list[Mark]:
+        """Every symbol's PnL book (realized, open lots) and the latest Pyth price the ledger holds for it,
+        by symbol, from one read transaction (the PnL screen values the open lots at that price)."""
         ...
 
 

@@ -79,7 +79,7 @@ _format = click.option(
     type=click.Choice([f.value for f in Format]),
     default=Format.TABLE.value,
     show_default=True,
-    help="table for people; csv or json (exact decimal strings) for spreadsheets.",
+    help="table for people; csv for spreadsheets (rounded as the table, no separators); json exact.",
 )
 
 
