@@ -31,8 +31,7 @@ from tests.tui.conftest import until
 
 def _cells(table: LineTable, key: str) -> list[str]:
     """A row's cells as text, padding (decimal-point alignment) stripped."""
-    index = next(i for i in range(table.row_count) if table._rows[i][0] == key)
-    return [str(cell).strip() for cell in table.get_row_at(index)]
+    return [str(cell).strip() for cell in table.get_row(key)]
 
 
 def _long_fill(n: int, shares: str, usdc: str, *, symbol: str = "AAPL", block_number: int = 1) -> OnChainFill:

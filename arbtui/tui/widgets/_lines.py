@@ -106,6 +106,13 @@ class LineTable(ScrollView, can_focus=True):
         """The cells of the row at ``index`` (0 is the top row)."""
         return self._rows[index][1]
 
+    def get_row(self, key: str) -> Sequence[Cell]:
+        """The cells of the row ``key`` (as shown: number columns padded to line up)."""
+        for row_key, cells in self._rows:
+            if row_key == key:
+                return cells
+        raise KeyError(key)
+
     @property
     def cursor_key(self) -> str | None:
         """The key of the row under the cursor, if any."""

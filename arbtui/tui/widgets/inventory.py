@@ -6,31 +6,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.widgets import DataTable
 
-from arbtui import display
 from arbtui.reporting.inventory import HEADER, Line
-from arbtui.tui.widgets._table import Cell, sync_rows
+from arbtui.tui.widgets._lines import Cell, LineTable, Row
 
-AMOUNTS = (1, 2, 3, 4)
-"""onchain, broker, total, unhedged: lined up on their decimal points (USDC in cents, equities in shares)."""
+COLUMNS = tuple(name.replace("_", " ") for name in HEADER)
+NUMBERS = ("onchain", "broker", "total", "unhedged", "onchain ratio", "drift")
+"""Lined up on their decimal points (USDC in cents, equities in shares, as :meth:`Line.row` shows them)."""
 
 
-class InventoryPane(DataTable[Cell]):
-    """One row per asset; a drifting asset's alert cell in red, with what to move."""
+class InventoryPane(LineTable):
+    """One row per asset, amounts as people read them; a drifting asset's alert cell in red, with what to
+    move (rounded the same way; the exact amounts are in ``arbtui report inventory --format json``)."""
 
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.add_columns(*(name.replace("_", " ") for name in HEADER))
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(COLUMNS, numbers=NUMBERS, id=id)
 
     def show(self, lines: Sequence[Line]) -> None:
-        texts = [list(line.row(shown=True)) for line in lines]
-        for column in AMOUNTS:
-            for row_texts, text in zip(texts, display.align([t[column] for t in texts]), strict=True):
-                row_texts[column] = text
-        rows = []
-        for line, row_texts in zip(lines, texts, strict=True):
-            cells: list[Cell] = list(row_texts)
+        rows: list[Row] = []
+        for line in lines:
+            cells: list[Cell] = list(line.row(shown=True))
             cells[7] = Text(str(cells[7]), style="bold red" if line.alert else "green")
             rows.append((line.holding.asset, cells))
-        sync_rows(self, rows)
+        self.set_rows(rows)
