@@ -253,3 +253,21 @@ def test_a_database_held_exclusively_is_one_clear_line(db_path: Path) -> None:
         assert "\n" not in str(caught.value)
     finally:
         holder.close()
+
+
+async def test_position_table_rounds_shares_and_json_keeps_them_exact(ledger: Ledger, db_path: Path) -> None:
+    """`arbtui position`: the table shows 1.451534588906221945 sold as 1.451535 (a net of 1e-18 as
+    <0.000001, never 0); `--json` every digit."""
+    await ledger.record_range([long_fill()], [], block(1))
+    await ledger.record_range(
+        [make_fill(2, "0.000000000000000001", Direction.BUY, symbol="MSFT", price="400", block_number=2)], [], block(2)
+    )
+    table = CliRunner().invoke(main, ["--db", str(db_path), "position"], terminal_width=200)
+    assert table.exit_code == 0, table.output
+    assert "-0.451535" in table.output  # net, after the hedge of 1 the fill's transaction reserved
+    assert " 1.451535 " in table.output  # sold onchain
+    assert "1.451534588906221945" not in table.output
+    assert "<0.000001" in table.output
+    exact = CliRunner().invoke(main, ["--db", str(db_path), "position", "--json"])
+    nets = {row["symbol"]: row["net"] for row in json.loads(exact.output)["positions"]}
+    assert nets == {"AAPL": "-0.451534588906221945", "MSFT": "0.000000000000000001"}
