@@ -141,15 +141,15 @@ def table(header: Sequence[str], rows: Rows, *, title: str = "") -> Table:
     return shown_table
 
 
-Format_ = Callable[[str], str]
+Shown = Callable[[str], str]
 
 
-def _formats(header: Sequence[str], *, grouping: bool) -> list[Format_ | None]:
+def _formats(header: Sequence[str], *, grouping: bool) -> list[Shown | None]:
     """Per column, how its exact value is shown (``None``: as it is)."""
     return [shown(name, grouping=grouping) for name in header]
 
 
-def shown(name: str, *, grouping: bool = True) -> Format_ | None:
+def shown(name: str, *, grouping: bool = True) -> Shown | None:
     """How a report column's exact decimal string reads in a table (``grouping``) or a CSV: shares, money
     or a price per :mod:`arbtui.display`; ``None`` for a column shown as it is."""
     if name in SHARES:
@@ -161,10 +161,10 @@ def shown(name: str, *, grouping: bool = True) -> Format_ | None:
     return None
 
 
-def _shown(formats: Sequence[Format_ | None], row: Sequence[str | None]) -> tuple[str | None, ...]:
+def _shown(formats: Sequence[Shown | None], row: Sequence[str | None]) -> tuple[str | None, ...]:
     return tuple(
-        value if value is None or format_ is None else format_(value)
-        for format_, value in zip(formats, row, strict=True)
+        value if value is None or shown_as is None else shown_as(value)
+        for shown_as, value in zip(formats, row, strict=True)
     )
 
 
