@@ -154,13 +154,15 @@ def _pnl(pinned: Pinned) -> Callable[[Pilot[Any]], Any]:
 def test_main_screen_with_long_numbers(
     snap_compare: SnapCompare, numbers: tuple[ArbtuiApp, Pinned], size: tuple[int, int]
 ) -> None:
-    """The main screen after the session. *Onchain fills*: TSLA 2.5 on top; NVDA 1234.567890 at 0.5123
+    """The main screen after the session. *Onchain fills*: TSLA 2.5 on top; NVDA 1234.56789 at 0.5123
     (the $0.0001 tick) with Pyth 0.5124; MSFT <0.000001 at 412.00; the wrapped fill as
-    ``0.972222 (0.777778 wtAAPL)`` at 231.56 with Pyth ``231.51 ·b``; AAPL 1.451535 at 231.40 — the shares
-    lined up on their points. *Accumulators*: AAPL -0.423757, MSFT <0.000001 (never 0), NVDA 0.56789,
-    TSLA -0.5, thresholds ``1 sh``. *Broker orders*: four FILLED hedges with prices on the tick. The status
-    bar's unhedged exposure in dollars and cents with separators. At 80 columns the fills pane (and any
-    pane too narrow for its columns) ends its header with ▸; at 200 every column shows."""
+    ``0.972222 (0.777778 wtAAPL)`` at 231.56 with Pyth ``231.51 ·b``; AAPL 1.451535 at 231.40 — shares and
+    prices lined up on their points. *Accumulators*: AAPL -0.423757, MSFT <0.000001 (never 0), NVDA
+    0.56789, TSLA -0.5, thresholds ``1 sh``. *Broker orders*: four FILLED hedges (NVDA SELL 1234 at
+    0.5123, AAPL BUY 1 at 231.56 and 231.40, TSLA BUY 2 at 251.10). The status bar: unhedged $223.97. At 80
+    columns the fills pane's header ends with ▸ (pyth and tx lie to the right); at 120 the accumulators'
+    and the orders' headers do (hedged at, latency), each with a horizontal scrollbar; at 200 every column
+    of every pane shows and no ▸ appears."""
     app, pinned = numbers
     assert snap_compare(app, terminal_size=size, run_before=_session(pinned))
 
@@ -175,6 +177,9 @@ def test_pnl_screen_with_long_numbers(
     231.51 at 14:32:00, NVDA 0.5124); TSLA, which has no Pyth price, shows — for unrealized and total, and
     the note under the table says it is not valued. The chart's x axis is labelled in clock time (UTC) and
     its y axis in cents. Inventory: AAPL 7.123457 / 1.451535 and USDC 1,234,567.89 / 98,765.43 lined up
-    on their points, both DRIFT in red with the suggested transfer rounded the same way, NVDA ok."""
+    on their points, both DRIFT (red where the cursor is not) with the suggested transfer rounded the same
+    way (``move 2.835961 AAPL onchain → broker``, ``move 567,901.23 USDC …``), NVDA ok in green. At 80 and
+    120 columns the tables too narrow for their columns end their headers with ▸; at 200 every column
+    shows; at 80×24 the dialog scrolls down to the chart and inventory."""
     app, pinned = numbers
     assert snap_compare(app, terminal_size=size, run_before=_pnl(pinned))
