@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn, assert_never
 
@@ -292,10 +293,20 @@ def position_command(obj: Context, symbol: str | None, at: str | None, as_json: 
         click.echo(json.dumps({"at": until.isoformat() if until else None, "positions": rows}, indent=2))
         return
     _print_table(
-        rows,
+        [_shown_position(row) for row in rows],  # JSON above is exact; the table rounds for people
         ["symbol", "net", "reserved", "hedged", "bought_onchain", "sold_onchain", "pending_execution_id", "version"],
         title=f"positions at {until.isoformat()}" if until else "positions",
     )
+
+
+POSITION_SHARES = ("net", "reserved", "hedged", "bought_onchain", "sold_onchain")
+
+
+def _shown_position(row: dict[str, Any]) -> dict[str, Any]:
+    """A position row with its share counts as :func:`arbtui.display.shares` shows them."""
+    from arbtui import display
+
+    return row | {column: display.shares(Decimal(row[column])) for column in POSITION_SHARES}
 
 
 def _position_row(loaded: tuple[Any, int]) -> dict[str, Any]:
@@ -509,12 +520,21 @@ def _print_table(rows: list[dict[str, Any]], columns: list[str], title: str) -> 
     from rich.console import Console
     from rich.table import Table
 
+    from arbtui import display
+
+    texts = {c: ["" if row[c] is None else str(row[c]) for row in rows] for c in columns}
     table = Table(title=title)
     for column in columns:
-        table.add_column(column, justify="right" if column not in ("symbol", "pending_execution_id") else "left")
-    for row in rows:
-        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
-    Console().print(table)
+        # numbers lined up on their points and padded here (Rich strips a right-justified cell's trailing spaces)
+        numeric = column not in ("symbol", "pending_execution_id")
+        if numeric:
+            aligned = display.align(texts[column])
+            width = max([len(column), *map(len, aligned)])
+            texts[column] = [text.rjust(width) for text in aligned]
+        table.add_column(column.rjust(width) if numeric else column)
+    for index in range(len(rows)):
+        table.add_row(*(texts[c][index] for c in columns))
+    Console(width=None if sys.stdout.isatty() else 160).print(table)  # piped: as wide as the reports
 
 
 @main.command("run")

@@ -19,6 +19,7 @@ rebuilt with it; the store turns each trade's step into one ``metrics_pnl_view``
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from arbtui.domain.events import Frozen
 from arbtui.domain.values import EXACT, Direction, PriceUsdc, Shares, Usdc, Venue
@@ -100,6 +101,16 @@ def book_trade(book: PnlBook, source: str, direction: Direction, shares: Shares,
     if left:  # the trade outlasted the book: it flips through zero
         rest.append(PnlLot.trusted(source=source, shares=Shares(left if buy else left.copy_negate()), price=price))
     return PnlBook.trusted(lots=tuple(rest), realized=Usdc(realized), trades=book.trades + 1, position=position)
+
+
+def unrealized(book: PnlBook, mark: PriceUsdc) -> Usdc:
+    """What the open lots would realize if closed at ``mark`` (the latest Pyth price), exactly:
+    Σ (mark − lot price) × lot shares — a long lot gains when the mark is above its cost, a short lot
+    (negative shares) when it is below its sale price. Zero for a flat book."""
+    total = Decimal(0)
+    for lot in book.lots:
+        total = EXACT.add(total, EXACT.multiply(EXACT.subtract(mark.value, lot.price.value), lot.shares.value))
+    return Usdc(total)
 
 
 def reversal_price(book: PnlBook, source: str, fallback: PriceUsdc | None) -> PriceUsdc | None:

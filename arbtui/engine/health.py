@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import assert_never
 
 from loguru import logger
 
+from arbtui import display
 from arbtui.brokers.base import Broker, BrokerError, MarketClock
 from arbtui.chain.signals import (
     AlertKind,
@@ -338,7 +340,8 @@ class Health:
                 Alert(
                     f"unhedged:{symbol}",
                     Severity.CRITICAL,
-                    f"{symbol}: ${exposure:.2f} unhedged for {now - since:.0f} s (net {pos.net})",
+                    f"{symbol}: ${display.usd(Decimal(exposure))} unhedged for {now - since:.0f} s"
+                    f" (net {display.shares(pos.net)})",
                     action=f"check the symbol; hedge by hand: arbtui hedge {symbol} buy|sell SHARES --reason …",
                     symbol=symbol,
                 )

@@ -23,6 +23,8 @@ from arbtui.store.detail import Detail as Detail  # re-exported: what ReadModel.
 from arbtui.store.detail import Link as Link
 from arbtui.store.errors import StoreError as StoreError  # re-exported: a control action's "ledger down"
 from arbtui.store.log import StoredEvent as StoredEvent
+from arbtui.store.read_model import Mark as Mark  # re-exported: the console reads these
+from arbtui.store.read_model import PythMark as PythMark
 from arbtui.store.read_model import Seed
 
 if TYPE_CHECKING:
@@ -111,6 +113,11 @@ class ReadModel(Protocol):
         """One aggregate now: its state, its events with their metadata (the last ``limit``, or all), and
         the fill ↔ execution links; ``None`` when the ledger has no event of it. Raises
         :class:`StoreError` when the ledger cannot be read."""
+        ...
+
+    def marks(self) -> list[Mark]:
+        """Every symbol's PnL book (realized, open lots) and the latest Pyth price the ledger holds for it,
+        by symbol, from one read transaction (the PnL screen values the open lots at that price)."""
         ...
 
 

@@ -79,7 +79,7 @@ _format = click.option(
     type=click.Choice([f.value for f in Format]),
     default=Format.TABLE.value,
     show_default=True,
-    help="table for people; csv or json (exact decimal strings) for spreadsheets.",
+    help="table for people; csv for spreadsheets (rounded as the table, no separators); json exact.",
 )
 
 
@@ -167,7 +167,12 @@ def inventory_command(
     target come from its [inventory] table unless given here."""
     with _reader(ctx) as conn:
         lines = inventory_lines(ctx.find_root().obj, conn, vaults, lambda s: _policy(s, target, drift_alert))
-    rows = [line.row() for line in lines if symbol is None or line.holding.asset == symbol.upper()]
+    shown, grouping = Format(fmt) is not Format.JSON, Format(fmt) is Format.TABLE  # JSON exact; CSV ungrouped
+    rows = [
+        line.row(shown=shown, grouping=grouping)
+        for line in lines
+        if symbol is None or line.holding.asset == symbol.upper()
+    ]
     _write(Format(fmt), HEADER, iter([rows]), title="Inventory across venues")
     if any(line.alert for line in lines):
         raise SystemExit(3)  # scripts can act on drift; the table already says what and why

@@ -34,6 +34,7 @@ from typing import assert_never
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 
+from arbtui import display
 from arbtui.brokers.base import Broker, BrokerError
 from arbtui.chain.abi import keccak_text, word
 from arbtui.chain.rpc import ChainRpcError, JsonRpcClient, RpcResponseError
@@ -118,8 +119,21 @@ class Transfer:
     destination: Venue
 
     def __str__(self) -> str:
+        return self.text(canonical(self.amount))
+
+    def shown(self, *, grouping: bool = True) -> str:
+        """As :meth:`__str__`, the amount rounded for people (:func:`amount_text`); ``str()`` is exact."""
+        return self.text(amount_text(self.asset, self.amount, grouping=grouping))
+
+    def text(self, amount: str) -> str:
         source, destination = venue_label(self.source), venue_label(self.destination)
-        return f"move {canonical(self.amount)} {self.asset} {source} → {destination} (manual, st0x bridge)"
+        return f"move {amount} {self.asset} {source} → {destination} (manual, st0x bridge)"
+
+
+def amount_text(asset: str, amount: Decimal, *, grouping: bool = True) -> str:
+    """An asset's amount as people read it: USDC in cents (thousands separators unless ``grouping`` is
+    off, for CSV), an equity in shares (:mod:`arbtui.display`)."""
+    return display.usd(amount, grouping=grouping) if asset == USDC else display.shares(amount)
 
 
 @dataclass(frozen=True)
@@ -134,18 +148,28 @@ class Line:
     alert: bool
     suggestion: Transfer | None
 
-    def row(self) -> tuple[str, ...]:
+    def row(self, *, shown: bool = False, grouping: bool = True) -> tuple[str, ...]:
+        """The row under :data:`HEADER`: exact decimal strings (JSON), or ``shown`` as people read them —
+        USDC in cents, shares to 6 decimals (:func:`amount_text`): the table, the CSV (``grouping`` off)
+        and the console."""
         h = self.holding
+
+        def amount(value: Decimal) -> str:
+            return amount_text(h.asset, value, grouping=grouping) if shown else canonical(value)
+
+        suggestion = ""
+        if self.suggestion is not None:
+            suggestion = self.suggestion.shown(grouping=grouping) if shown else str(self.suggestion)
         return (
             h.asset,
-            canonical(h.onchain),
-            canonical(h.broker),
-            canonical(self.total),
-            "" if h.unhedged is None else canonical(h.unhedged),
+            amount(h.onchain),
+            amount(h.broker),
+            amount(self.total),
+            "" if h.unhedged is None else amount(h.unhedged),
             "" if self.ratio is None else canonical(self.ratio),
             "" if self.drift is None else canonical(self.drift),
             "DRIFT" if self.alert else "ok",
-            "" if self.suggestion is None else str(self.suggestion),
+            suggestion,
         )
 
 

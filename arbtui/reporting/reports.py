@@ -186,11 +186,12 @@ def recent_trades(conn: sqlite3.Connection, limit: int) -> list[tuple[str, ...]]
     return [tuple(row) for row in reversed(rows)]
 
 
-def cumulative_series(conn: sqlite3.Connection, symbol: str, limit: int) -> list[str]:
-    """The symbol's cumulative PnL after each of its last ``limit`` trades, oldest first (the chart)."""
+def cumulative_series(conn: sqlite3.Connection, symbol: str, limit: int) -> list[tuple[str, str]]:
+    """The symbol's cumulative PnL after each of its last ``limit`` trades, oldest first, with the trade's
+    time (the view's UTC text): the chart's points."""
     rows = conn.execute(
-        "SELECT json_extract(payload, '$.cumulative_pnl') FROM metrics_pnl_view WHERE symbol = ?"
+        "SELECT timestamp, json_extract(payload, '$.cumulative_pnl') FROM metrics_pnl_view WHERE symbol = ?"
         " ORDER BY timestamp DESC, version DESC LIMIT ?",
         (symbol, limit),
     ).fetchall()
-    return [str(value) for (value,) in reversed(rows)]
+    return [(str(at), str(value)) for at, value in reversed(rows)]

@@ -338,7 +338,7 @@ class ArbtuiApp(App[int]):
     def action_pnl(self) -> None:
         from arbtui.tui.screens.pnl import PnlScreen
 
-        self.push_screen(PnlScreen(self.engine.read_model.path, self.inventory))
+        self.push_screen(PnlScreen(self.engine.read_model, self.inventory))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen.of(self.screen))

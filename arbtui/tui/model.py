@@ -16,6 +16,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, assert_never
 
+from arbtui import display
 from arbtui.brokers.base import MarketClock
 from arbtui.chain.signals import AlertKind, IntakeAlert
 from arbtui.domain import control, offchain_order, onchain_trade, position
@@ -23,6 +24,7 @@ from arbtui.domain.control import Control
 from arbtui.domain.offchain_order import OffchainOrder, OrderStatus
 from arbtui.domain.onchain_trade import OnChainTrade, PythMethod, TradeStatus
 from arbtui.domain.position import Position, ThresholdKind
+from arbtui.domain.values import canonical
 from arbtui.engine.alerts import Alert, Severity
 from arbtui.engine.messages import (
     AlertCleared,
@@ -211,12 +213,6 @@ def short(text: str, keep: int = 8) -> str:
     return f"{text[:head]}…{text[-(keep // 2) :]}"
 
 
-def money(value: Decimal | None, places: int = 2) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,.{places}f}"
-
-
 def fill_row(trade: OnChainTrade) -> tuple[str, ...]:
     """time, block, symbol, side, shares, price, Pyth price, tx. A wrapped equity's shares read
     ``underlying (wrapper wtX)`` — the hedge's shares first — and its Pyth price is marked ``·b`` when it
@@ -233,21 +229,22 @@ def fill_row(trade: OnChainTrade) -> tuple[str, ...]:
         str(fill.symbol),
         side,
         shares_text(trade),
-        money(fill.price_usdc.value),
-        money(pyth.price if pyth is not None else None)
+        display.price(fill.price_usdc),
+        display.price(pyth.price if pyth is not None else None)
         + (" ·b" if pyth is not None and pyth.method is PythMethod.BLOCK_END else ""),
         short(fill.trade_id.tx_hash),
     )
 
 
 def shares_text(trade: OnChainTrade) -> str:
-    """The fill's shares; for an ERC-4626 wrapper, the underlying shares and the wrapper amount traded."""
+    """The fill's shares; for an ERC-4626 wrapper, the underlying shares and the wrapper amount traded
+    (both as :func:`arbtui.display.shares` shows shares)."""
     fill = trade.fill
     assert fill is not None
     wrapped = fill.unwrapped
     if wrapped is None:
-        return str(fill.amount)
-    return f"{fill.amount} ({wrapped.wrapper_amount} {fill.token_symbol})"
+        return display.shares(fill.amount)
+    return f"{display.shares(fill.amount)} ({display.shares(wrapped.wrapper_amount)} {fill.token_symbol})"
 
 
 def carry(pos: Position) -> Decimal:
@@ -258,16 +255,18 @@ def carry(pos: Position) -> Decimal:
 def threshold_text(pos: Position) -> str:
     if pos.threshold.kind is ThresholdKind.SHARES:
         return "1 sh"
-    return f"${pos.threshold.min_notional:,}"
+    return f"${display.usd(pos.threshold.min_notional)}"
 
 
-def position_row(pos: Position) -> tuple[str, ...]:
-    """symbol, net, carry, reserved, pending execution, threshold, last hedge."""
+def position_row(pos: Position, *, exact: bool = False) -> tuple[str, ...]:
+    """symbol, net, carry, reserved, pending execution, threshold, last hedge. Shares as
+    :func:`arbtui.display.shares` shows them, or ``exact`` (the history's replay: every digit)."""
+    amount = canonical if exact else display.shares
     return (
         pos.symbol,
-        str(pos.net),
-        f"{carry(pos):f}",
-        str(pos.reserved),
+        amount(pos.net.value),
+        amount(carry(pos)),
+        amount(pos.reserved.value),
         short(pos.pending.execution_id) if pos.pending else "—",
         threshold_text(pos),
         pos.last_hedge_at.strftime("%H:%M:%S") if pos.last_hedge_at else "—",
@@ -284,9 +283,9 @@ def order_row(order: OffchainOrder) -> tuple[str, ...]:
         short(order.execution_id),
         str(order.symbol or "?"),
         order.direction.value.upper() if order.direction else "?",
-        str(order.shares),
+        display.shares(order.shares),
         _status(order.status or OrderStatus.PENDING),
-        money(price),
+        display.price(price),
         latency,
     )
 

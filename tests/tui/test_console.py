@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from pydantic import SecretStr
+from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Select
 
@@ -252,6 +254,34 @@ async def test_alert_lines_wrap_to_the_pane_and_rewrap_when_it_widens(engine: En
         await until(pilot, lambda: len(log.lines) < narrow)
         assert len(log.lines) == 1  # 200 columns hold the whole line
         await app.stop_engine()
+
+
+async def test_a_status_line_wider_than_the_terminal_wraps_and_never_cuts_the_exposure(tmp_path: Path) -> None:
+    """At 80 columns, a closed market's next open, alerts a sink missed, executions in flight and the
+    unhedged exposure do not fit one line: the bar takes a second line instead of cutting the exposure."""
+    server = AlpacaServer()
+    await server.start()
+    server.market_open = False
+    server.next_open = datetime(2026, 12, 7, 14, 30, tzinfo=UTC)
+    broker = AlpacaBroker(
+        AlpacaConfig(api_key=SecretStr(server.api_key), api_secret=SecretStr(server.api_secret), base_url=server.url)
+    )
+    engine = await open_engine(tmp_path / "ledger.db", broker)
+    app = ArbtuiApp(engine, actor=ACTOR)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.status is not None)
+            assert app.status is not None
+            bar = app.query_one(StatusBar)
+            bar.show(replace(app.status, alerts_undelivered=3), Decimal("1234567.891"), 2)  # as a busy view would
+            await until(pilot, lambda: bar.region.height == 2)
+            shown = " ".join(strip.text for strip in bar.render_lines(Region(0, 0, bar.size.width, bar.size.height)))
+            assert "2 in flight" in shown
+            assert "unhedged $1,234,567.89" in shown
+            await app.stop_engine()
+    finally:
+        await engine.ledger.close()
+        await server.stop()
 
 
 async def test_a_closed_weekend_with_nothing_pending_shows_closed_and_the_next_open(tmp_path: Path) -> None:

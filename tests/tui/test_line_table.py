@@ -170,3 +170,58 @@ async def test_a_click_on_a_row_moves_the_cursor_there_and_the_header_is_not_a_r
         assert table.cursor_key == "NVDA"
         await pilot.click(LineTable, offset=(2, 0))
         assert table.cursor_key == "NVDA"
+
+
+class Numbers(App[None]):
+    def compose(self) -> ComposeResult:
+        yield LineTable(("symbol", "net", "carry", "note"), numbers=("net", "carry"))
+
+
+async def test_number_columns_line_up_on_the_decimal_point_and_keep_their_style() -> None:
+    app = Numbers()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(LineTable)
+        table.set_rows(
+            [
+                ("AAPL", ["AAPL", Text("-0.423757", style="bold"), "1234.5", "x"]),
+                ("MSFT", ["MSFT", "<0.000001", "2", "y"]),
+                ("TSLA", ["TSLA", "-12", "0.25", "z"]),
+            ]
+        )
+        await pilot.pause()
+        assert lines(table) == [
+            " symbol  net         carry    note",
+            " AAPL     -0.423757  1234.5   x",
+            " MSFT     <0.000001     2     y",
+            " TSLA    -12            0.25  z",
+        ]
+        net = table.get_row("AAPL")[1]
+        assert isinstance(net, Text)
+        assert net.style == "bold"
+
+
+async def test_columns_beyond_the_pane_are_announced_and_reached_by_scrolling_sideways() -> None:
+    """A column that does not fit is never cut silently: the header ends with ▸ while columns lie to the
+    right, and starts with ◂ once scrolled (→ key); at a width that holds every column, neither shows."""
+    app = Host(follow_key=True)
+    async with app.run_test(size=(16, 6)) as pilot:
+        table = app.query_one(LineTable)
+        table.set_rows([("AAPL", ["AAPL", "-1.451535", "ok"])])
+        table.focus()
+        await pilot.pause()
+        header = table.render_line(0).text
+        assert header.endswith("▸")
+        assert not header.startswith("◂")
+        for _ in range(20):
+            await pilot.press("right")
+        await pilot.pause()
+        header = table.render_line(0).text
+        assert header.startswith("◂")
+        assert not header.endswith("▸")
+        assert "note" in header
+    async with Host(follow_key=True).run_test(size=(60, 6)) as pilot:
+        table = pilot.app.query_one(LineTable)
+        table.set_rows([("AAPL", ["AAPL", "-1.451535", "ok"])])
+        await pilot.pause()
+        assert "▸" not in table.render_line(0).text
+        assert "◂" not in table.render_line(0).text

@@ -7,10 +7,11 @@ when the pane has focus) and scrolls the same way (keys, mouse wheel; the header
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import ClassVar
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
@@ -19,6 +20,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from arbtui import display
 from arbtui.tui.widgets._table import Cell, Row
 
 __all__ = ["Cell", "LineTable", "Row"]
@@ -75,6 +77,7 @@ class LineTable(ScrollView, can_focus=True):
         columns: Sequence[str],
         *,
         widths: dict[str, int] | None = None,
+        numbers: Collection[str] = (),
         zebra_stripes: bool = False,
         follow_key: bool = True,
         shrink: bool = False,
@@ -85,6 +88,8 @@ class LineTable(ScrollView, can_focus=True):
         self.shrink = shrink
         """Columns fit the rows shown now, narrower too (a pane redrawn rarely, not a feed)."""
         self._fixed = tuple((widths or {}).get(name) for name in self.columns)
+        self._numbers = tuple(index for index, name in enumerate(self.columns) if name in numbers)
+        """Columns of formatted numbers, lined up on their decimal points (:func:`arbtui.display.align`)."""
         self.zebra_stripes = zebra_stripes
         self.follow_key = follow_key
         self._rows: list[Row] = []
@@ -104,13 +109,23 @@ class LineTable(ScrollView, can_focus=True):
         """The cells of the row at ``index`` (0 is the top row)."""
         return self._rows[index][1]
 
+    def get_row(self, key: str) -> Sequence[Cell]:
+        """The cells of the row ``key`` (as shown: number columns padded to line up)."""
+        for row_key, cells in self._rows:
+            if row_key == key:
+                return cells
+        raise KeyError(key)
+
     @property
     def cursor_key(self) -> str | None:
         """The key of the row under the cursor, if any."""
         return self._rows[self.cursor_row][0] if 0 <= self.cursor_row < len(self._rows) else None
 
     def set_rows(self, rows: Sequence[Row]) -> None:
-        """Show exactly ``rows``, top to bottom; a no-op when nothing changed."""
+        """Show exactly ``rows``, top to bottom; a no-op when nothing changed. The number columns are
+        aligned on their decimal points over the rows given."""
+        if self._numbers:
+            rows = _aligned(rows, self._numbers)
         if len(rows) == len(self._rows) and all(
             key == old_key and list(cells) == list(old_cells)
             for (key, cells), (old_key, old_cells) in zip(rows, self._rows, strict=True)
@@ -180,7 +195,9 @@ class LineTable(ScrollView, can_focus=True):
             if self._header is None:
                 self._header = self._render_row(self.columns)
             style = base + self.get_component_rich_style("linetable--header")
-            return self._header.crop_extend(scroll_x, scroll_x + width, None).apply_style(style)
+            header = self._header.crop_extend(scroll_x, scroll_x + width, None).apply_style(style)
+            beyond = scroll_x + width < self.virtual_size.width
+            return _with_scroll_hints(header, width, left=scroll_x > 0, right=beyond)
         index = y - 1 + scroll_y
         if index >= len(self._rows):
             return Strip.blank(width, base)
@@ -222,6 +239,34 @@ class LineTable(ScrollView, can_focus=True):
         offset = event.get_content_offset(self)
         if offset is not None and offset.y >= 1:  # not the header
             self._move_to(offset.y - 1 + int(self.scroll_y))
+
+
+SCROLL_HINT_STYLE = Style(bold=True, reverse=True)
+
+
+def _with_scroll_hints(header: Strip, width: int, *, left: bool, right: bool) -> Strip:
+    """The header with ``◂`` / ``▸`` at its ends where columns lie beyond the pane's edge: a column that
+    does not fit is never cut silently — the pane scrolls sideways (←/→, shift+wheel) and says so."""
+    if width < 3 or not (left or right):
+        return header
+    parts = []
+    if left:
+        parts.append(Strip([Segment("◂", SCROLL_HINT_STYLE)], 1))
+    parts.append(header.crop(1 if left else 0, width - 1 if right else width))
+    if right:
+        parts.append(Strip([Segment("▸", SCROLL_HINT_STYLE)], 1))
+    return Strip.join(parts)
+
+
+def _aligned(rows: Sequence[Row], columns: Sequence[int]) -> list[Row]:
+    """``rows`` with each of ``columns`` padded so that its numbers line up (a styled cell keeps its style)."""
+    cells = [list(row_cells) for _, row_cells in rows]
+    for column in columns:
+        texts = display.align([cell.plain if isinstance(cell, Text) else cell for cell in (c[column] for c in cells)])
+        for row_cells, text in zip(cells, texts, strict=True):
+            cell = row_cells[column]
+            row_cells[column] = Text(text, style=cell.style) if isinstance(cell, Text) else text
+    return [(key, row_cells) for (key, _), row_cells in zip(rows, cells, strict=True)]
 
 
 def _cell_len(cell: Cell) -> int:

@@ -16,6 +16,7 @@ from arbtui.tui.widgets._detail import DetailTable
 from arbtui.tui.widgets._lines import Cell, Row
 
 COLUMNS = ("symbol", "net", "carry", "resvd", "pending", "thresh", "hedged at")
+NUMBERS = ("net", "carry", "resvd")
 WIDTHS = {"pending": 9}
 """Fixed, as wide as a short execution id: a column sized by what it once held would jump between an
 execution's pending and done states, and depend on which of them happened to be repainted."""
@@ -35,7 +36,7 @@ class AccumulatorsPane(DetailTable):
     detail_kind = Kind.POSITION
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(COLUMNS, widths=WIDTHS, id=id)
+        super().__init__(COLUMNS, widths=WIDTHS, numbers=NUMBERS, id=id)
         self.border_title = "Accumulators"
 
     @property

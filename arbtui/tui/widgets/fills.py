@@ -13,6 +13,7 @@ from arbtui.tui.widgets._lines import Cell, Row
 SHOWN = 50
 """Rows in the pane (the newest; the model keeps more for the history)."""
 COLUMNS = ("time", "block", "symbol", "side", "shares", "price", "pyth", "tx")
+NUMBERS = ("shares", "price", "pyth")
 
 
 class FillsPane(DetailTable):
@@ -23,7 +24,7 @@ class FillsPane(DetailTable):
     detail_kind = Kind.FILL
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(COLUMNS, zebra_stripes=True, follow_key=False, id=id)
+        super().__init__(COLUMNS, numbers=NUMBERS, zebra_stripes=True, follow_key=False, id=id)
         self.border_title = "Onchain fills"
 
     def show(self, fills: tuple[Versioned, ...]) -> None:

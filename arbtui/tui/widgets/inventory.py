@@ -6,23 +6,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from arbtui.reporting.inventory import HEADER, Line
-from arbtui.tui.widgets._table import Cell, sync_rows
+from arbtui.tui.widgets._lines import Cell, LineTable, Row
+
+COLUMNS = tuple(name.replace("_", " ") for name in HEADER)
+NUMBERS = ("onchain", "broker", "total", "unhedged", "onchain ratio", "drift")
+"""Lined up on their decimal points (USDC in cents, equities in shares, as :meth:`Line.row` shows them)."""
 
 
-class InventoryPane(DataTable[Cell]):
-    """One row per asset; a drifting asset's alert cell in red, with what to move."""
+class InventoryPane(LineTable):
+    """One row per asset, amounts as people read them; a drifting asset's alert cell in red, with what to
+    move (rounded the same way; the exact amounts are in ``arbtui report inventory --format json``)."""
 
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.add_columns(*(name.replace("_", " ") for name in HEADER))
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(COLUMNS, numbers=NUMBERS, id=id)
 
     def show(self, lines: Sequence[Line]) -> None:
-        rows = []
+        rows: list[Row] = []
         for line in lines:
-            cells: list[Cell] = list(line.row())
+            cells: list[Cell] = list(line.row(shown=True))
             cells[7] = Text(str(cells[7]), style="bold red" if line.alert else "green")
             rows.append((line.holding.asset, cells))
-        sync_rows(self, rows)
+        self.set_rows(rows)

@@ -11,6 +11,7 @@ from arbtui.tui.widgets._detail import DetailTable
 from arbtui.tui.widgets._lines import Cell, Row
 
 COLUMNS = ("exec", "symbol", "side", "shares", "status", "price", "latency")
+NUMBERS = ("shares", "price")
 WIDTHS = {"exec": 9, "status": 9}
 """Fixed: a short execution id, the longest status (SUBMITTED, CANCELLED). Sized by content, the status
 column would stay as wide as the longest status it happened to repaint."""
@@ -30,7 +31,7 @@ class OrdersPane(DetailTable):
     detail_kind = Kind.ORDER
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(COLUMNS, widths=WIDTHS, zebra_stripes=True, id=id)
+        super().__init__(COLUMNS, widths=WIDTHS, numbers=NUMBERS, zebra_stripes=True, id=id)
         self.border_title = "Broker orders"
 
     def show(self, orders: tuple[Versioned, ...]) -> None:

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from rich.text import Text
 from textual.widgets import Static
 
+from arbtui import display
 from arbtui.brokers.base import MarketClock
 from arbtui.tui.messages import EngineStatus
-from arbtui.tui.model import money
 
 EXCHANGE_TIME = ZoneInfo("America/New_York")
 
@@ -63,5 +63,5 @@ class StatusBar(Static):
         line.append("  ")
         if in_flight:
             line.append(f"{in_flight} in flight  ", style="cyan")
-        line.append(f"unhedged ${money(unhedged)}", style="bold" if unhedged else "dim")
+        line.append(f"unhedged ${display.usd(unhedged)}", style="bold" if unhedged else "dim")
         self.update(line)

@@ -178,7 +178,8 @@ async def test_report_inventory_command_reads_chain_and_broker(
         "DRIFT",
         "move 2 AAPL onchain → broker (manual, st0x bridge)",
     ]
-    assert table[2][:4] == ["USDC", "0", table[2][2], table[2][2]]  # the dry-run broker's cash
+    assert table[2][:4] == ["USDC", "0.00", table[2][2], table[2][2]]  # the dry-run broker's cash, in cents
+    assert table[2][2] == "100000.00"  # CSV: no thousands separators
     bad = await asyncio.to_thread(CliRunner().invoke, main, [*args, "--vault", "AAPL=seven"])
     assert bad.exit_code == 2
     assert "expected ASSET=ID[@TOKEN]" in bad.output

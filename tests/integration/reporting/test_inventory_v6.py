@@ -5,8 +5,7 @@ IOs (vault id 0 on a V5/V6 book) are the owner's wallet. The book's generation i
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -124,9 +123,9 @@ async def test_report_inventory_reads_a_v6_book(
         f'usdc = "{d.usdc}"\n'
         f'[inventory.vaults]\nAAPL = "7@{d.tokens["tAAPL"]}"\nUSDC = "0"\n'
     )
-    args = ["--db", str(db_path), "--config", str(config), "report", "inventory", "--format", "csv"]
+    args = ["--db", str(db_path), "--config", str(config), "report", "inventory", "--format", "json"]
     result = await asyncio.to_thread(CliRunner().invoke, main, args)
     assert result.exit_code in (0, 3), result.output
-    rows = {row[0]: row for row in csv.reader(io.StringIO(result.output))}
-    assert rows["AAPL"][1] == "4"
-    assert rows["USDC"][1] == "250.5"
+    rows = {row["asset"]: row for row in json.loads(result.output)}  # JSON: the exact balances
+    assert rows["AAPL"]["onchain"] == "4"
+    assert rows["USDC"]["onchain"] == "250.5"

@@ -18,7 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from arbtui.cli import main
-from arbtui.domain.values import Direction
+from arbtui.domain.onchain_trade import OnChainFill
+from arbtui.domain.values import EXACT, Direction, PriceUsdc, Usdc
 from arbtui.reporting import reports
 from arbtui.reporting.commands import _watch, register, report
 from arbtui.reporting.database import ReportError, open_readonly, snapshot
@@ -46,7 +47,9 @@ async def book_two_symbols(ledger: Ledger) -> None:
     await settle(ledger, "TSLA", price_cents="25100")
 
 
-async def test_pnl_csv_is_exact_and_in_trade_order(ledger: Ledger, db_path: Path) -> None:
+async def test_pnl_csv_is_rounded_for_people_json_exact_and_in_trade_order(ledger: Ledger, db_path: Path) -> None:
+    """CSV reads as the table does (shares to 6 decimals, money in cents, prices on the tick; no thousands
+    separators); JSON keeps every value exact."""
     await book_two_symbols(ledger)
     code, out = run(db_path, "pnl", "--format", "csv")
     assert code == 0, out
@@ -54,11 +57,54 @@ async def test_pnl_csv_is_exact_and_in_trade_order(ledger: Ledger, db_path: Path
     assert table[0] == list(reports.PNL_HEADER)
     body = [(r[1], r[2], r[4], r[5], r[6], r[7], r[8], r[9]) for r in table[1:]]
     assert body == [
-        ("AAPL", "ONCHAIN", "SELL", "1.2", "150", "0", "0", "-1.2"),
-        ("AAPL", "OFFCHAIN", "BUY", "1", "150.1", "-0.1", "-0.1", "-0.2"),
-        ("TSLA", "ONCHAIN", "BUY", "2", "250", "0", "0", "2"),
-        ("TSLA", "OFFCHAIN", "SELL", "2", "251", "2", "2", "0"),
+        ("AAPL", "ONCHAIN", "SELL", "1.2", "150.00", "0.00", "0.00", "-1.2"),
+        ("AAPL", "OFFCHAIN", "BUY", "1", "150.10", "-0.10", "-0.10", "-0.2"),
+        ("TSLA", "ONCHAIN", "BUY", "2", "250.00", "0.00", "0.00", "2"),
+        ("TSLA", "OFFCHAIN", "SELL", "2", "251.00", "2.00", "2.00", "0"),
     ]
+    code, out = run(db_path, "pnl", "--format", "json")
+    assert code == 0, out
+    exact = [(x["quantity"], x["price_usd"], x["realized_pnl"], x["net_position_after"]) for x in json.loads(out)]
+    assert exact == [("1.2", "150", "0", "-1.2"), ("1", "150.1", "-0.1", "-0.2"), ("2", "250", "0", "2"),
+                     ("2", "251", "2", "0")]  # fmt: skip
+
+
+def long_fill() -> OnChainFill:
+    """1.451534588906221945 tAAPL sold for 335.89 USDC: a price of 60 significant digits."""
+    fill = make_fill(1, "1.451534588906221945", price="231")
+    usdc = Usdc("335.89")
+    return fill.model_copy(
+        update={
+            "usdc_amount": usdc,
+            "usdc_raw": usdc.to_base_units(18),
+            "price_usdc": PriceUsdc.per_share(usdc, fill.amount),
+        }
+    )
+
+
+async def test_many_digits_read_rounded_in_the_table_and_csv_and_exact_in_json(ledger: Ledger, db_path: Path) -> None:
+    """An 18-decimal fill at a price with a long fraction: a realized PnL of dozens of digits reads in cents
+    (red: a loss) in the table and the CSV; JSON carries every digit."""
+    await ledger.record_range([long_fill()], [], block(1))
+    await settle(ledger, "AAPL", price_cents="23140.5")
+    code, out = run(db_path, "pnl", "--format", "json")
+    rows = json.loads(out)
+    assert rows[0]["quantity"] == "1.451534588906221945"
+    assert len(rows[1]["realized_pnl"]) > 50
+    exact = EXACT.subtract(Decimal(rows[0]["price_usd"]), Decimal("231.405"))  # 1 share matched
+    assert Decimal(rows[1]["realized_pnl"]) == exact
+    assert -Decimal("0.005") < Decimal(rows[1]["realized_pnl"]) < 0
+    code, out = run(db_path, "pnl", "--format", "csv")
+    body = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["quantity"], r["price_usd"], r["realized_pnl"]) for r in body] == [
+        ("1.451535", "231.40", "0.00"),
+        ("1", "231.40", ">-0.01"),  # a loss of a fraction of a cent never reads as 0.00
+    ]
+    code, out = run(db_path, "pnl")
+    assert code == 0
+    assert "1.451535" in out
+    assert "1.451534588906221945" not in out
+    assert ">-0.01" in out
 
 
 async def test_json_table_unprofitable_and_symbol_filter(ledger: Ledger, db_path: Path) -> None:
@@ -88,16 +134,18 @@ async def test_since_filters_by_time_and_rejects_nonsense(ledger: Ledger, db_pat
     assert "--since 'last tuesday'" in out
 
 
-async def test_trades_report_is_the_unified_stream_with_exact_prices(ledger: Ledger, db_path: Path) -> None:
+async def test_trades_report_is_the_unified_stream_prices_exact_in_json(ledger: Ledger, db_path: Path) -> None:
     await ledger.record_range([make_fill(1, "1.5", price="200")], [], block(1))
     await settle(ledger, "AAPL", price_cents="20012.5")
     code, out = run(db_path, "trades", "--format", "csv")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["trade_type"], r["direction"], r["quantity"], r["price_usd"]) for r in rows] == [
-        ("ONCHAIN", "SELL", "1.5", "200"),
-        ("OFFCHAIN", "BUY", "1", "200.125"),
+        ("ONCHAIN", "SELL", "1.5", "200.00"),
+        ("OFFCHAIN", "BUY", "1", "200.12"),  # the cent tick, half-even
     ]
+    code, out = run(db_path, "trades", "--format", "json")
+    assert [r["price_usd"] for r in json.loads(out)] == ["200", "200.125"]  # exact
 
 
 def test_missing_foreign_and_corrupt_databases_are_one_line(tmp_path: Path) -> None:
@@ -205,3 +253,21 @@ def test_a_database_held_exclusively_is_one_clear_line(db_path: Path) -> None:
         assert "\n" not in str(caught.value)
     finally:
         holder.close()
+
+
+async def test_position_table_rounds_shares_and_json_keeps_them_exact(ledger: Ledger, db_path: Path) -> None:
+    """`arbtui position`: the table shows 1.451534588906221945 sold as 1.451535 (a net of 1e-18 as
+    <0.000001, never 0); `--json` every digit."""
+    await ledger.record_range([long_fill()], [], block(1))
+    await ledger.record_range(
+        [make_fill(2, "0.000000000000000001", Direction.BUY, symbol="MSFT", price="400", block_number=2)], [], block(2)
+    )
+    table = CliRunner().invoke(main, ["--db", str(db_path), "position"], terminal_width=200)
+    assert table.exit_code == 0, table.output
+    assert "-0.451535" in table.output  # net, after the hedge of 1 the fill's transaction reserved
+    assert " 1.451535 " in table.output  # sold onchain
+    assert "1.451534588906221945" not in table.output
+    assert "<0.000001" in table.output
+    exact = CliRunner().invoke(main, ["--db", str(db_path), "position", "--json"])
+    nets = {row["symbol"]: row["net"] for row in json.loads(exact.output)["positions"]}
+    assert nets == {"AAPL": "-0.451534588906221945", "MSFT": "0.000000000000000001"}

@@ -102,3 +102,17 @@ def test_a_vault_spec_names_its_token_and_book_or_takes_the_defaults() -> None:
 def test_a_bad_vault_spec_is_one_line_naming_the_form(spec: str, says: str) -> None:
     with pytest.raises(click.UsageError, match=re.escape(says)):
         parse_vaults((spec,), {"AAPL": "0x" + "11" * 20}, "0x" + "cc" * 20)
+
+
+def test_rows_are_exact_for_json_and_rounded_for_people() -> None:
+    """``row()`` keeps every digit (JSON); ``row(shown=True)`` is what the table, the CSV (``grouping`` off)
+    and the console show: equities in shares to 6 decimals, USDC in cents, the transfer's amount too."""
+    equity = assess(Holding("AAPL", Decimal("7.123456789012345678"), Decimal(3), Decimal("-0.000000001")), HALF)
+    assert equity.row()[1:5] == ("7.123456789012345678", "3", "10.123456789012345678", "-0.000000001")
+    assert equity.row(shown=True)[1:5] == ("7.123457", "3", "10.123457", ">-0.000001")
+    assert equity.row(shown=True)[-1] == "move 2.061728 AAPL onchain → broker (manual, st0x bridge)"
+    assert equity.row()[-1] == "move 2.061728394506172839 AAPL onchain → broker (manual, st0x bridge)"
+    cash = assess(Holding("USDC", Decimal("12345.678"), Decimal("0.004")), HALF)
+    assert cash.row(shown=True)[1:4] == ("12,345.68", "<0.01", "12,345.68")
+    assert cash.row(shown=True, grouping=False)[1:4] == ("12345.68", "<0.01", "12345.68")
+    assert cash.row(shown=True)[-1] == "move 6,172.84 USDC onchain → broker (manual, st0x bridge)"

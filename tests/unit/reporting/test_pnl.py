@@ -205,3 +205,14 @@ def test_the_view_names_each_venue_as_the_dashboards_read_it(venue: Venue, store
     _, [row] = pnl.fold("AAPL", [trade(1, BUY, "1", "100", venue)])
     assert payload(row, 7)["trade_type"] == stored
     assert json.loads(encode(row, 7))["trade_type"] == stored
+
+
+def test_unrealized_values_the_open_lots_at_the_mark() -> None:
+    """Long lots gain above their cost, short lots below their sale price; a flat book is worth nothing."""
+    long_book = pnl.book_trade(pnl.PnlBook(), "a", Direction.BUY, Shares("2"), PriceUsdc("100"))
+    long_book = pnl.book_trade(long_book, "b", Direction.BUY, Shares("0.5"), PriceUsdc("104"))
+    assert pnl.unrealized(long_book, PriceUsdc("103")) == Usdc("5.5")  # 2 × 3 + 0.5 × −1
+    short = pnl.book_trade(pnl.PnlBook(), "c", Direction.SELL, Shares("0.000000000000000001"), PriceUsdc("231.4"))
+    assert pnl.unrealized(short, PriceUsdc("231.5")) == Usdc("-0.0000000000000000001")  # exact, never rounded
+    flat = pnl.book_trade(long_book, "d", Direction.SELL, Shares("2.5"), PriceUsdc("1"))
+    assert pnl.unrealized(flat, PriceUsdc("999")) == Usdc.zero()
