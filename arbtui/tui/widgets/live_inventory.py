@@ -34,6 +34,8 @@ READ_TIMEOUT_S = 10.0
 COLUMNS = ("asset", "onchain", "broker", "total", "drift", "alert", "suggested_transfer")
 """What the pane shows of each :meth:`Line.row` (the ``g`` screen and ``arbtui report inventory`` have every
 column)."""
+NUMBERS = ("onchain", "broker", "total", "drift")
+"""Lined up on their decimal points, rounded as :mod:`arbtui.display` shows them (``Line.row(shown=True)``)."""
 REASON_SHOWN = 60
 """Characters of a failure's reason in the title (the log has all of it), so what is shown stays in view."""
 _PICK = tuple(HEADER.index(name) for name in COLUMNS)
@@ -69,7 +71,12 @@ class LiveInventoryPane(LineTable):
         timeout_s: float = READ_TIMEOUT_S,
         id: str | None = None,
     ) -> None:
-        super().__init__(tuple(name.replace("_", " ") for name in COLUMNS), shrink=True, id=id)
+        super().__init__(
+            tuple(name.replace("_", " ") for name in COLUMNS),
+            numbers=NUMBERS,
+            shrink=True,
+            id=id,
+        )
         self._reader = reader
         self._clock = clock
         self._interval_s = interval_s
@@ -136,7 +143,7 @@ class LiveInventoryPane(LineTable):
         stale = self.failure is not None
         rows: list[Row] = []
         for line in sorted(self.lines, key=lambda line: not line.alert):  # drifting first: in view on a short pane
-            full = line.row()
+            full = line.row(shown=True)
             cells: list[Cell] = [Text(full[i], style="dim") if stale else full[i] for i in _PICK]
             if not stale:
                 cells[_ALERT] = Text(full[HEADER.index("alert")], style="bold red" if line.alert else "green")
