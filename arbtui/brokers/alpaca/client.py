@@ -40,6 +40,7 @@ from arbtui.brokers.base import (
     BrokerPosition,
     BrokerProtocolError,
     BrokerUnavailable,
+    LimitOrder,
     MarketClock,
     MarketOrder,
     OrderNotFound,
@@ -141,6 +142,22 @@ class AlpacaBroker:
                 raise
 
         return await self._resilience.call("submit", attempt)
+
+    # -- limit orders (issue 14): not built for this broker yet --------------------------------
+    async def submit_limit(self, order: LimitOrder) -> BrokerOrderId:
+        """Not built yet for this adapter: refused locally, nothing sent."""
+        raise OrderRefused(
+            "limit orders are not built for this broker yet",
+            broker=self.kind,
+            symbol=order.symbol,
+            execution_id=order.execution_id,
+        )
+
+    async def find_limit_order(self, order: LimitOrder, *, since: datetime) -> OrderReport | None:
+        return None
+
+    async def cancel(self, order_id: BrokerOrderId) -> None:
+        raise OrderNotFound(f"cancel is not built for this broker yet ({order_id})", broker=self.kind)
 
     async def order_status(self, order_id: BrokerOrderId) -> OrderReport:
         model = await self._resilience.call(

@@ -30,6 +30,7 @@ from arbtui.brokers.base import (
     BrokerOrderId,
     BrokerPosition,
     BrokerUnavailable,
+    LimitOrder,
     MarketClock,
     MarketOrder,
     OrderNotFound,
@@ -159,6 +160,22 @@ class SchwabBroker:
         order_id = await self._resilience.call("submit", attempt)
         self._attribute(order, order_id)
         return order_id
+
+    # -- limit orders (issue 14): not built for this broker yet --------------------------------
+    async def submit_limit(self, order: LimitOrder) -> BrokerOrderId:
+        """Not built yet for this adapter: refused locally, nothing sent."""
+        raise OrderRefused(
+            "limit orders are not built for this broker yet",
+            broker=self.kind,
+            symbol=order.symbol,
+            execution_id=order.execution_id,
+        )
+
+    async def find_limit_order(self, order: LimitOrder, *, since: datetime) -> OrderReport | None:
+        return None
+
+    async def cancel(self, order_id: BrokerOrderId) -> None:
+        raise OrderNotFound(f"cancel is not built for this broker yet ({order_id})", broker=self.kind)
 
     async def order_status(self, order_id: BrokerOrderId) -> OrderReport:
         path = f"/trader/v1/accounts/{await self._hash()}/orders/{order_id}"
