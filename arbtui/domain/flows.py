@@ -114,7 +114,9 @@ def complete_execution(
         )
     ordered = order.attempt_shares if order.attempt else order.shares
     if shares_filled == ordered:
-        command: offchain_order.OffchainOrderCommand = offchain_order.CompleteFill(price_cents=price_cents, at=at)
+        command: offchain_order.CompleteFill | offchain_order.Cancel = offchain_order.CompleteFill(
+            price_cents=price_cents, at=at
+        )
     else:
         command = offchain_order.Cancel(
             shares_filled=shares_filled, avg_price_cents=price_cents, reason="partially filled, rest cancelled", at=at
