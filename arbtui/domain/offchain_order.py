@@ -279,7 +279,9 @@ class OffchainOrder(Frozen):
     session: MarketSession | None = None
     """The session the current attempt was sent for."""
     client_order_id: str | None = None
-    """The current attempt's client order id (``None`` without attempts: the execution id)."""
+    """The current attempt's client order id (``None`` without attempts: the execution id).
+    With attempts, :attr:`broker_order_id` is the latest order the broker accepted (kept while the
+    next attempt is only prepared); :attr:`attempt_phase` says whether it is live."""
     attempt_shares: Shares = Shares.zero()
     """What the current attempt asks for: the execution's remainder when it was prepared."""
     attempt_filled: Shares = Shares.zero()
@@ -292,6 +294,9 @@ class OffchainOrder(Frozen):
     """Filled by attempts that have ended."""
     settled_notional: Usdc = Usdc.zero()
     """Exact Σ quantity × price of those fills."""
+    market_order_id: str | None = None
+    """The broker's id of the market attempt once it was accepted: its client id is the execution id,
+    so no second one may follow (a market attempt that never reached the broker may be prepared again)."""
 
     @property
     def remaining(self) -> Shares:
@@ -379,7 +384,7 @@ def _decide_attempt(state: OffchainOrder, command: OffchainOrderCommand) -> list
         case PrepareAttempt():
             if phase is not AttemptPhase.ENDED:
                 raise _invalid(state, name, f"attempt {state.attempt} is {phase.value}")
-            if command.kind is HedgeOrderKind.MARKET and state.order_kind is HedgeOrderKind.MARKET:
+            if command.kind is HedgeOrderKind.MARKET and state.market_order_id is not None:
                 raise _invalid(state, name, "an execution has one market attempt (its client id is the execution id)")
             return [_prepared(state, command)]
         case ConfirmSubmission():
@@ -569,6 +574,9 @@ def evolve(state: OffchainOrder, event: OffchainOrderEvent) -> OffchainOrder:
                 broker_order_id=event.broker_order_id,
                 submitted_at=state.submitted_at or event.at,
                 attempt_phase=AttemptPhase.SUBMITTED if state.attempt else None,
+                market_order_id=event.broker_order_id
+                if state.attempt and state.order_kind is HedgeOrderKind.MARKET
+                else state.market_order_id,
             )
         case PartiallyFilled():
             return state.evolved(
@@ -614,7 +622,6 @@ def evolve(state: OffchainOrder, event: OffchainOrderEvent) -> OffchainOrder:
                 attempt_price_cents=None,
                 attempt_at=event.at,
                 cancel_requested_at=None,
-                broker_order_id=None,
             )
         case AttemptPartiallyFilled():
             return _attempt_fill(state, event.shares_filled, event.avg_price_cents).evolved(

@@ -210,6 +210,13 @@ def test_at_the_open_the_remainder_goes_out_as_the_one_market_attempt() -> None:
     assert state.client_order_id == ID  # the execution id: an execution has one market attempt
 
 
+def test_a_market_attempt_that_never_reached_the_broker_may_be_prepared_again() -> None:
+    history = (PLACED, P1, ended(1, "0", None), prepared(2, "10", None, MARKET), ended(2, "0", None))
+    given(SPEC, ID, *history).when(decide, prepare(None, MARKET, MarketSession.REGULAR)).then(
+        prepared(3, "10", None, MARKET)
+    )
+
+
 def test_failing_with_nothing_filled_between_attempts() -> None:
     state = (
         given(SPEC, ID, PLACED, P1, ended(1, "0", None))
@@ -239,7 +246,7 @@ def test_failing_with_nothing_filled_between_attempts() -> None:
         (FIRST_ENDED, Fail(error="x", at=at(6)), "already filled"),
         ((*FIRST_ENDED, P2, SUB2), ConfirmSubmission(broker_order_id="B-3", at=at(7)), "submitted as B-2"),
         (
-            (PLACED, P1, ended(1, "0", None), prepared(2, "10", None, MARKET), ended(2, "0", None)),
+            (PLACED, P1, ended(1, "0", None), prepared(2, "10", None, MARKET), SUB2, ended(2, "0", None)),
             prepare(None, MARKET, MarketSession.REGULAR),
             "one market attempt",
         ),
