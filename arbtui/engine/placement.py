@@ -17,14 +17,16 @@ The engine asks these in order before every attempt (:mod:`arbtui.engine.executi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from typing import assert_never
 
 from arbtui.brokers.base import Broker, BrokerPosition
 from arbtui.domain.hedging_policy import HedgeOrderKind
-from arbtui.domain.limit_price import ReferencePrice, reference_price
-from arbtui.domain.values import Direction, PriceUsdc, Shares, Symbol
+from arbtui.domain.limit_price import ReferencePrice, reference_price, tick_size
+from arbtui.domain.values import DIVISION, Direction, PriceUsdc, Shares, Symbol
 from arbtui.store.event_store import EventStore
+
+CENT = Decimal("0.01")
 
 LATEST_PYTH = (
     "SELECT json_extract(payload, '$.pyth_price.price') FROM onchain_trade_view"
@@ -70,6 +72,17 @@ class PreflightRefusal:
     action: str
 
 
+def _price(price: PriceUsdc) -> str:
+    """``$201.00``: a price on its tick ($0.0001 below a dollar)."""
+    return f"${price.value.quantize(tick_size(price), context=DIVISION)}"
+
+
+def _usd(amount: Decimal, *, up: bool = False) -> str:
+    """``$402.00``: dollars to the cent (a shortfall rounds up: adding it is always enough)."""
+    rounding = ROUND_CEILING if up else ROUND_HALF_EVEN
+    return f"${amount.quantize(CENT, rounding=rounding, context=DIVISION):,}"
+
+
 async def preflight(
     broker: Broker,
     symbol: Symbol,
@@ -112,8 +125,10 @@ async def preflight(
                     figure=figure,
                     needed=cost.value,
                     available=available.value,
-                    message=f"{symbol}: buy {quantity} × {price} ({what}) = ${cost} exceeds {figure} ${available}",
-                    action=f"add ${cost - available} of cash to the broker account (no margin is used)",
+                    message=f"{symbol}: buy {quantity} × {_price(price)} ({what}) = {_usd(cost.value)} exceeds"
+                    f" {figure} {_usd(available.value)}",
+                    action=f"add {_usd(cost.value - available.value, up=True)} of cash to the broker account"
+                    " (no margin is used)",
                 )
             return None
         case _:
