@@ -24,6 +24,8 @@ from arbtui.domain.offchain_order import AttemptPhase, OffchainOrder
 from arbtui.domain.sessions import MarketSession
 from arbtui.domain.values import PriceUsdc, Shares, Symbol
 from arbtui.engine.lifecycle import Engine
+from arbtui.engine.messages import MarketStatus
+from arbtui.store.ledger import Ledger
 from tests.engine_support import alerts_of
 from tests.integration.engine.after_hours_support import (
     FRIDAY,
@@ -36,6 +38,7 @@ from tests.integration.engine.after_hours_support import (
     fill,
     filled_count,
     latest,
+    options,
     orders,
     policy,
     until,
@@ -231,3 +234,37 @@ async def test_the_default_policy_waits_for_mondays_open_with_market_orders(
 
 async def _filled(engine: Engine, count: int) -> bool:
     return await filled_count(engine) >= count
+
+
+async def test_each_scan_publishes_the_session_and_ready_shows_it(tmp_path: Path) -> None:
+    clock = SetClock(et(FRIDAY, 16, 30))
+    venue = DryRunVenue(clock)
+    published: list[MarketStatus] = []
+    engine = Engine(
+        await Ledger.open(tmp_path / "ledger.db", venue.broker.kind, clock=clock),
+        venue.broker,
+        options(policy()),
+    )
+    engine.bus.listen(lambda message: published.append(message) if isinstance(message, MarketStatus) else None)
+    await engine.start()
+    try:
+        assert published[0].session is not None
+        assert published[0].session.session is MarketSession.POST
+        assert published[0].session.describe() == "POST → CLOSED 20:00 ET"
+        ready = await engine.readiness()
+        assert ready.checks["session"].ok
+        assert ready.checks["session"].detail == "POST → CLOSED 20:00 ET"
+
+        clock.set(et(FRIDAY, 20, 5))  # a transition the scan sees on its own (no fill, no order)
+
+        async def closed() -> bool:
+            return any(m.session is not None and m.session.session is MarketSession.CLOSED for m in published)
+
+        await until(closed)
+        last = published[-1]
+        assert last.session is not None
+        assert last.session.describe() == "CLOSED → OVERNIGHT 20:00 ET"  # Sunday's, the night before Monday
+        assert (await engine.readiness()).checks["session"].detail == "CLOSED → OVERNIGHT 20:00 ET"
+    finally:
+        await engine.stop()
+        await engine.ledger.close()
