@@ -11,12 +11,15 @@ Either way: no client id twice at the broker, and the books equal the model.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from arbtui.cli import main
 from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain import offchain_order, position
 from arbtui.domain.hedging_policy import HedgeOrderKind, SessionChoice
@@ -43,6 +46,7 @@ from tests.integration.engine.after_hours_support import (
     policy,
     until,
 )
+from tests.integration.store.conftest import rows
 
 SATURDAY, SUNDAY, MONDAY = (FRIDAY.replace(day=FRIDAY.day + n) for n in (1, 2, 3))
 AAPL = Symbol("AAPL")
@@ -187,6 +191,15 @@ async def test_a_weekend_with_extended_and_overnight_hedging(
     finally:
         await engine.stop()
         await engine.ledger.close()
+    # the views (attempts included) equal a replay of the log, and show the last attempt
+    checked = CliRunner().invoke(main, ["--db", str(tmp_path / "ledger.db"), "db", "rebuild-views", "--check"])
+    assert checked.exit_code == 0, checked.output
+    (attempt,) = rows(
+        tmp_path / "ledger.db",
+        "SELECT json_extract(payload, '$.attempt') FROM offchain_trade_view WHERE view_id = ?",
+        (last.execution_id,),
+    )
+    assert json.loads(str(attempt[0]))["kind"] == "market"
 
 
 @pytest.mark.parametrize("name", ["dry_run", "alpaca"])
