@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import date, time, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -173,3 +174,28 @@ async def test_fractional_limit_orders_are_refused_at_schwab(
     with pytest.raises(OrderRefused, match="whole shares"):
         await schwab_factory().submit_limit(limit_order(MarketSession.POST, quantity="1.5"))
     assert schwab_server.hits["place_order"] == 0
+
+
+async def test_a_limit_lookup_never_takes_a_closed_earlier_attempt_for_this_one(
+    schwab_server: SchwabServer, schwab_factory: SchwabFactory, fake_clock: FakeClock
+) -> None:
+    """Attempt 1 cancelled, attempt 2 at the same price maybe sent before a crash: a fresh process that
+    finds only attempt 1 must not call it attempt 2 (its fill would count twice) — it is ambiguous."""
+    fake_clock.set_now(local(date(2026, 12, 4), time(17, 0)))
+    schwab_server.follow_calendar(fake_clock.now)
+    since = fake_clock.now() - timedelta(minutes=1)
+    first = limit_order(MarketSession.POST, price="187.00")
+    broker = schwab_factory()
+    first_id = await broker.submit_limit(first)
+    schwab_server.set_price("AAPL", Decimal("186"), fill_at_most=Decimal(1))
+    await broker.cancel(first_id)
+    second = limit_order(MarketSession.POST, price="187.00", execution_id=first.execution_id, attempt=2)
+    after_restart = schwab_factory()
+    with pytest.raises(AmbiguousSubmission, match="only closed"):
+        await after_restart.find_limit_order(second, since=since)
+    # once attempt 2 is really out (open), it is the one found
+    second_id = await after_restart.submit_limit(second)
+    assert second_id != first_id
+    found = await schwab_factory().find_limit_order(second, since=since)
+    assert found is not None
+    assert found.order_id == second_id
