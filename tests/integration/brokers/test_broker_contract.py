@@ -266,9 +266,13 @@ async def test_a_limit_order_for_a_session_not_trading_now_is_market_closed(
     venue: Venue, at: datetime, session: MarketSession
 ) -> None:
     venue.follow_calendar(at)
-    with pytest.raises(MarketClosed):
+    with pytest.raises(MarketClosed) as closed:
         await venue.broker.submit_limit(limit_order(session))
+    assert closed.value.retry_at is not None
+    assert closed.value.retry_at > at  # when that session next starts, by the venue's calendar
     assert venue.orders_at_server() == 0
+    if venue.server is not None:
+        assert venue.server.hits["submit_order" if venue.alpaca is not None else "place_order"] == 0  # not sent
 
 
 async def test_overnight_limit_orders_where_the_venue_has_an_overnight_session(venue: Venue) -> None:
