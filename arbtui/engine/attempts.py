@@ -200,6 +200,7 @@ class AttemptDriver:
             return
         self._alerts.clear(f"preflight:{symbol}", f"{symbol}: preflight passes, the hedge goes out")
         self._alerts.clear(f"hedge_held:{symbol}", f"{symbol}: the hedge goes out")
+        self._alerts.clear(f"session_shut:{symbol}", f"{symbol}: the broker's session is open, the hedge goes out")
         if order.attempt_phase is not AttemptPhase.PREPARED:
             order = await self._record(
                 order, offchain_order.PrepareAttempt(kind=kind, session=session.session, limit_price=price, at=now)
@@ -356,8 +357,9 @@ class AttemptDriver:
     # --- broker refusals --------------------------------------------------------------------------
 
     async def market_closed(self, order: OffchainOrder, exc: MarketClosed) -> None:
-        """The attempt's session is not trading (the calendar was behind the broker): nothing was sent.
-        The prepared attempt is dropped and the calendar read again."""
+        """The broker says the attempt's session is not trading (our calendar was behind it): nothing was
+        sent. The prepared attempt is dropped, the calendar read again, and the symbol waits for the
+        session the broker names (at most the recheck interval) — no attempt is prepared in a loop."""
         self._calendar.invalidate()
         current, _ = await self._store.load(offchain_order.SPEC, order.execution_id)
         if current.attempt_phase is AttemptPhase.PREPARED:
@@ -370,7 +372,19 @@ class AttemptDriver:
                     at=self._now(),
                 ),
             )
-        await self._clock.sleep(min(self._recheck_s, self._poll_s * 10))
+        self._alerts.raise_(
+            Alert(
+                f"session_shut:{order.symbol}",
+                Severity.WARNING,
+                f"{order.symbol}: hedge {order.execution_id} not sent: the broker says {exc}",
+                action="none: it goes out when the broker's session opens (pause the symbol to hold it)",
+                symbol=order.symbol,
+            )
+        )
+        wait = self._recheck_s
+        if exc.retry_at is not None:
+            wait = min(wait, max(0.05, (exc.retry_at - self._now()).total_seconds()))
+        await self._clock.sleep(wait)
 
     async def rejected(self, order: OffchainOrder, exc: OrderRejected) -> bool:
         """A refused attempt: with nothing filled the execution fails as a market order would (False,

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from arbtui.brokers.base import AccountBalances, LimitOrder, OrderState
-from arbtui.brokers.dry_run import DryRunBroker, DryRunConfig
+from arbtui.brokers.dry_run import DryRunBroker, DryRunCalendar, DryRunConfig
 from arbtui.domain import offchain_order
 from arbtui.domain.flows import Change
 from arbtui.domain.hedging_policy import HedgeOrderKind, SessionChoice
-from arbtui.domain.offchain_order import OrderStatus
+from arbtui.domain.offchain_order import AttemptPhase, OrderStatus
 from arbtui.domain.sessions import MarketSession
 from arbtui.domain.values import Direction, ExecutionId, PriceUsdc, Shares, Symbol, Usdc
 from arbtui.engine.lifecycle import Engine
@@ -184,3 +184,30 @@ async def test_a_prepared_attempt_whose_answer_was_lost_is_found_by_its_client_i
 
 async def _has(engine: Engine, symbol: str, status: OrderStatus) -> bool:
     return status in await symbol_status(engine, symbol)
+
+
+async def test_a_session_the_broker_says_is_shut_drops_the_attempt_once_and_holds(tmp_path: Path) -> None:
+    """The engine's cached calendar says after hours; the broker's (an early close it announced since)
+    says closed: the prepared attempt is recorded as never sent, the calendar read again, and the hedge
+    waits — one attempt, not one per poll."""
+    clock = SetClock(et(FRIDAY, 16, 50))
+    broker = dry_run(clock)
+    engine = await engine_on(tmp_path / "ledger.db", broker, clock, EXTENDED)
+    seen = alerts_of(engine)
+    try:
+        broker.set_calendar(DryRunCalendar(early_closes=frozenset({FRIDAY})))  # after hours end at 17:00
+        clock.set(et(FRIDAY, 17, 4))  # the engine's calendar, read at 16:50, is still fresh
+        await fill(engine, 1, "2")
+
+        async def held() -> bool:
+            return any(a.key == "hedge_held:AAPL" and "closed session does not hedge" in a.message for a in seen)
+
+        await until(held)  # decided on the calendar read again
+        assert any(a.key == "session_shut:AAPL" and "not sent" in a.message for a in seen)
+        (order,) = await orders(engine)
+        assert (order.attempt, order.attempt_phase) == (1, AttemptPhase.ENDED)
+        assert str(order.error).startswith("not sent")
+        assert broker.submissions == 0
+    finally:
+        await engine.stop()
+        await engine.ledger.close()
