@@ -36,13 +36,13 @@ from arbtui.brokers.base import (
 )
 from arbtui.brokers.calendar import MarketCalendar
 from arbtui.clock import Clock
-from arbtui.domain import offchain_order, position
+from arbtui.domain import control, offchain_order, position
 from arbtui.domain.flows import Change, fail_execution, finish_execution
 from arbtui.domain.hedging_policy import HedgeOrderKind, HedgingPolicy
 from arbtui.domain.limit_price import InvalidLimitPrice, limit_price
 from arbtui.domain.offchain_order import AttemptPhase, OffchainOrder
 from arbtui.domain.sessions import MarketSession, OutsideCalendar, SessionNow, TradingCalendar
-from arbtui.domain.values import ExecutionId, PriceUsdc, Symbol
+from arbtui.domain.values import ExecutionId, PriceUsdc, Shares, Symbol
 from arbtui.engine.alerts import Alert, Alerts, Severity
 from arbtui.engine.metrics import Metrics
 from arbtui.engine.placement import broker_position, latest_pyth_price, preflight, reference_for
@@ -118,8 +118,27 @@ class AttemptDriver:
             return Outcome.CONTINUE
         if phase in (AttemptPhase.SUBMITTED, AttemptPhase.CANCEL_REQUESTED):
             return await self._watch(order, recovery)
+        if phase is AttemptPhase.ENDED and not await self._hedging_allowed(order):
+            return await self._stop_short(order)
         await self._place(order, recovery)
         return Outcome.CONTINUE
+
+    async def _hedging_allowed(self, order: OffchainOrder) -> bool:
+        controls, _ = await self._store.load(control.SPEC, control.CONTROL_ID)
+        return controls.hedging_allowed(_symbol(order))
+
+    async def _stop_short(self, order: OffchainOrder) -> Outcome:
+        """Paused or killed between two attempts: no new order goes out. The execution ends with what
+        filled (the rest goes back to the position, which places nothing while paused)."""
+        why = "hedging paused or kill switch on: no further attempt; the rest goes back to the position"
+        if order.shares_filled.is_positive:
+            cancel = offchain_order.Cancel(
+                shares_filled=Shares.zero(), avg_price_cents=None, reason=why, at=self._now()
+            )
+            await self._finish(order, cancel)
+        else:
+            await self._fail(order, why)
+        return Outcome.FINISHED
 
     async def _look_up(self, order: OffchainOrder, recovery: Recovery) -> bool:
         """Ask the broker for the prepared attempt by its client id; confirm it when found."""
@@ -328,8 +347,10 @@ class AttemptDriver:
         return None
 
     async def _replace_reason(self, order: OffchainOrder) -> str | None:
-        """Why the live limit attempt is to be cancelled and replaced now, if it is."""
+        """Why the live limit attempt is to be cancelled (and replaced) now, if it is."""
         symbol = _symbol(order)
+        if not await self._hedging_allowed(order):
+            return "hedging paused or kill switch on: a resting limit hedge is withdrawn"
         calendar = await self._calendar.current()
         now = self._now()
         try:

@@ -11,7 +11,7 @@ import pytest
 
 from arbtui.brokers.base import AccountBalances, LimitOrder, OrderState
 from arbtui.brokers.dry_run import DryRunBroker, DryRunCalendar, DryRunConfig
-from arbtui.domain import offchain_order
+from arbtui.domain import offchain_order, position
 from arbtui.domain.flows import Change
 from arbtui.domain.hedging_policy import HedgeOrderKind, SessionChoice
 from arbtui.domain.offchain_order import AttemptPhase, OrderStatus
@@ -208,6 +208,33 @@ async def test_a_session_the_broker_says_is_shut_drops_the_attempt_once_and_hold
         assert (order.attempt, order.attempt_phase) == (1, AttemptPhase.ENDED)
         assert str(order.error).startswith("not sent")
         assert broker.submissions == 0
+    finally:
+        await engine.stop()
+        await engine.ledger.close()
+
+
+async def test_a_pause_withdraws_a_resting_limit_hedge_and_sends_no_other(tmp_path: Path) -> None:
+    clock = SetClock(et(FRIDAY, 16, 30))
+    broker = dry_run(clock)
+    broker.set_price(AAPL, PriceUsdc("250"))  # nothing crosses
+    engine = await engine_on(tmp_path / "ledger.db", broker, clock, EXTENDED)
+    try:
+        await fill(engine, 1, "3")
+
+        async def resting() -> bool:
+            order = (await orders(engine))[-1]
+            return order.attempt_phase is AttemptPhase.SUBMITTED
+
+        await until(resting)
+        broker.set_price(AAPL, PriceUsdc("201.00"), fill_at_most=Shares(1))  # one share fills
+        await engine.control.pause(AAPL, actor="ops", reason="withdraw the after-hours hedge")
+        await until(lambda: _has(engine, "AAPL", OrderStatus.CANCELLED))
+        (order,) = await orders(engine)
+        assert (order.shares_filled, order.attempt) == (Shares(1), 1)
+        assert broker.submissions == 1  # withdrawn, never replaced
+        assert all(r.state is not OrderState.SUBMITTED for r in [await broker.order_status(i) for i in broker._orders])
+        pos, _ = await engine.store.load(position.SPEC, AAPL)
+        assert (pos.net, pos.hedged, pos.pending) == (Shares(-2), Shares(-1), None)  # the rest is back, unhedged
     finally:
         await engine.stop()
         await engine.ledger.close()
