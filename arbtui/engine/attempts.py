@@ -308,8 +308,8 @@ class AttemptDriver:
             if reason is not None:
                 order = await self._record(order, offchain_order.RequestCancel(reason=reason, at=self._now()))
         if order.attempt_phase is AttemptPhase.CANCEL_REQUESTED and order.attempt not in recovery.cancel_sent:
+            await self._broker.cancel(BrokerOrderId(str(order.broker_order_id)))  # a failed call is sent again
             recovery.cancel_sent.add(order.attempt)
-            await self._broker.cancel(BrokerOrderId(str(order.broker_order_id)))
             return Outcome.CONTINUE  # the next step asks at once whether the broker ended it
         await self._clock.sleep(self._poll_s)
         return Outcome.CONTINUE
