@@ -11,6 +11,7 @@ import pytest
 
 from arbtui.brokers.base import AccountBalances, LimitOrder, OrderState
 from arbtui.brokers.dry_run import DryRunBroker, DryRunCalendar, DryRunConfig
+from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain import offchain_order, position
 from arbtui.domain.flows import Change
 from arbtui.domain.hedging_policy import HedgeOrderKind, SessionChoice
@@ -24,6 +25,7 @@ from tests.builders import block, make_fill
 from tests.engine_support import alerts_of
 from tests.integration.engine.after_hours_support import (
     FRIDAY,
+    AlpacaVenue,
     SetClock,
     dry_run,
     engine_on,
@@ -238,3 +240,30 @@ async def test_a_pause_withdraws_a_resting_limit_hedge_and_sends_no_other(tmp_pa
     finally:
         await engine.stop()
         await engine.ledger.close()
+
+
+async def test_a_cancel_the_broker_never_took_is_sent_again(tmp_path: Path) -> None:
+    """The reprice's cancel fails at the broker (5xx through every retry of the adapter): the cancel stays
+    recorded as requested and is sent again until the broker takes it; only then the replacement."""
+    clock = SetClock(et(FRIDAY, 16, 30))
+    async with AlpacaServer() as server:
+        venue = AlpacaVenue(server, clock)
+        venue.set_price(AAPL, "250")  # nothing crosses
+        engine = await engine_on(tmp_path / "ledger.db", venue.broker, clock, EXTENDED)
+        try:
+            await fill(engine, 1, "2")
+
+            async def resting(attempt: int) -> bool:
+                order = (await orders(engine))[-1]
+                return order.attempt == attempt and order.attempt_phase is AttemptPhase.SUBMITTED
+
+            await until(lambda: resting(1))
+            server.faults.server_error(times=3, route="cancel_order")  # every retry of one cancel call fails
+            clock.advance(61)
+            await until(lambda: resting(2))
+            assert server.hits["cancel_order"] >= 4  # the fault fired: three failed tries, then the one that worked
+            assert server.cancel_requests == 1
+            assert venue.live() == 1
+        finally:
+            await engine.stop()
+            await engine.ledger.close()
