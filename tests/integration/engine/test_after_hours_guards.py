@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from arbtui.brokers.base import AccountBalances, LimitOrder, OrderState
+from arbtui.brokers.base import AccountBalances, LimitOrder, MarketOrder, OrderState
 from arbtui.brokers.dry_run import DryRunBroker, DryRunCalendar, DryRunConfig
 from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain import offchain_order, position
@@ -264,6 +264,39 @@ async def test_a_cancel_the_broker_never_took_is_sent_again(tmp_path: Path) -> N
             assert server.hits["cancel_order"] >= 4  # the fault fired: three failed tries, then the one that worked
             assert server.cancel_requests == 1
             assert venue.live() == 1
+        finally:
+            await engine.stop()
+            await engine.ledger.close()
+
+
+async def test_without_a_pyth_price_the_broker_mark_is_the_reference(tmp_path: Path) -> None:
+    """A fill whose Pyth price is not (yet) in the ledger: the limit starts from the broker position's
+    mark (market value ÷ quantity), never from anything else."""
+    clock = SetClock(et(FRIDAY, 15, 0))
+    async with AlpacaServer() as server:
+        venue = AlpacaVenue(server, clock)
+        venue.set_price(AAPL, "180")
+        bought = await venue.broker.submit(
+            MarketOrder(
+                execution_id=ExecutionId("00000000-0000-4000-8000-00000000beef"),
+                symbol=AAPL,
+                side=Direction.BUY,
+                quantity=Shares(5),
+            )
+        )
+        assert (await venue.broker.order_status(bought)).state is OrderState.FILLED  # the broker holds 5
+        clock.set(et(FRIDAY, 16, 30))
+        engine = await engine_on(tmp_path / "ledger.db", venue.broker, clock, EXTENDED)
+        try:
+            await engine.ledger.record_range([make_fill(1, "2", Direction.BUY)], [], block(1))  # no enrichment
+
+            async def resting() -> bool:
+                order = (await orders(engine))[-1]
+                return order.attempt_phase is AttemptPhase.SUBMITTED
+
+            await until(resting)
+            order = (await orders(engine))[-1]
+            assert (order.direction, order.limit_price) == (Direction.SELL, PriceUsdc("179.10"))  # 180 − 50 bps
         finally:
             await engine.stop()
             await engine.ledger.close()
