@@ -331,3 +331,32 @@ async def test_a_limit_hedge_repricing_on_time_is_not_stuck(tmp_path: Path) -> N
     finally:
         await engine.stop()
         await engine.ledger.close()
+
+
+async def test_an_execution_left_by_the_previous_version_is_looked_up_by_its_execution_id(tmp_path: Path) -> None:
+    """Upgrading with a hedge in flight: the old code recorded the placement and sent its market order
+    (client id = the execution id) but died before recording the answer. Opting the symbol into after
+    hours must not send a second order: the old one is found and followed to its fill."""
+    clock = SetClock(et(MONDAY, 10, 0))
+    broker = dry_run(clock)
+    db = tmp_path / "ledger.db"
+    ledger = await Ledger.open(db, broker.kind, clock=clock)
+    await ledger.record_range([make_fill(1, "2")], [], block(1))
+    (row,) = await ledger.store.query("SELECT view_id FROM offchain_trade_view")
+    execution = ExecutionId(str(row[0]))
+    await broker.submit(
+        MarketOrder(
+            execution_id=execution, symbol=AAPL, side=Direction.BUY, quantity=Shares(2), estimated_price=PriceUsdc(200)
+        )
+    )
+    await ledger.close()
+    engine = Engine(await Ledger.open(db, broker.kind, clock=clock), broker, engine_options(EXTENDED))
+    await engine.start()
+    try:
+        await until(lambda: _has(engine, "AAPL", OrderStatus.FILLED))
+        (order,) = await orders(engine)
+        assert order.attempt == 0  # followed as the old single market order, no attempt prepared
+        assert broker.submissions == 1
+    finally:
+        await engine.stop()
+        await engine.ledger.close()
