@@ -30,7 +30,7 @@ from datetime import date, datetime
 from typing import NewType, Protocol, TypedDict, Unpack, runtime_checkable
 
 from arbtui.domain.offchain_order import OrderStatus
-from arbtui.domain.sessions import TradingCalendar
+from arbtui.domain.sessions import MarketSession, TradingCalendar
 from arbtui.domain.values import (
     BrokerKind,
     Cents,
@@ -203,6 +203,42 @@ class MarketOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitOrder:
+    """A limit day order for whole or fractional ``quantity`` at ``limit_price`` — how a hedge goes out
+    outside the regular session (and each reprice of one).
+
+    ``client_order_id`` is ``<execution>-<n>``: attempt ``n`` (1, 2, …) of execution ``execution_id``,
+    sent as the client order id where the broker has one, so a retried submit of one attempt can never
+    create a second order and every replacement is its own order. ``session`` is the session the order
+    is meant for (``PRE``, ``POST``, ``OVERNIGHT``; ``REGULAR`` is allowed): the adapter turns it into
+    the broker's own fields (Alpaca ``extended_hours``; Schwab ``session`` ``AM``/``PM``/``SEAMLESS``).
+    ``limit_price`` must already be on the venue's tick (:func:`arbtui.domain.limit_price.on_tick`).
+    """
+
+    client_order_id: str
+    execution_id: ExecutionId
+    symbol: Symbol
+    side: Direction
+    quantity: Shares
+    limit_price: PriceUsdc
+    session: MarketSession
+
+    def __post_init__(self) -> None:
+        if not self.quantity.is_positive:
+            raise ValueError(f"order quantity must be positive, got {self.quantity}")
+        if not self.limit_price.is_positive:
+            raise ValueError(f"limit price must be positive, got {self.limit_price}")
+        if not self.client_order_id.startswith(f"{self.execution_id}-"):
+            raise ValueError(f"client order id {self.client_order_id!r} is not <{self.execution_id}>-<n>")
+        if self.session is MarketSession.CLOSED:
+            raise ValueError("no order is meant for a closed market")
+
+    def estimated_notional(self) -> Usdc:
+        """What the order costs at most (quantity × limit)."""
+        return self.limit_price.notional(self.quantity)
+
+
+@dataclass(frozen=True, slots=True)
 class OrderReport:
     """What the broker says about one order, normalised. Nothing here is guessed (lesson 13)."""
 
@@ -257,6 +293,9 @@ class BrokerPosition:
 class AccountBalances:
     cash: Usdc
     buying_power: Usdc
+    non_marginable_buying_power: Usdc | None = None
+    """What a buy may spend without margin (Alpaca ``non_marginable_buying_power``); ``None`` where the
+    broker gives no such figure (the preflight then uses :attr:`cash`)."""
     equity: Usdc | None = None
     trading_blocked: bool = False
 
@@ -288,6 +327,52 @@ class Broker(Protocol):
             RateLimited / BrokerUnavailable: nothing was created; try again later.
             AmbiguousSubmission: an order may exist and reconciliation could not tell; never resend.
             AuthExpired: re-authenticate.
+        """
+        ...
+
+    async def submit_limit(self, order: LimitOrder) -> BrokerOrderId:
+        """Place a limit day order for ``order.session`` and return the broker's order id.
+
+        Idempotent by ``order.client_order_id`` exactly as :meth:`submit` is by execution id (Schwab, with
+        no client id, looks for an open order of the same symbol, side, quantity and price first).
+
+        Every adapter checks ``order.session`` against the session trading now by *its broker's own
+        calendar* before sending (Alpaca/Schwab: re-read at most every ``clock_cache_seconds``; dry-run:
+        its :class:`~arbtui.brokers.dry_run.DryRunCalendar`), so a session that is shut is
+        :class:`MarketClosed` with ``retry_at`` = when that session next starts. The order lives until
+        its trading day ends (a REGULAR one: the close; PRE/POST/OVERNIGHT: the after-hours end — Schwab
+        AM orders: the open) and then reports CANCELLED (broker status ``expired``) with what filled.
+        Fields sent: Alpaca ``type=limit``, ``time_in_force=day``, ``extended_hours`` true for every
+        session but REGULAR (overnight included: the published rule); Schwab ``orderType: LIMIT``,
+        ``duration: DAY``, ``session`` NORMAL/AM/PM (SEAMLESS for overnight, which Schwab's calendar
+        never has: refused locally).
+
+        Raises:
+            OrderRefused: refused locally, nothing sent (price off the tick, fractional at Schwab, a
+                session this broker does not trade).
+            OrderRejected: the broker refused it.
+            MarketClosed: ``order.session`` is not trading now; nothing sent.
+            RateLimited / BrokerUnavailable / AmbiguousSubmission / AuthExpired: as for :meth:`submit`.
+        """
+        ...
+
+    async def find_limit_order(self, order: LimitOrder, *, since: datetime) -> OrderReport | None:
+        """The order an earlier ``submit_limit(order)`` created, or ``None`` (see :meth:`find_order`).
+
+        Alpaca and dry-run: by ``order.client_order_id``. Schwab: by symbol, side, quantity and price
+        among orders entered since ``since`` — pass when this attempt's placement was recorded; a
+        match that is only closed and unfilled (possibly the previous attempt) is
+        :class:`AmbiguousSubmission`, never taken for this attempt.
+        """
+        ...
+
+    async def cancel(self, order_id: BrokerOrderId) -> None:
+        """Ask the broker to cancel ``order_id``. Idempotent: cancelling an order that is already
+        cancelled or filled is not an error. The order is terminal only once :meth:`order_status`
+        says so (a cancel may race a fill: the report then says FILLED, or CANCELLED with the part filled).
+
+        Raises:
+            OrderNotFound: the broker does not know ``order_id``.
         """
         ...
 

@@ -42,6 +42,7 @@ from arbtui.chain.signals import (
 )
 from arbtui.clock import Clock
 from arbtui.domain import onchain_trade, position
+from arbtui.domain.sessions import SessionNow
 from arbtui.domain.values import ExecutionId, Symbol
 from arbtui.engine.alerts import Alert, Alerts, Severity
 from arbtui.engine.bus import Bus
@@ -107,6 +108,8 @@ class Health:
         self.node_inconsistencies = 0
         """Times the node's answers disagreed (logs its eth_getLogs lacked, found elsewhere)."""
         self.last_broker_ok: float | None = None
+        self.session: SessionNow | None = None
+        """The session at the last scan (``/ready`` details)."""
         self.fault: BaseException | None = None
         self._readiness: Readiness | None = None
         self._market_seen: tuple[bool, datetime | None, datetime | None] | None = None
@@ -254,6 +257,10 @@ class Health:
             self._readiness = readiness
             self._bus.publish(ReadinessChanged(readiness))
 
+    def session_known(self, session: SessionNow) -> None:
+        """The session now from the broker's calendar (``/ready`` shows it under ``session``)."""
+        self.session = session
+
     def broker_answered(self, market: MarketClock) -> bool:
         """The broker's clock answered; True when the market it describes changed (open or not, the next
         open or close) since the last answer — only then is it news for the bus."""
@@ -273,7 +280,7 @@ class Health:
         now = self._clock.now()
         still: set[ExecutionId] = set()
         for execution in open_executions:
-            age = (now - execution.placed_at).total_seconds()
+            age = (now - execution.progressed_at).total_seconds()
             if age < self.options.stuck_after_s:
                 continue
             still.add(execution.execution_id)
@@ -282,7 +289,11 @@ class Health:
                     f"stuck:{execution.execution_id}",
                     Severity.CRITICAL,
                     f"{execution.symbol}: execution {execution.execution_id} ({execution.status.lower()})"
-                    f" not terminal {age:.0f} s after it was placed",
+                    + (
+                        f" not terminal {age:.0f} s after it was placed"
+                        if execution.attempt_at is None
+                        else f" not terminal: its current attempt was prepared {age:.0f} s ago"
+                    ),
                     action=f"arbtui events --aggregate OffchainOrder:{execution.execution_id}; check the broker",
                     symbol=execution.symbol,
                 )
@@ -365,6 +376,9 @@ class Health:
         checks["database"] = Check(writable is None, writable or "")
         if self.fault is not None:
             checks["engine"] = Check(False, f"halted: {self.fault!r}")
+        if self.session is not None:
+            # informational, never a reason to be unready: the session now and the next transition
+            checks["session"] = Check(True, self.session.describe())
         return Readiness(checks)
 
     def _chain_check(self, now: float) -> Check:

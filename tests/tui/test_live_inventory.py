@@ -29,7 +29,9 @@ ALERT = COLUMNS.index("alert")
 
 
 def cells(pane: LiveInventoryPane) -> dict[str, list[str]]:
-    return {str(row[0]): [str(cell).strip() for cell in row] for row in (pane.get_row_at(i) for i in range(pane.row_count))}
+    return {
+        str(row[0]): [str(cell).strip() for cell in row] for row in (pane.get_row_at(i) for i in range(pane.row_count))
+    }
 
 
 def title(pane: LiveInventoryPane) -> str:
