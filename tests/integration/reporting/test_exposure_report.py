@@ -1,0 +1,117 @@
+"""`arbtui report exposure` against a real ledger file written by the ledger at controlled times: the
+figures per session, the formats, the filters and the one-line failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from arbtui.cli import main
+from arbtui.domain import offchain_order, position
+from arbtui.domain.flows import Change, complete_execution
+from arbtui.domain.sessions import NEW_YORK
+from arbtui.domain.values import Cents, Direction, Shares
+from arbtui.store.event_store import UnitOfWork
+from arbtui.store.ledger import Ledger
+from tests.builders import block, make_fill
+from tests.fakes.clock import FakeClock
+
+FRIDAY_POST = datetime(2026, 12, 4, 19, 0, tzinfo=NEW_YORK)
+SUNDAY_OVERNIGHT = datetime(2026, 12, 6, 21, 0, tzinfo=NEW_YORK)
+PERIOD = ("--since", "2026-12-04T19:00-05:00", "--until", "2026-12-07T00:00-05:00")
+
+
+async def run(db_path: Path, *args: str) -> tuple[int, str]:
+    """The command in a thread of its own (it runs its own event loop for the broker's calendar)."""
+    invoke = CliRunner().invoke
+    result = await asyncio.to_thread(invoke, main, ["--db", str(db_path), "report", "exposure", *args], env={})
+    return result.exit_code, result.output
+
+
+async def hedge_filled(ledger: Ledger, symbol: str, price_cents: str, at: datetime) -> None:
+    """Play the broker: the symbol's pending execution is submitted and filled in full at ``at``."""
+    state, _ = await ledger.store.load(position.SPEC, symbol)
+    assert state.pending is not None
+    execution_id = state.pending.execution_id
+
+    async def work(uow: UnitOfWork) -> None:
+        order = await uow.load(offchain_order.SPEC, execution_id)
+        confirm = offchain_order.ConfirmSubmission(broker_order_id=f"b-{execution_id[:8]}", at=at)
+        uow.record([Change(offchain_order.SPEC, execution_id, tuple(offchain_order.decide(order, confirm)))])
+        order = await uow.load(offchain_order.SPEC, execution_id)
+        pos = await uow.load(position.SPEC, symbol)
+        uow.record(complete_execution(order, pos, shares_filled=order.shares, price_cents=Cents(price_cents), at=at))
+
+    await ledger.store.run(work)
+
+
+async def weekend_ledger(db_path: Path) -> None:
+    """2 AAPL bought onchain at $100 on Friday 19:00 (after hours), hedged at 21:00 on Sunday (overnight);
+    0.5 TSLA sold at $300 on Sunday 21:00, under the one-share threshold: never hedged."""
+    clock = FakeClock(FRIDAY_POST)
+    ledger = await Ledger.open(db_path, clock=clock)
+    try:
+        await ledger.record_range([make_fill(1, "2", Direction.BUY, price="100")], [], block(1))
+        clock.advance((SUNDAY_OVERNIGHT - FRIDAY_POST).total_seconds())
+        await hedge_filled(ledger, "AAPL", "10010", clock.now())
+        await ledger.record_range(
+            [make_fill(2, "0.5", Direction.SELL, symbol="TSLA", price="300", block_number=2)], [], block(2)
+        )
+        aapl, _ = await ledger.store.load(position.SPEC, "AAPL")
+        assert aapl.hedged == Shares(2)
+    finally:
+        await ledger.close()
+
+
+def by_session(out: str) -> dict[str, dict[str, str]]:
+    return {row["session"]: row for row in json.loads(out)}
+
+
+async def test_json_splits_the_weekend_exposure_by_session_exactly(db_path: Path) -> None:
+    """$200 of AAPL from Friday 19:00 to Sunday 21:00: after hours 1 h, weekend 48 h (Friday 20:00 → Sunday
+    20:00 on the dry-run calendar, which trades overnight), overnight 1 h; then $150 of TSLA for the 3 h to
+    midnight (overnight)."""
+    await weekend_ledger(db_path)
+    code, out = await run(db_path, *PERIOD, "--json")
+    assert code == 0, out
+    rows = by_session(out)
+    assert list(rows) == ["regular", "pre", "post", "overnight", "closed", "weekend", "total"]
+    assert (rows["post"]["hours"], rows["post"]["unhedged_usd_hours"]) == ("1", "200")
+    assert (rows["weekend"]["hours"], rows["weekend"]["unhedged_usd_hours"]) == ("48", "9600")
+    assert (rows["overnight"]["hours"], rows["overnight"]["unhedged_usd_hours"]) == ("4", "650")
+    assert rows["overnight"]["unhedged_usd_seconds"] == str((200 + 3 * 150) * 3600)
+    assert (rows["total"]["hours"], rows["total"]["unhedged_usd_hours"]) == ("53", "10450")
+    assert rows["regular"]["average_unhedged_usd"] == "0"
+
+
+async def test_symbol_filter_csv_and_table(db_path: Path) -> None:
+    await weekend_ledger(db_path)
+    code, out = await run(db_path, *PERIOD, "--symbol", "tsla", "--format", "json")
+    assert code == 0, out
+    assert by_session(out)["total"]["unhedged_usd_hours"] == "450"
+    code, out = await run(db_path, *PERIOD, "--format", "csv")
+    assert code == 0, out
+    assert out.splitlines()[0] == "session,hours,unhedged_usd_hours,average_unhedged_usd,seconds,unhedged_usd_seconds"
+    code, out = await run(db_path, *PERIOD)
+    assert code == 0, out
+    assert "Unhedged exposure" in out
+    weekend = next(line for line in out.splitlines() if "weekend" in line)
+    assert "9,600.00" in weekend
+    assert "200.00" in weekend  # the average
+
+
+async def test_bad_periods_are_one_line_and_exit_non_zero(db_path: Path) -> None:
+    await weekend_ledger(db_path)
+    code, out = await run(db_path, "--since", "last tuesday")
+    assert code == 2
+    assert "--since 'last tuesday': expected ISO-8601" in out
+    code, out = await run(db_path, "--since", "2026-12-07", "--until", "2026-12-04")
+    assert code == 2
+    assert "must be after --since" in out
+    code, out = await run(Path(db_path.parent / "missing.db"), *PERIOD)
+    assert code == 1
+    assert "no database at" in out
