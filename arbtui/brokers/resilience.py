@@ -22,14 +22,23 @@ import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from loguru import logger
 
-from arbtui.brokers.base import BrokerUnavailable, MarketClock, MarketClosed, MarketOrder, RateLimited
+from arbtui.brokers.base import (
+    BrokerUnavailable,
+    LimitOrder,
+    MarketClock,
+    MarketClosed,
+    MarketOrder,
+    OrderRefused,
+    RateLimited,
+)
 from arbtui.clock import Backoff, Clock, Jitter, Sleep
+from arbtui.domain.sessions import NEW_YORK, MarketSession, OutsideCalendar, TradingCalendar
 from arbtui.domain.values import BrokerKind
 
 T = TypeVar("T")
@@ -271,3 +280,54 @@ class MarketGate:
                 symbol=order.symbol,
                 execution_id=order.execution_id,
             )
+
+
+CalendarReader = Callable[[date, date], Awaitable[TradingCalendar]]
+_GATE_LOOKAHEAD = timedelta(days=7)
+
+
+class SessionGate:
+    """Refuses a limit order whose session is not trading now, from the broker's own calendar (read
+    again when older than ``max_age_s`` or when it no longer covers now), so nothing is sent for a
+    session that is shut: :class:`MarketClosed` with ``retry_at`` = when that session next starts, or
+    :class:`OrderRefused` for a session this venue never trades (overnight where the calendar has none)."""
+
+    def __init__(self, clock: Clock, max_age_s: float) -> None:
+        self._clock = clock
+        self._max_age = timedelta(seconds=max_age_s)
+        self._cached: tuple[datetime, TradingCalendar] | None = None
+
+    async def ensure(self, read: CalendarReader, order: LimitOrder, broker: BrokerKind) -> None:
+        now = self._clock.now()
+        calendar = await self._calendar(read, now)
+        if order.session is MarketSession.OVERNIGHT and not calendar.overnight:
+            raise OrderRefused(
+                f"{broker} has no overnight session: order not sent",
+                broker=broker,
+                symbol=order.symbol,
+                execution_id=order.execution_id,
+            )
+        try:
+            current = calendar.session_at(now).session
+        except OutsideCalendar:
+            current = MarketSession.CLOSED
+        if current is order.session:
+            return
+        retry_at = next((s.start for s in calendar.spans if s.session is order.session and s.start > now), None)
+        raise MarketClosed(
+            f"{order.session.label} session not trading now ({current.label}): order not sent",
+            retry_at=retry_at,
+            broker=broker,
+            symbol=order.symbol,
+            execution_id=order.execution_id,
+        )
+
+    async def _calendar(self, read: CalendarReader, now: datetime) -> TradingCalendar:
+        if self._cached is not None:
+            read_at, calendar = self._cached
+            if read_at <= now < read_at + self._max_age and calendar.covers(now):
+                return calendar
+        today = now.astimezone(NEW_YORK).date()
+        calendar = await read(today - timedelta(days=1), today + _GATE_LOOKAHEAD)
+        self._cached = (now, calendar)
+        return calendar

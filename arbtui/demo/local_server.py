@@ -1,5 +1,25 @@
 """What both local broker servers share: an aiohttp app on a free loopback port, a simulated order
-book (new → accepted → filled after configurable delays), request counters and on-demand faults.
+book (market orders: new → accepted → filled after configurable delays; limit orders: resting until
+the market price crosses them), the server's clock and sessions, request counters and on-demand faults.
+
+**Clock.** :attr:`LocalServer.clock` is the server's notion of now (a callable returning an aware UTC
+datetime; default: real time). Tests inject one (``server.clock = fake_clock.now``) so an engine test
+can walk Friday 15:00 → Monday 10:00; every timestamp the server writes uses it.
+
+**Sessions.** :attr:`LocalServer.session_override` decides which session trades now: ``REGULAR`` (the
+default — today's behaviour: always open, whatever the time), ``CLOSED``, or ``None``: the session of
+:attr:`LocalServer.calendar` (a :class:`SimCalendar`: holidays, early closes) at :attr:`LocalServer.clock`'s
+now, with the broker's own pre-market start and overnight session. ``server.market_open = bool`` is the
+old switch (it sets the override to REGULAR / CLOSED); :meth:`LocalServer.follow_calendar` hands the
+decision to the calendar. Each server enforces its broker's rules for the session trading now.
+
+**Prices and limit fills.** :meth:`LocalServer.set_price` moves a symbol's market price; resting limit
+orders it crosses (buy: price ≤ limit; sell: price ≥ limit) fill **at their limit**, at most
+``fill_at_most`` shares in all until the next ``set_price`` (oldest order first), so a partial fill stays
+partial however often it is polled. Matching runs at ``set_price``, at each submit, and before every
+answer that shows orders, positions or balances — deterministic, no timers. A limit order fills only
+while some session trades and expires (keeping what filled) when its trading day's last session for it
+ends (:attr:`SimOrder.expires_at`, set by each server from its broker's rules).
 
 Faults are queued per route name and fire in order; each one that fires is counted in
 :attr:`Faults.fired` so a test can first assert that its fault really happened (lesson 28).
@@ -12,17 +32,21 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as wall_time
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal, Self
 
 from aiohttp import web
 
-from arbtui.domain.sessions import TradingCalendar, weekday_calendar
+from arbtui.domain.sessions import NEW_YORK, MarketSession, TradingCalendar, TradingDay, weekday_calendar
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FaultKind = Literal["rate_limit", "server_error", "slow", "drop"]
+Now = Callable[[], datetime]
+"""A server's clock: aware UTC now."""
+Phase = Literal["new", "accepted", "filled", "partial", "rejected", "canceled", "expired"]
+_CALENDAR_SPAN = timedelta(days=10)
 
 
 @dataclass
@@ -90,6 +114,24 @@ class SimOrder:
     rejected: bool = False
     forced_status: str | None = None
     forced_filled: Decimal | None = None
+    limit_price: Decimal | None = None
+    """Set for a limit order: it rests until the market price crosses it and fills at this price."""
+    session: str | None = None
+    """The broker's own session word of a limit order (Alpaca ``extended``/``regular``, Schwab ``AM``…)."""
+    expires_at: datetime | None = None
+    """When a resting limit order expires (its day's last session for it ends); ``None``: never."""
+    limit_filled: Decimal = Decimal(0)
+    closed: Literal["canceled", "expired"] | None = None
+    """A limit order cancelled or expired (keeping :attr:`limit_filled`)."""
+
+    @property
+    def is_limit(self) -> bool:
+        return self.limit_price is not None
+
+    @property
+    def resting(self) -> bool:
+        """A limit order that can still fill."""
+        return self.is_limit and self.closed is None and not self.rejected and self.limit_filled < self.fill_quantity()
 
     def fill_quantity(self) -> Decimal:
         if self.quantity is not None:
@@ -113,13 +155,21 @@ class OrderBook:
     """Orders created per client order id (Alpaca) or per ``symbol/side/qty`` key (Schwab)."""
     next_partial: Decimal | None = None
     next_reject: bool = False
+    liquidity: dict[str, Decimal | None] = field(default_factory=dict)
+    """Shares still offered to resting limit orders at :attr:`prices` per symbol (``None``: unlimited)."""
 
     def price_of(self, symbol: str) -> Decimal:
         return self.prices.get(symbol, self.default_price)
 
-    def phase(self, order: SimOrder) -> Literal["new", "accepted", "filled", "partial", "rejected"]:
+    def phase(self, order: SimOrder) -> Phase:
         if order.rejected:
             return "rejected"
+        if order.is_limit:
+            if order.limit_filled >= order.fill_quantity():
+                return "filled"
+            if order.closed is not None:
+                return order.closed
+            return "partial" if order.limit_filled > 0 else "new"
         elapsed = time.monotonic() - order.created_mono
         if elapsed < self.accept_delay:
             return "new"
@@ -130,6 +180,8 @@ class OrderBook:
     def filled(self, order: SimOrder) -> Decimal:
         if order.forced_filled is not None:
             return order.forced_filled
+        if order.is_limit:
+            return order.limit_filled
         phase = self.phase(order)
         if phase == "filled":
             return order.fill_quantity()
@@ -146,6 +198,38 @@ class OrderBook:
         self.orders[order.order_id] = order
         self.submissions[key] += 1
         return order
+
+    def match(self, now: datetime, trading: bool) -> None:
+        """Expire resting limit orders past :attr:`SimOrder.expires_at`, then — while ``trading`` — fill
+        those the market price crosses, at their limit, from the offered liquidity (oldest first)."""
+        for order in self.orders.values():
+            if order.resting and order.expires_at is not None and now >= order.expires_at:
+                order.closed = "expired"
+        if not trading:
+            return
+        for order in self.orders.values():
+            if not order.resting or order.symbol not in self.prices:
+                continue
+            assert order.limit_price is not None
+            price = self.prices[order.symbol]
+            if not (price <= order.limit_price if order.side == "buy" else price >= order.limit_price):
+                continue
+            offered = self.liquidity.get(order.symbol)
+            wanted = order.fill_quantity() - order.limit_filled
+            quantity = wanted if offered is None else min(wanted, offered)
+            if quantity <= 0:
+                continue
+            order.limit_filled += quantity
+            if offered is not None:
+                self.liquidity[order.symbol] = offered - quantity
+
+    def cancel(self, order: SimOrder) -> bool:
+        """Cancel a resting limit order (what filled stays filled); ``False`` when it can no longer be
+        cancelled (filled, already closed, a market order)."""
+        if not order.resting:
+            return False
+        order.closed = "canceled"
+        return True
 
     def force(self, order_id: str, status: str, filled: Decimal | None = None) -> None:
         order = self.orders[order_id]
@@ -180,17 +264,78 @@ class SimCalendar:
 class LocalServer:
     """An aiohttp app on 127.0.0.1 with a free port, fault middleware and per-route hit counters."""
 
+    book: OrderBook
+
     def __init__(self) -> None:
         self.faults = Faults()
         self.hits: Counter[str] = Counter()
-        self.market_open = True
+        self.clock: Now = now_utc
+        """The server's now (inject a test clock's ``now``; see the module docstring)."""
+        self.session_override: MarketSession | None = MarketSession.REGULAR
+        """``REGULAR`` (default: always open), ``CLOSED``, or ``None``: the calendar at :attr:`clock`."""
         self.next_open: datetime | None = None
-        """The clock's next open while closed (a weekend, a holiday); unset: one hour from now."""
+        """The clock's next open while closed by the override (a weekend, a holiday); unset: one hour
+        from now. With the calendar deciding, the clock answers from the calendar instead."""
         self.calendar = SimCalendar()
         """What the calendar / market-hours endpoint answers (settable: holidays, early closes)."""
         self.app = web.Application(middlewares=[self._middleware])
         self._runner: web.AppRunner | None = None
         self.port = 0
+
+    PRE_OPEN: wall_time = wall_time(4, 0)
+    """Start of this broker's pre-market session (Alpaca 04:00, Schwab 07:00)."""
+    OVERNIGHT: bool = True
+    """Whether this broker trades the overnight session (Alpaca yes, Schwab no)."""
+
+    @property
+    def market_open(self) -> bool:
+        """The REGULAR session trades now."""
+        return self.session() is MarketSession.REGULAR
+
+    @market_open.setter
+    def market_open(self, is_open: bool) -> None:
+        self.session_override = MarketSession.REGULAR if is_open else MarketSession.CLOSED
+
+    def follow_calendar(self, clock: Now | None = None) -> None:
+        """Sessions from :attr:`calendar` at :attr:`clock`'s now from here on (and use ``clock`` if given)."""
+        if clock is not None:
+            self.clock = clock
+        self.session_override = None
+
+    def window(self) -> TradingCalendar:
+        """The calendar around now: yesterday to ten days ahead, in this broker's hours."""
+        today = self.clock().astimezone(NEW_YORK).date()
+        return self.calendar.between(
+            today - timedelta(days=1), today + _CALENDAR_SPAN, pre_open=self.PRE_OPEN, overnight=self.OVERNIGHT
+        )
+
+    def session(self) -> MarketSession:
+        """The session trading now."""
+        if self.session_override is not None:
+            return self.session_override
+        return self.window().session_at(self.clock()).session
+
+    def trading_day_now(self) -> TradingDay | None:
+        """The trading day the session trading now belongs to (``None``: closed, or the override decides)."""
+        if self.session_override is not None:
+            return None
+        calendar = self.window()
+        now = self.clock()
+        span = next((s for s in calendar.spans if s.start <= now < s.end), None)
+        return None if span is None else calendar.trading_day(span.day)
+
+    def set_price(self, symbol: str, price: Decimal, *, fill_at_most: Decimal | None = None) -> None:
+        """Move the market price of ``symbol`` (also what market orders fill at); resting limit orders
+        it crosses fill at their limit, at most ``fill_at_most`` shares in all until the next call."""
+        if price <= 0 or (fill_at_most is not None and fill_at_most < 0):
+            raise ValueError("a price must be positive and fill_at_most not negative")
+        self.book.prices[symbol] = price
+        self.book.liquidity[symbol] = fill_at_most
+        self.match()
+
+    def match(self) -> None:
+        """Expire and fill resting limit orders as of now (see the module docstring)."""
+        self.book.match(self.clock(), self.session() is not MarketSession.CLOSED)
 
     @property
     def url(self) -> str:

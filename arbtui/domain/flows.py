@@ -104,26 +104,45 @@ def complete_execution(
     at: datetime,
 ) -> list[Change]:
     """The broker filled the order (wholly, or partly before cancelling): the order ends, and the
-    position turns the filled shares into hedged ones and returns any unfilled rest to ``net``."""
+    position turns the filled shares into hedged ones and returns any unfilled rest to ``net``.
+
+    ``shares_filled`` and ``price_cents`` are the broker's report of its order — with attempts, the
+    current attempt's; the position is given the execution's totals over every attempt."""
     if order.broker_order_id is None:
         raise InvalidTransition(
             offchain_order.AGGREGATE, order.execution_id, "a fill was reported for an order never submitted"
         )
-    if shares_filled == order.shares:
-        command: offchain_order.OffchainOrderCommand = offchain_order.CompleteFill(price_cents=price_cents, at=at)
+    ordered = order.attempt_shares if order.attempt else order.shares
+    if shares_filled == ordered:
+        command: offchain_order.CompleteFill | offchain_order.Cancel = offchain_order.CompleteFill(
+            price_cents=price_cents, at=at
+        )
     else:
         command = offchain_order.Cancel(
             shares_filled=shares_filled, avg_price_cents=price_cents, reason="partially filled, rest cancelled", at=at
         )
+    return finish_execution(order, pos, command)
+
+
+def finish_execution(
+    order: offchain_order.OffchainOrder,
+    pos: position.Position,
+    command: offchain_order.CompleteFill | offchain_order.Cancel,
+) -> list[Change]:
+    """End the execution with what its orders filled (``CompleteFill``, or a final ``Cancel``): the
+    position is given the totals over every attempt, exactly as the order records them."""
     order_events = offchain_order.decide(order, command)
+    after = offchain_order.SPEC.fold(order, order_events)
+    if not after.shares_filled.is_positive or after.price_cents is None or after.broker_order_id is None:
+        raise InvalidTransition(offchain_order.AGGREGATE, order.execution_id, "nothing filled: fail it instead")
     pos_events = position.decide(
         pos,
         position.CompleteExecution(
             execution_id=ExecutionId(order.execution_id),
-            shares_filled=shares_filled,
-            price_cents=price_cents,
-            broker_order_id=order.broker_order_id,
-            at=at,
+            shares_filled=after.shares_filled,
+            price_cents=after.price_cents,
+            broker_order_id=after.broker_order_id,
+            at=command.at,
         ),
     )
     return [Change(offchain_order.SPEC, order.execution_id, tuple(order_events)), *position_changes(pos, pos_events)]

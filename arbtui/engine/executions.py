@@ -8,9 +8,17 @@ order's state from the ledger and does the one thing that state calls for::
 
 "Placement pending" is recorded before the broker is called (lessons 20, 23): after a crash the task
 starts again from the ledger and first *looks for* the order (``find_order``) before submitting again
-with the same id. Broker errors are handled by type: 429 waits for Retry-After (never a failure), 5xx
-and timeouts back off, market closed waits for the open, a rejection fails the execution (its shares go
-back to the position), anything fatal parks the symbol with an alert and the command that resolves it.
+with the same id.
+
+**A symbol that hedges outside the regular session** (a ``[hedging]`` policy that opts in;
+:mod:`arbtui.engine.attempts`): the execution goes out as *attempts* — limit orders ``<execution>-<n>``
+repriced every reprice interval (cancel requested and recorded → the broker confirms the end with its
+fill → the next attempt for the remainder), replaced by one market order at the regular open. With the
+default policy (regular only) nothing here changes: one market order whose client id is the execution id.
+
+Broker errors are handled by type: 429 waits for Retry-After (never a failure), 5xx and timeouts back
+off, market closed waits for the open, a rejection fails the execution (its shares go back to the
+position), anything fatal parks the symbol with an alert and the command that resolves it.
 """
 
 from __future__ import annotations
@@ -36,12 +44,15 @@ from arbtui.brokers.base import (
     RateLimited,
     RetryableBrokerError,
 )
+from arbtui.brokers.calendar import MarketCalendar
 from arbtui.clock import Backoff, Clock, Jitter, Sleep
 from arbtui.domain import offchain_order, position
 from arbtui.domain.flows import Change, complete_execution, fail_execution
-from arbtui.domain.offchain_order import OffchainOrder
+from arbtui.domain.hedging_policy import HedgingPolicy
+from arbtui.domain.offchain_order import AttemptPhase, OffchainOrder
 from arbtui.domain.values import ExecutionId, PriceUsdc, Symbol
 from arbtui.engine.alerts import Alert, Alerts, Severity
+from arbtui.engine.attempts import AttemptDriver, Outcome, Recovery
 from arbtui.engine.metrics import Metrics
 from arbtui.store.event_store import EventStore, UnitOfWork
 
@@ -73,6 +84,8 @@ class Executions:
         on_park: Callable[[Symbol, str], Awaitable[None]],
         on_fault: Callable[[BaseException], None],
         rng: random.Random | None = None,
+        policy: HedgingPolicy | None = None,
+        calendar: MarketCalendar | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -91,6 +104,18 @@ class Executions:
         self._stopping = False
         self._on_fault = on_fault
         """Called when a task dies of an error nothing here can contain (the engine halts loudly)."""
+        self.policy = policy or HedgingPolicy.regular_only()
+        self._attempts = AttemptDriver(
+            store,
+            broker,
+            alerts,
+            metrics,
+            self.policy,
+            calendar or MarketCalendar(broker, clock),
+            clock=clock,
+            poll_interval_s=options.poll_interval_s,
+            recheck_s=options.market_recheck_s,
+        )
 
     def forgive(self, symbol: str) -> None:
         """The operator resumed the symbol: its failure count starts again."""
@@ -142,15 +167,29 @@ class Executions:
             rng=self._rng,
         )
         looked_up = not recovering
+        recovery = Recovery(recovering=recovering)
         while True:
             order, _ = await self._store.load(offchain_order.SPEC, execution_id)
             if order.status is None or order.status.is_terminal or order.symbol is None:
                 return
-            if self._stopping and order.broker_order_id is None:
+            at_broker = (
+                order.attempt_phase in (AttemptPhase.SUBMITTED, AttemptPhase.CANCEL_REQUESTED)
+                if order.attempt
+                else order.broker_order_id is not None
+            )
+            if self._stopping and not at_broker:
                 return  # shutting down: send nothing new; an order already at the broker is seen through
             log = log.bind(symbol=order.symbol)
             try:
-                if order.broker_order_id is None:
+                if order.attempt == 0 and order.broker_order_id is None and self._attempts.is_attempt_time(order):
+                    recovery.legacy_unsure |= not looked_up
+                    looked_up = True
+                    await self._attempts.step(order, recovery)
+                elif order.attempt > 0:
+                    if await self._attempts.step(order, recovery) is Outcome.FINISHED:
+                        await self._attempt_finished(order)
+                        return
+                elif order.broker_order_id is None:
                     # no clock call here: every adapter refuses a submit while the market is shut
                     # (MarketClosed, below), reusing a recent "open" answer — one round trip per hedge
                     pos, _ = await self._store.load(position.SPEC, str(order.symbol))
@@ -162,6 +201,7 @@ class Executions:
                             log.info("recovered: the broker already has order {}", found.order_id)
                             await self._confirm(order, found.order_id)
                             continue
+                    recovery.legacy_unsure = True  # a submit whose answer may be lost: look before any attempt
                     broker_id = await self._broker.submit(market_order)
                     self._alerts.clear("market_closed", "market open: pending hedges are going out")
                     await self._confirm(order, broker_id)
@@ -176,7 +216,10 @@ class Executions:
                 self._metrics.rate_limited.inc()  # a 429 is no failure: it waits without growing the backoff
                 await self._sleep(exc.retry_after if exc.retry_after is not None else backoff.delay(backoff.failures))
             except MarketClosed as exc:
-                await self._wait_for_open(order, exc.retry_at)
+                if order.attempt > 0 or self._attempts.is_attempt_time(order):
+                    await self._attempts.market_closed(order, exc)
+                else:
+                    await self._wait_for_open(order, exc.retry_at)
             except RetryableBrokerError as exc:
                 self._metrics.broker_errors.labels(kind=type(exc).__name__).inc()
                 delay = backoff.next_delay()
@@ -184,12 +227,30 @@ class Executions:
                 await self._sleep(delay)
             except OrderRejected as exc:
                 self._metrics.broker_errors.labels(kind=type(exc).__name__).inc()
+                if order.attempt > 0 and await self._attempts.rejected(order, exc):
+                    await self._attempt_finished(order)
+                    return
                 await self._fail(order, f"rejected: {exc}")
                 return
             except FatalBrokerError as exc:
                 self._metrics.broker_errors.labels(kind=type(exc).__name__).inc()
                 await self._park(order, exc)
                 return
+
+    async def _attempt_finished(self, order: OffchainOrder) -> None:
+        """An execution sent as attempts ended (filled, or cancelled with what filled, or failed)."""
+        final, _ = await self._store.load(offchain_order.SPEC, order.execution_id)
+        symbol = Symbol(str(order.symbol))
+        if final.status is offchain_order.OrderStatus.FAILED:
+            self._metrics.hedges.labels(symbol=symbol, status="FAILED").inc()
+            await self._on_finished(symbol)
+            return
+        self._metrics.hedges.labels(symbol=symbol, status=str(final.status)).inc()
+        if final.submitted_at is not None:
+            self._metrics.submit_to_fill.observe((self._clock.now() - final.submitted_at).total_seconds())
+        self._failures.pop(str(symbol), None)
+        self._alerts.clear(f"execution_failed:{symbol}", f"{symbol}: hedging again")
+        await self._on_finished(symbol)
 
     async def _apply(self, order: OffchainOrder, report: OrderReport) -> bool:
         """Record what the broker reports; True once the execution is over."""

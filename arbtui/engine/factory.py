@@ -22,6 +22,7 @@ from arbtui.domain.values import BrokerKind, PriceUsdc
 from arbtui.engine.alerts import Severity
 from arbtui.engine.delivery import AlertSink, DeliveryOptions, TelegramSink, WebhookSink
 from arbtui.engine.executions import ExecutionOptions
+from arbtui.engine.hedging import hedging_policy
 from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.engine.schwab_tokens import EventStoreTokenVault
 from arbtui.store.event_store import EventStore
@@ -72,6 +73,7 @@ def _build(settings: Settings, store: EventStore, clock: Clock, ids: Ids) -> Eng
         ),
         known_symbols=frozenset(settings.pyth.feeds),
         alert_delivery=delivery_options(settings),
+        hedging=hedging_policy(settings.hedging),
     )
     config = intake_config(settings)
     return Engine(

@@ -40,6 +40,7 @@ from arbtui.chain.signals import (
 )
 from arbtui.clock import Clock
 from arbtui.domain import onchain_trade, position
+from arbtui.domain.sessions import SessionNow
 from arbtui.domain.values import ExecutionId, Symbol
 from arbtui.engine.alerts import Alert, Alerts, Severity
 from arbtui.engine.bus import Bus
@@ -105,6 +106,8 @@ class Health:
         self.node_inconsistencies = 0
         """Times the node's answers disagreed (logs its eth_getLogs lacked, found elsewhere)."""
         self.last_broker_ok: float | None = None
+        self.session: SessionNow | None = None
+        """The session at the last scan (``/ready`` details)."""
         self.fault: BaseException | None = None
         self._readiness: Readiness | None = None
         self._market_seen: tuple[bool, datetime | None, datetime | None] | None = None
@@ -252,6 +255,10 @@ class Health:
             self._readiness = readiness
             self._bus.publish(ReadinessChanged(readiness))
 
+    def session_known(self, session: SessionNow) -> None:
+        """The session now from the broker's calendar (``/ready`` shows it under ``session``)."""
+        self.session = session
+
     def broker_answered(self, market: MarketClock) -> bool:
         """The broker's clock answered; True when the market it describes changed (open or not, the next
         open or close) since the last answer — only then is it news for the bus."""
@@ -362,6 +369,9 @@ class Health:
         checks["database"] = Check(writable is None, writable or "")
         if self.fault is not None:
             checks["engine"] = Check(False, f"halted: {self.fault!r}")
+        if self.session is not None:
+            # informational, never a reason to be unready: the session now and the next transition
+            checks["session"] = Check(True, self.session.describe())
         return Readiness(checks)
 
     def _chain_check(self, now: float) -> Check:

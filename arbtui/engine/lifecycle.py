@@ -25,11 +25,14 @@ from typing import Protocol
 from loguru import logger
 
 from arbtui.brokers.base import Broker, BrokerError
+from arbtui.brokers.calendar import MarketCalendar
 from arbtui.chain.signals import IntakeObserver
 from arbtui.domain import control, position
 from arbtui.domain.flows import position_changes
+from arbtui.domain.hedging_policy import HedgingPolicy
 from arbtui.domain.manual_hedge import ManualHedgeLimits
 from arbtui.domain.pyth_feeds import KNOWN_FEEDS
+from arbtui.domain.sessions import OutsideCalendar, SessionNow
 from arbtui.domain.values import Symbol
 from arbtui.engine.bus import Bus, Subscription
 from arbtui.engine.control import ControlOptions, EngineControl
@@ -91,6 +94,8 @@ class EngineOptions:
     may pause, resume or hedge."""
     alert_delivery: DeliveryOptions = field(default_factory=DeliveryOptions)
     """Queues, timeouts and retries of the alert sinks (``[alerts]``)."""
+    hedging: HedgingPolicy = field(default_factory=HedgingPolicy.regular_only)
+    """In which sessions hedges go out and how (``[hedging]``); the default is today's: regular only."""
 
     def health(self) -> HealthOptions:
         return HealthOptions(
@@ -131,6 +136,9 @@ class Engine:
         self.metrics = self.health.metrics
         self.alerts = self.health.alerts
         self.delivery = AlertDelivery(self.bus, alert_sinks, options.alert_delivery, self.metrics, self.clock)
+        self.calendar = MarketCalendar(broker, self.clock)
+        """The broker's calendar, cached and re-read before each placement and at each scan."""
+        self._session_seen: tuple[object, ...] | None = None
         self.executions = Executions(
             self.store,
             broker,
@@ -141,6 +149,8 @@ class Engine:
             on_finished=lambda symbol: self.check_position(symbol, "after execution"),
             on_park=lambda symbol, why: self.control.park(symbol, why),
             on_fault=self._fault,
+            policy=options.hedging,
+            calendar=self.calendar,
         )
         self.control = EngineControl(
             self.store,
@@ -280,9 +290,23 @@ class Engine:
         except BrokerError as exc:
             self.health.broker_failed(exc)
         else:
-            if self.health.broker_answered(market):
-                self.bus.publish(MarketStatus(market))
+            session = await self._session_now()
+            changed = self.health.broker_answered(market)
+            seen = None if session is None else (session.session, session.next)
+            if changed or seen != self._session_seen:
+                self._session_seen = seen
+                self.bus.publish(MarketStatus(market, session))
         await self.health.watch(open_executions)
+
+    async def _session_now(self) -> SessionNow | None:
+        """The session now and its next transition from the broker's calendar (``None``: unreadable)."""
+        try:
+            session = await self.calendar.session_now()
+        except (BrokerError, OutsideCalendar) as exc:
+            logger.warning("session unknown: the broker's calendar could not be read: {}", exc)
+            return None
+        self.health.session_known(session)
+        return session
 
     async def check_position(self, symbol: Symbol, reason: str) -> None:
         if self.state in (LifecycleState.STOPPING, LifecycleState.STOPPED):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from arbtui.brokers.base import MarketClock
 from arbtui.chain.signals import IntakeSignal
+from arbtui.domain.sessions import SessionNow
 from arbtui.engine.alerts import Alert, DeliveryStatus
 from arbtui.engine.ports import Readiness
 from arbtui.store.event_store import Committed as CommittedChange
@@ -66,9 +67,12 @@ class IntakeReported:
 
 @dataclass(frozen=True, slots=True)
 class MarketStatus:
-    """The broker clock's answer: open or not, with the next open and close."""
+    """The broker clock's answer: open or not, with the next open and close; and the session now with
+    its next transition from the broker's calendar (``session.describe()``: ``POST → CLOSED 20:00 ET``),
+    ``None`` when the calendar could not be read. Published at a scan when either changed."""
 
     clock: MarketClock
+    session: SessionNow | None = None
 
 
 @dataclass(frozen=True, slots=True)

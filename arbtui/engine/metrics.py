@@ -21,6 +21,26 @@ class Metrics:
         self.submit_to_fill = Histogram(
             "arbtui_submit_to_fill_seconds", "From broker acceptance to terminal fill", registry=r
         )
+        self.limit_hedges = Counter(
+            "arbtui_limit_hedges",
+            "Limit hedge attempts outside the regular session: placed, repriced (a replacement placed),"
+            " filled, ended (cancelled or expired at the broker, fill reconciled)",
+            ["symbol", "outcome"],
+            registry=r,
+        )
+        self.flatten_hedges = Counter(
+            "arbtui_flatten_hedges",
+            "Hedge attempts placed inside a flatten window before a long close, and those that filled",
+            ["symbol", "outcome"],
+            registry=r,
+        )
+        self.preflight_refusals = Counter(
+            "arbtui_preflight_refusals",
+            "Hedge attempts held by the preflight, by the account figure that refused them"
+            " (shares, non_marginable_buying_power, cash)",
+            ["symbol", "figure"],
+            registry=r,
+        )
         self.unhedged = Gauge("arbtui_unhedged_shares", "Net shares not yet hedged (signed)", ["symbol"], registry=r)
         self.broker_errors = Counter("arbtui_broker_errors", "Broker errors by type", ["kind"], registry=r)
         self.rate_limited = Counter("arbtui_rate_limit_hits", "HTTP 429 answers from the broker", registry=r)

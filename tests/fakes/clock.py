@@ -28,5 +28,9 @@ class FakeClock:
         self.advance(seconds)
         await asyncio.sleep(0)
 
+    def set_now(self, at: datetime) -> None:
+        """Wall-clock time jumps to ``at`` (either way); the monotonic clock does not move."""
+        self._start = at - timedelta(seconds=self._elapsed)
+
     def advance(self, seconds: float) -> None:
         self._elapsed += max(0.0, seconds)

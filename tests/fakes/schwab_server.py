@@ -1,12 +1,24 @@
 """A local Charles Schwab Trader API + OAuth server that the real adapter (authlib + httpx) runs against.
 
+**Session rules** (the session trading now: :mod:`arbtui.demo.local_server` — injectable clock,
+calendar, ``market_open`` override; Schwab's pre-market starts 07:00 and it has no overnight session),
+each refusal a 400 ``{"message"}`` so a wrong order fails the test: ``MARKET`` only with ``session:
+NORMAL`` during REGULAR; ``LIMIT`` (with ``price`` on the tick: $0.01 at ≥ $1, $0.0001 below) with
+``NORMAL`` in REGULAR, ``AM`` in PRE, ``PM`` in POST, ``SEAMLESS`` in any of them; nothing while CLOSED;
+whole shares only; ``duration`` ``DAY`` (``GOOD_TILL_CANCEL`` for limits). A resting limit order fills
+at its price when :meth:`LocalServer.set_price` crosses it and expires at the end of its session
+(``AM`` at the open, ``NORMAL`` at the close, ``PM``/``SEAMLESS`` at the after-hours end).
+``DELETE /trader/v1/accounts/{hash}/orders/{orderId}`` cancels a resting order (200, empty body;
+400 when it can no longer be cancelled; 404 when unknown).
+
 OAuth: ``GET /v1/oauth/authorize`` (302 to the callback with ``code``, ``session``, ``state``) and
 ``POST /v1/oauth/token`` (HTTP Basic; ``authorization_code`` and ``refresh_token`` grants; codes live
 30 s and work once; access tokens expire after :attr:`SchwabServer.access_ttl`). Trader API:
-``accountNumbers``, place order (201 + ``Location``), get/list orders, account with positions, and
-``/marketdata/v1/markets/equity`` hours (the clock's: open around now while ``market_open``), and
-``/marketdata/v1/markets?markets=equity&date=…`` from the settable :attr:`LocalServer.calendar` in the
-published shape (``equity.EQ.sessionHours.preMarket/regularMarket/postMarket``, pre-market from 07:00,
+``accountNumbers``, place order (201 + ``Location``), get/list/cancel orders, account with positions,
+and ``/marketdata/v1/markets?markets=equity&date=…`` (what the adapter's calendar and clock read; today
+open all day / closed while ``market_open`` overrides the calendar) from the settable
+:attr:`LocalServer.calendar` in the published shape
+(``equity.EQ.sessionHours.preMarket/regularMarket/postMarket``, pre-market from 07:00,
 dates from today to a year ahead, ``isOpen: false`` and no hours on a closed day). Numbers are JSON
 numbers, as Schwab sends them.
 """
@@ -29,7 +41,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from aiohttp import web
 
-from arbtui.demo.local_server import LocalServer, OrderBook, SimOrder, now_utc
+from arbtui.demo.local_server import LocalServer, OrderBook, SimOrder
+from arbtui.domain.sessions import MarketSession
 
 NEW_YORK = ZoneInfo("America/New_York")
 ACCOUNT_NUMBER = "12345678"
@@ -40,7 +53,21 @@ SCHWAB_STATUSES = (
     "PENDING_ACKNOWLEDGEMENT", "PENDING_RECALL", "FILLED", "REJECTED", "CANCELED", "EXPIRED", "REPLACED",
     "PENDING_CANCEL", "PENDING_REPLACE", "UNKNOWN",
 )  # fmt: skip
-_PHASE_STATUS = {"new": "PENDING_ACKNOWLEDGEMENT", "accepted": "WORKING", "filled": "FILLED", "partial": "WORKING"}
+_PHASE_STATUS = {
+    "new": "PENDING_ACKNOWLEDGEMENT",
+    "accepted": "WORKING",
+    "filled": "FILLED",
+    "partial": "WORKING",
+    "canceled": "CANCELED",
+    "expired": "EXPIRED",
+}
+SESSION_WORDS: dict[str, frozenset[MarketSession]] = {
+    "NORMAL": frozenset({MarketSession.REGULAR}),
+    "AM": frozenset({MarketSession.PRE}),
+    "PM": frozenset({MarketSession.POST}),
+    "SEAMLESS": frozenset({MarketSession.PRE, MarketSession.REGULAR, MarketSession.POST}),
+}
+"""Schwab's ``session`` word → the sessions in which an order with it is accepted."""
 _DEC = re.compile(r'"@@dec@@(-?[0-9.]+)"')
 
 
@@ -63,7 +90,19 @@ def _time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
+class _Refused(Exception):
+    pass
+
+
+def _on_tick(price: Decimal) -> bool:
+    tick = Decimal("0.01") if price >= 1 else Decimal("0.0001")
+    return price > 0 and price == price.quantize(tick)
+
+
 class SchwabServer(LocalServer):
+    PRE_OPEN = wall_time(7, 0)
+    OVERNIGHT = False
+
     def __init__(
         self,
         *,
@@ -83,6 +122,8 @@ class SchwabServer(LocalServer):
         self.unauthorized = 0
         """401s served to API calls (missing, unknown or expired bearer)."""
         self.seen_bearers: list[str] = []
+        self.last_order_body: dict[str, Any] | None = None
+        self.cancel_requests = 0
         self._sync_reject: str | None = None
         self._ids = 1_000_000_001
         r = self.app.router
@@ -92,8 +133,8 @@ class SchwabServer(LocalServer):
         r.add_post("/trader/v1/accounts/{hash}/orders", self._place, name="place_order")
         r.add_get("/trader/v1/accounts/{hash}/orders", self._list, name="list_orders")
         r.add_get("/trader/v1/accounts/{hash}/orders/{order_id}", self._get, name="get_order")
+        r.add_delete("/trader/v1/accounts/{hash}/orders/{order_id}", self._cancel, name="cancel_order")
         r.add_get("/trader/v1/accounts/{hash}", self._account, name="account")
-        r.add_get("/marketdata/v1/markets/equity", self._hours, name="market_hours")
         r.add_get("/marketdata/v1/markets", self._markets, name="markets")
         self.today: date | None = None
         """The server's "today" for the markets endpoint's date range (unset: the real date)."""
@@ -186,41 +227,85 @@ class SchwabServer(LocalServer):
         if request.match_info["hash"] != ACCOUNT_HASH:
             return _json({"message": "unknown account"}, 404)
         body = json.loads(await request.text(), parse_float=Decimal)
+        self.last_order_body = body
+        try:
+            order = self._order_from(body)
+        except _Refused as refused:
+            return _json({"message": str(refused)}, 400)
+        if self._sync_reject is not None:
+            message, self._sync_reject = self._sync_reject, None
+            return _json({"message": message}, 400)
+        order_id = order.order_id
+        self.book.add(order, f"{order.symbol}/{order.side.upper()}/{order.quantity}")
+        if order.is_limit:
+            self.match()
+        location = f"{self.url}/trader/v1/accounts/{ACCOUNT_HASH}/orders/{order_id}"
+        return web.Response(status=201, headers={"Location": location})
+
+    def _order_from(self, body: dict[str, Any]) -> SimOrder:
+        """A new order from a place-order body, or :class:`_Refused` naming the rule it breaks."""
         try:
             leg = body["orderLegCollection"][0]
             quantity = Decimal(leg["quantity"])
             symbol = str(leg["instrument"]["symbol"])
             instruction = str(leg["instruction"])
-            ok = body["orderType"] == "MARKET" and body["duration"] == "DAY" and instruction in ("BUY", "SELL")
+            kind, duration, word = str(body["orderType"]), str(body["duration"]), str(body.get("session"))
+            price = None if body.get("price") is None else Decimal(str(body["price"]))
         except (KeyError, IndexError, TypeError, ArithmeticError):
-            ok = False
-        if not ok or quantity <= 0 or quantity != quantity.to_integral_value():
-            return _json({"message": "invalid order: whole-share market day orders only"}, 400)
-        if self._sync_reject is not None:
-            message, self._sync_reject = self._sync_reject, None
-            return _json({"message": message}, 400)
+            raise _Refused("invalid order: unreadable body") from None
+        if instruction not in ("BUY", "SELL") or quantity <= 0 or quantity != quantity.to_integral_value():
+            raise _Refused("invalid order: whole shares only, BUY or SELL")
+        if kind not in ("MARKET", "LIMIT") or word not in SESSION_WORDS:
+            raise _Refused(f"invalid order: orderType {kind} with session {word} is not supported")
+        if duration != "DAY" and not (kind == "LIMIT" and duration == "GOOD_TILL_CANCEL"):
+            raise _Refused(f"invalid order: duration {duration}")
+        if kind == "MARKET" and (word != "NORMAL" or price is not None):
+            raise _Refused("invalid order: market orders are NORMAL-session orders without a price")
+        if kind == "LIMIT" and (price is None or not _on_tick(price)):
+            raise _Refused(f"invalid order: limit price {price} is missing or off the tick")
+        now_session = self.session()
+        if now_session not in SESSION_WORDS[word]:
+            raise _Refused(f"order rejected: a {word} {kind} order cannot be placed in the {now_session.value} session")
+        now = self.clock()
         order_id = str(self._ids)
         self._ids += 1
-        self.book.add(
-            SimOrder(
-                order_id=order_id,
-                symbol=symbol,
-                side=instruction.lower(),
-                quantity=quantity,
-                notional=None,
-                price=self.book.price_of(symbol),
-                client_order_id=None,
-                created_at=now_utc(),
-                created_mono=time.monotonic(),
-            ),
-            f"{symbol}/{instruction}/{quantity}",
+        return SimOrder(
+            order_id=order_id,
+            symbol=symbol,
+            side=instruction.lower(),
+            quantity=quantity,
+            notional=None,
+            price=price if price is not None else self.book.price_of(symbol),
+            client_order_id=None,
+            created_at=now,
+            created_mono=time.monotonic(),
+            limit_price=price,
+            session=word,
+            expires_at=self._expiry(word) if price is not None else None,
         )
-        location = f"{self.url}/trader/v1/accounts/{ACCOUNT_HASH}/orders/{order_id}"
-        return web.Response(status=201, headers={"Location": location})
+
+    def _expiry(self, word: str) -> datetime | None:
+        day = self.trading_day_now()
+        if day is None:
+            return None
+        return {"AM": day.open, "NORMAL": day.close}.get(word, day.post_close)
+
+    async def _cancel(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return self._denied()
+        self.cancel_requests += 1
+        self.match()
+        order = self.book.orders.get(request.match_info["order_id"])
+        if order is None or request.match_info["hash"] != ACCOUNT_HASH:
+            return _json({"message": "Order not found"}, 404)
+        if not self.book.cancel(order):
+            return _json({"message": "Order cannot be canceled in its current state"}, 400)
+        return web.Response(status=200)
 
     async def _get(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return self._denied()
+        self.match()
         order = self.book.orders.get(request.match_info["order_id"])
         if order is None or request.match_info["hash"] != ACCOUNT_HASH:
             return _json({"message": "Order not found"}, 404)
@@ -234,12 +319,14 @@ class SchwabServer(LocalServer):
             end = datetime.fromisoformat(request.query["toEnteredTime"])
         except (KeyError, ValueError):
             return _json({"message": "fromEnteredTime and toEnteredTime are required"}, 400)
+        self.match()
         rows = [self._order_json(o) for o in self.book.orders.values() if start <= o.created_at <= end]
         return _json(rows)
 
     async def _account(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return self._denied()
+        self.match()
         net: dict[str, Decimal] = {}
         for order in self.book.orders.values():
             signed = self.book.filled(order) * (1 if order.side == "buy" else -1)
@@ -267,30 +354,13 @@ class SchwabServer(LocalServer):
             ]
         return _json({"securitiesAccount": account})
 
-    async def _hours(self, request: web.Request) -> web.Response:
-        if not self._authorised(request):
-            return self._denied()
-        now = now_utc()
-        today = now.astimezone(NEW_YORK).date()
-        day = date.fromisoformat(request.query.get("date", today.isoformat()))
-        if day == today and self.market_open:
-            start, end = now - timedelta(hours=1), now + timedelta(hours=2)
-        elif day == today or day.weekday() >= 5:
-            return _json({"equity": {"equity": {"date": day.isoformat(), "isOpen": False, "marketType": "EQUITY"}}})
-        else:
-            start = datetime.combine(day, datetime.min.time(), NEW_YORK).replace(hour=9, minute=30)
-            end = start.replace(hour=16, minute=0)
-        session = {"start": start.astimezone(NEW_YORK).isoformat(), "end": end.astimezone(NEW_YORK).isoformat()}
-        entry = {"date": day.isoformat(), "marketType": "EQUITY", "product": "EQ", "isOpen": True}
-        return _json({"equity": {"EQ": {**entry, "sessionHours": {"regularMarket": [session]}}}})
-
     async def _markets(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return self._denied()
         markets = [m for m in request.query.get("markets", "").split(",") if m]
         if not markets:
             return _json({"errors": [{"title": "markets is required"}]}, status=400)
-        today = self.today or now_utc().astimezone(NEW_YORK).date()
+        today = self.today or self.clock().astimezone(NEW_YORK).date()
         try:
             day = date.fromisoformat(request.query.get("date", today.isoformat()))
         except ValueError:
@@ -303,13 +373,39 @@ class SchwabServer(LocalServer):
         return _json(answer)
 
     def _equity_hours(self, day: date) -> dict[str, Any]:
-        trading = self.calendar.between(day, day, pre_open=wall_time(7, 0), overnight=False).trading_day(day)
+        """The day's hours from :attr:`calendar`, except today while ``market_open`` overrides it: open
+        all day (REGULAR from midnight to midnight) or closed."""
+        trading = self.calendar.between(day, day, pre_open=self.PRE_OPEN, overnight=False).trading_day(day)
+        if self.session_override is not None and day == self.clock().astimezone(NEW_YORK).date():
+            if self.session_override is MarketSession.CLOSED:
+                trading = None
+            else:
+                midnight = datetime.combine(day, wall_time(0, 0), NEW_YORK)
+                end = midnight + timedelta(days=1) - timedelta(seconds=1)
+                return self._hours_entry(day, None, (midnight, end), None)
         if trading is None:
             return {"equity": {"date": day.isoformat(), "marketType": "EQUITY", "isOpen": False}}
 
-        def span(start: datetime, end: datetime) -> list[dict[str, str]]:
+        return self._hours_entry(
+            day, (trading.pre_open, trading.open), (trading.open, trading.close), (trading.close, trading.post_close)
+        )
+
+    @staticmethod
+    def _hours_entry(
+        day: date,
+        pre: tuple[datetime, datetime] | None,
+        regular: tuple[datetime, datetime],
+        post: tuple[datetime, datetime] | None,
+    ) -> dict[str, Any]:
+        def span(hours: tuple[datetime, datetime]) -> list[dict[str, str]]:
+            start, end = hours
             return [{"start": start.astimezone(NEW_YORK).isoformat(), "end": end.astimezone(NEW_YORK).isoformat()}]
 
+        sessions = {"regularMarket": span(regular)}
+        if pre is not None:
+            sessions["preMarket"] = span(pre)
+        if post is not None:
+            sessions["postMarket"] = span(post)
         return {
             "EQ": {
                 "date": day.isoformat(),
@@ -317,11 +413,7 @@ class SchwabServer(LocalServer):
                 "product": "EQ",
                 "productName": "equity",
                 "isOpen": True,
-                "sessionHours": {
-                    "preMarket": span(trading.pre_open, trading.open),
-                    "regularMarket": span(trading.open, trading.close),
-                    "postMarket": span(trading.close, trading.post_close),
-                },
+                "sessionHours": sessions,
             }
         }
 
@@ -330,21 +422,23 @@ class SchwabServer(LocalServer):
         status = order.forced_status or ("REJECTED" if phase == "rejected" else _PHASE_STATUS[phase])
         filled = self.book.filled(order)
         quantity = order.fill_quantity()
-        legs = [{"legId": 1, "quantity": filled, "price": order.price, "time": _time(now_utc())}] if filled else []
+        now = self.clock()
+        legs = [{"legId": 1, "quantity": filled, "price": order.price, "time": _time(now)}] if filled else []
         closed = status in ("FILLED", "CANCELED", "REJECTED", "EXPIRED", "REPLACED")
         return {
             "orderId": int(order.order_id),
             "accountNumber": int(ACCOUNT_NUMBER),
-            "session": "NORMAL",
+            "session": order.session or "NORMAL",
             "duration": "DAY",
-            "orderType": "MARKET",
+            "orderType": "LIMIT" if order.is_limit else "MARKET",
+            **({"price": order.limit_price} if order.limit_price is not None else {}),
             "orderStrategyType": "SINGLE",
             "status": status,
             "quantity": quantity,
             "filledQuantity": filled,
             "remainingQuantity": quantity - filled,
             "enteredTime": _time(order.created_at),
-            "closeTime": _time(now_utc()) if closed else None,
+            "closeTime": _time(now) if closed else None,
             "orderLegCollection": [
                 {
                     "instruction": order.side.upper(),

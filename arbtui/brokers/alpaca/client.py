@@ -8,9 +8,25 @@
 - Idempotency: the client order id is our execution id. After a timeout, a dropped connection, a 5xx
   or a 422 on submit, we look the order up by client id before anything else; a retried submit of an
   order that already exists gets 422 (duplicate client id) and resolves to the existing order.
-- Orders are sent with ``qty``/``notional`` as decimal strings through the client's ``post`` (the
-  SDK's ``MarketOrderRequest`` types them as ``float``); responses are validated by the SDK's models
-  and translated by :mod:`arbtui.brokers.alpaca.parsing`.
+- Orders are sent with ``qty``/``notional``/``limit_price`` as decimal strings through the client's
+  ``post`` (the SDK's ``MarketOrderRequest``/``LimitOrderRequest`` type them as ``float``, and a float
+  price is not an exact price); responses are validated by the SDK's models and translated by
+  :mod:`arbtui.brokers.alpaca.parsing`.
+
+**Limit orders (after hours).** ``type=limit``, ``time_in_force=day``, ``limit_price`` a decimal string
+on the tick (2 decimals at ≥ $1, 4 below; refused locally otherwise), ``client_order_id`` the order's
+``<execution>-<n>``, and ``extended_hours=true`` for the PRE, POST **and OVERNIGHT** sessions
+(``false`` for a REGULAR one). Overnight: the trading docs do not say whether an overnight order needs
+``extended_hours``; the published OpenAPI document (``CreateOrderRequest.extended_hours``) does: "if
+true, order will be eligible for execution in the pre-market, after-hours, and overnight sessions; only
+works with type limit and time_in_force day or gtc". So an overnight hedge is an extended-hours limit
+day order — sent as the published rule allows — and a 422 refusing it anyway becomes an
+:class:`~arbtui.brokers.base.OrderRejected` that names the session and what was sent, never a retry.
+Before sending, the order's session must be the one trading now by Alpaca's own calendar
+(:class:`~arbtui.brokers.resilience.SessionGate`): otherwise :class:`~arbtui.brokers.base.MarketClosed`
+and nothing goes out. A 5xx/timeout/422 on submit is resolved by looking the client order id up first,
+exactly as for market orders. ``cancel`` is ``DELETE /v2/orders/{id}`` (204; 422 "not cancelable" means
+already filled/cancelled/expired and is no error).
 """
 
 from __future__ import annotations
@@ -40,6 +56,7 @@ from arbtui.brokers.base import (
     BrokerPosition,
     BrokerProtocolError,
     BrokerUnavailable,
+    LimitOrder,
     MarketClock,
     MarketOrder,
     OrderNotFound,
@@ -53,11 +70,13 @@ from arbtui.brokers.resilience import (
     MarketGate,
     Resilience,
     RetryPolicy,
+    SessionGate,
     log_exchange,
     parse_retry_after,
 )
 from arbtui.clock import Clock, SystemClock
-from arbtui.domain.sessions import TradingCalendar
+from arbtui.domain.limit_price import on_tick
+from arbtui.domain.sessions import MarketSession, TradingCalendar
 from arbtui.domain.values import BrokerKind
 
 T = TypeVar("T")
@@ -109,6 +128,7 @@ class AlpacaBroker:
         self._sdk._retry_codes = []
         _instrument_session(self._sdk._session, timeout=config.retry.request_timeout + 1.0)
         self._market = MarketGate(self._clock, config.clock_cache_seconds)
+        self._sessions = SessionGate(self._clock, config.clock_cache_seconds)
 
     @property
     def kind(self) -> BrokerKind:
@@ -135,12 +155,53 @@ class AlpacaBroker:
                 # ours): look it up by client id before deciding anything.
                 if isinstance(exc, OrderRejected) and exc.status_code != 422:
                     raise
-                found = await self._by_client_id(order)
+                found = await self._by_client_id(order.execution_id, order)
                 if found is not None:
                     return found.order_id
                 raise
 
         return await self._resilience.call("submit", attempt)
+
+    async def submit_limit(self, order: LimitOrder) -> BrokerOrderId:
+        """See :meth:`arbtui.brokers.base.Broker.submit_limit` and the module docstring (sessions)."""
+        self._check_limit_locally(order)
+        await self._sessions.ensure(self.calendar, order, self.kind)
+        body = parsing.limit_order_body(order)
+
+        async def attempt() -> BrokerOrderId:
+            # Again after the rate-limit wait: a queued order must not go out past its session's end.
+            await self._sessions.ensure(self.calendar, order, self.kind)
+            try:
+                raw = await self._call("submit limit", lambda: self._sdk.post("/orders", body), order)
+                return parsing.parse_order(self._model(Order, raw)).order_id
+            except (BrokerUnavailable, OrderRejected) as exc:
+                if isinstance(exc, OrderRejected) and exc.status_code != 422:
+                    raise
+                found = await self._by_client_id(order.client_order_id, order)
+                if found is not None:
+                    return found.order_id
+                if isinstance(exc, OrderRejected):
+                    raise _limit_refusal(exc, order, body) from exc
+                raise
+
+        return await self._resilience.call("submit limit", attempt)
+
+    async def find_limit_order(self, order: LimitOrder, *, since: datetime) -> OrderReport | None:
+        """By client order id (``<execution>-<n>``), like :meth:`find_order`."""
+        return await self._resilience.call("find order", lambda: self._by_client_id(order.client_order_id, order))
+
+    async def cancel(self, order_id: BrokerOrderId) -> None:
+        """``DELETE /v2/orders/{id}``: 204 cancels; 422 ("not cancelable": already filled, cancelled or
+        expired) is no error — :meth:`order_status` says which; 404 → :class:`OrderNotFound`."""
+
+        async def once() -> None:
+            try:
+                await self._call("cancel", lambda: self._sdk.cancel_order_by_id(order_id))
+            except OrderRejected as exc:
+                if exc.status_code != 422:
+                    raise
+
+        await self._resilience.call("cancel", once)
 
     async def order_status(self, order_id: BrokerOrderId) -> OrderReport:
         model = await self._resilience.call(
@@ -149,7 +210,7 @@ class AlpacaBroker:
         return parsing.parse_order(self._model(Order, model))
 
     async def find_order(self, order: MarketOrder, *, since: datetime) -> OrderReport | None:
-        return await self._resilience.call("find order", lambda: self._by_client_id(order))
+        return await self._resilience.call("find order", lambda: self._by_client_id(order.execution_id, order))
 
     async def clock(self) -> MarketClock:
         model = await self._resilience.call("clock", lambda: self._call("clock", self._sdk.get_clock))
@@ -198,16 +259,30 @@ class AlpacaBroker:
         if notional < MIN_NOTIONAL:
             raise self._refused(order, f"order value ${notional} is under the $1 minimum")
 
-    def _refused(self, order: MarketOrder, message: str) -> OrderRefused:
+    def _refused(self, order: MarketOrder | LimitOrder, message: str) -> OrderRefused:
         return OrderRefused(message, broker=self.kind, symbol=order.symbol, execution_id=order.execution_id)
 
     async def _ensure_open(self, order: MarketOrder) -> None:
         await self._market.ensure_open(self.clock, order, self.kind)
 
-    async def _by_client_id(self, order: MarketOrder) -> OrderReport | None:
+    def _check_limit_locally(self, order: LimitOrder) -> None:
+        if not on_tick(order.limit_price):
+            raise self._refused(
+                order, f"limit price {order.limit_price} is off the tick ($0.01 at ≥ $1, $0.0001 below)"
+            )
+        if order.quantity.is_whole:
+            return
+        if not self._config.fractional:
+            raise self._refused(order, "fractional order while fractional mode is off")
+        if order.quantity.round_down_to(ALPACA_SHARE_QUANTUM) != order.quantity:
+            raise self._refused(order, f"quantity {order.quantity} has more than 9 decimals")
+        if order.estimated_notional() < MIN_NOTIONAL:
+            raise self._refused(order, f"order value ${order.estimated_notional()} is under the $1 minimum")
+
+    async def _by_client_id(self, client_order_id: str, order: MarketOrder | LimitOrder) -> OrderReport | None:
         try:
             model = await self._call(
-                "order by client id", lambda: self._sdk.get_order_by_client_id(order.execution_id), order
+                "order by client id", lambda: self._sdk.get_order_by_client_id(client_order_id), order
             )
         except OrderNotFound:
             return None
@@ -223,7 +298,7 @@ class AlpacaBroker:
                 raise BrokerProtocolError(f"unreadable alpaca answer: {exc}", broker=self.kind) from exc
         raise BrokerProtocolError(f"unexpected alpaca answer: {type(value).__name__}", broker=self.kind)
 
-    async def _call(self, what: str, fn: Callable[[], T], order: MarketOrder | None = None) -> T:
+    async def _call(self, what: str, fn: Callable[[], T], order: MarketOrder | LimitOrder | None = None) -> T:
         """One SDK call in a thread, under our timeout, with the SDK's errors translated."""
         context: dict[str, Any] = {"broker": self.kind}
         if order is not None:
@@ -257,6 +332,21 @@ def _translate(exc: APIError, what: str, clock: Clock, context: dict[str, Any]) 
     if status == 404:
         return OrderNotFound(message, **context)
     return OrderRejected(message, **context)
+
+
+def _limit_refusal(exc: OrderRejected, order: LimitOrder, body: dict[str, object]) -> OrderRejected:
+    """Alpaca's 422 on a limit order, said in words: which session, and what was sent for it."""
+    sent = f"limit {body['limit_price']} {body['time_in_force']}, extended_hours={body['extended_hours']}"
+    hint = ""
+    if order.session is MarketSession.OVERNIGHT:
+        hint = " (overnight orders go out as extended-hours limit day orders: the published rule)"
+    return OrderRejected(
+        f"alpaca refused the {order.session.label} limit order ({sent}){hint}: {exc.message}",
+        broker=exc.broker,
+        symbol=order.symbol,
+        execution_id=order.execution_id,
+        status_code=exc.status_code,
+    )
 
 
 def _message(exc: APIError) -> str:

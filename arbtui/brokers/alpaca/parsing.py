@@ -19,12 +19,13 @@ from arbtui.brokers.base import (
     BrokerOrderId,
     BrokerPosition,
     BrokerProtocolError,
+    LimitOrder,
     MarketClock,
     MarketOrder,
     OrderReport,
     OrderState,
 )
-from arbtui.domain.sessions import CalendarError, TradingCalendar, TradingDay
+from arbtui.domain.sessions import CalendarError, MarketSession, TradingCalendar, TradingDay
 from arbtui.domain.values import (
     BrokerKind,
     Direction,
@@ -77,6 +78,21 @@ def order_body(order: MarketOrder) -> dict[str, str]:
         assert order.notional is not None
         body["notional"] = canonical(order.notional.value)
     return body
+
+
+def limit_order_body(order: LimitOrder) -> dict[str, object]:
+    """The ``POST /v2/orders`` body of a limit day order: decimal strings, ``extended_hours`` for every
+    session but REGULAR (see :mod:`arbtui.brokers.alpaca.client` for why overnight too)."""
+    return {
+        "symbol": str(order.symbol),
+        "side": "buy" if order.side is Direction.BUY else "sell",
+        "type": "limit",
+        "time_in_force": "day",
+        "qty": canonical(order.quantity.value),
+        "limit_price": canonical(order.limit_price.value),
+        "extended_hours": order.session is not MarketSession.REGULAR,
+        "client_order_id": order.client_order_id,
+    }
 
 
 def decimal_field(value: object, name: str) -> Decimal:
@@ -165,9 +181,11 @@ def parse_account(model: TradeAccount) -> AccountBalances:
     if cash is None or buying_power is None:
         raise BrokerProtocolError("alpaca account without cash or buying power", broker=BrokerKind.ALPACA)
     equity = _optional_decimal(model.equity, "equity")
+    non_marginable = _optional_decimal(model.non_marginable_buying_power, "non_marginable_buying_power")
     return AccountBalances(
         cash=Usdc(cash),
         buying_power=Usdc(buying_power),
+        non_marginable_buying_power=None if non_marginable is None else Usdc(non_marginable),
         equity=None if equity is None else Usdc(equity),
         trading_blocked=bool(model.trading_blocked),
     )

@@ -8,6 +8,18 @@
   none or several → :class:`~arbtui.brokers.base.AmbiguousSubmission`: the engine parks the execution
   for the operator. A submit is never resent blindly.
 - The access token is refreshed ahead of expiry and once after a 401 (:class:`AccessTokens`).
+
+**Limit orders (after hours).** ``orderType: LIMIT``, ``price`` (a decimal string on the tick: $0.01 at
+≥ $1, $0.0001 below), ``duration: DAY``, whole shares only (else :class:`OrderRefused`), and ``session``
+by the order's session: REGULAR → ``NORMAL``, PRE → ``AM``, POST → ``PM``, OVERNIGHT → ``SEAMLESS``.
+Schwab's market hours publish no overnight session, so the session gate (:class:`SessionGate`, from
+Schwab's own market hours) refuses an OVERNIGHT order with :class:`OrderRefused` before anything is
+sent; any other session not trading now is :class:`MarketClosed`. With no client order id,
+``submit_limit`` first looks for an *open* order of the same symbol, side, quantity and price entered in
+the last day — one is taken as ours (a crash lost its answer), several are ambiguous — and an ambiguous
+send is reconciled by listing, as for market orders. ``find_limit_order`` matches symbol, side,
+quantity and price since ``since``. ``cancel`` is ``DELETE …/orders/{orderId}``. ``clock()`` reads the
+same market-hours route as ``calendar()``.
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ from arbtui.brokers.base import (
     BrokerOrderId,
     BrokerPosition,
     BrokerUnavailable,
+    LimitOrder,
     MarketClock,
     MarketOrder,
     OrderNotFound,
@@ -43,6 +56,7 @@ from arbtui.brokers.resilience import (
     MarketGate,
     Resilience,
     RetryPolicy,
+    SessionGate,
     log_exchange,
     parse_retry_after,
 )
@@ -50,11 +64,15 @@ from arbtui.brokers.schwab import parsing
 from arbtui.brokers.schwab.crypto import TokenCipher
 from arbtui.brokers.schwab.oauth import AccessTokens, OAuthApp, TokenVault, oauth_client
 from arbtui.clock import Clock, SystemClock
-from arbtui.domain.sessions import TradingCalendar
+from arbtui.domain.limit_price import on_tick
+from arbtui.domain.sessions import TradingCalendar, TradingDay
 from arbtui.domain.values import BrokerKind
 
 NEW_YORK = ZoneInfo("America/New_York")
 _LOOKAHEAD_DAYS = 7
+_OPEN_ORDER_WINDOW = timedelta(days=1)
+"""How far back ``submit_limit`` looks for an open order just like the one it is about to send (a day
+order lives at most a day)."""
 
 
 class SchwabConfig(BaseModel):
@@ -116,6 +134,7 @@ class SchwabBroker:
         self._by_execution: dict[str, BrokerOrderId] = {}
         self._claimed: set[BrokerOrderId] = set()
         self._market = MarketGate(self._clock, config.clock_cache_seconds)
+        self._sessions = SessionGate(self._clock, config.clock_cache_seconds)
 
     @property
     def kind(self) -> BrokerKind:
@@ -160,6 +179,97 @@ class SchwabBroker:
         self._attribute(order, order_id)
         return order_id
 
+    async def submit_limit(self, order: LimitOrder) -> BrokerOrderId:
+        """See :meth:`arbtui.brokers.base.Broker.submit_limit` and the module docstring (sessions)."""
+        if not order.quantity.is_whole:
+            raise self._refused(order, "schwab trades whole shares only")
+        if not on_tick(order.limit_price):
+            raise self._refused(
+                order, f"limit price {order.limit_price} is off the tick ($0.01 at ≥ $1, $0.0001 below)"
+            )
+        known = self._by_execution.get(order.client_order_id)
+        if known is not None:
+            return known
+        await self._sessions.ensure(self.calendar, order, self.kind)
+        # No client order id at Schwab: an open order just like this one (sent before a crash, its
+        # answer lost) is ours — never place a second.
+        window_start = self._clock.now() - _OPEN_ORDER_WINDOW
+        open_ones = [r for r in await self._candidates(order, window_start) if not r.state.is_terminal]
+        if len(open_ones) == 1:
+            self._attribute(order, open_ones[0].order_id)
+            return open_ones[0].order_id
+        if len(open_ones) > 1:
+            raise AmbiguousSubmission(
+                f"{len(open_ones)} open schwab orders match this limit order: not sending another",
+                candidates=tuple(r.order_id for r in open_ones),
+                broker=self.kind,
+                symbol=order.symbol,
+                execution_id=order.execution_id,
+            )
+        path = f"/trader/v1/accounts/{await self._hash()}/orders"
+        body = parsing.limit_order_body(order)
+        started = self._clock.now()
+
+        async def attempt() -> BrokerOrderId:
+            await self._sessions.ensure(self.calendar, order, self.kind)
+            try:
+                response = await self._send("POST", path, what="submit limit", json=body, order=order)
+            except _NotSent:
+                raise
+            except BrokerUnavailable as exc:
+                return await self._reconcile(order, started, reason=str(exc))
+            except OrderRejected as exc:
+                raise OrderRejected(
+                    f"schwab refused the {order.session.label} limit order (session {body['session']},"
+                    f" price {body['price']}): {exc.message}",
+                    broker=self.kind,
+                    symbol=order.symbol,
+                    execution_id=order.execution_id,
+                    status_code=exc.status_code,
+                ) from exc
+            order_id = parsing.order_id_from_location(response.headers.get("Location"))
+            if order_id is None:
+                return await self._reconcile(order, started, reason="201 without a usable Location header")
+            return order_id
+
+        order_id = await self._resilience.call("submit limit", attempt)
+        self._attribute(order, order_id)
+        return order_id
+
+    async def find_limit_order(self, order: LimitOrder, *, since: datetime) -> OrderReport | None:
+        """The order this process attributed to ``order.client_order_id``, else the one order entered
+        since ``since`` with the same symbol, side, quantity and limit price (several: ambiguous)."""
+        known = self._by_execution.get(order.client_order_id)
+        if known is not None:
+            return await self.order_status(known)
+        candidates = await self._candidates(order, since)
+        if not candidates:
+            return None
+        if len(candidates) > 1:
+            raise AmbiguousSubmission(
+                f"{len(candidates)} schwab orders match this limit order",
+                candidates=tuple(c.order_id for c in candidates),
+                broker=self.kind,
+                symbol=order.symbol,
+                execution_id=order.execution_id,
+            )
+        self._attribute(order, candidates[0].order_id)
+        return candidates[0]
+
+    async def cancel(self, order_id: BrokerOrderId) -> None:
+        """``DELETE …/orders/{orderId}``. A refusal of an order that is already terminal (filled,
+        cancelled, expired) is no error; of a live one it is :class:`OrderRejected`."""
+        path = f"/trader/v1/accounts/{await self._hash()}/orders/{order_id}"
+        try:
+            await self._resilience.call("cancel", lambda: self._send("DELETE", path, what="cancel"))
+        except OrderNotFound:
+            raise
+        except OrderRejected:
+            report = await self.order_status(order_id)
+            if report.state.is_terminal:
+                return
+            raise
+
     async def order_status(self, order_id: BrokerOrderId) -> OrderReport:
         path = f"/trader/v1/accounts/{await self._hash()}/orders/{order_id}"
         raw = await self._get_json(path, "order status")
@@ -184,28 +294,20 @@ class SchwabBroker:
         return candidates[0]
 
     async def clock(self) -> MarketClock:
+        """From the market-hours route the calendar reads (``/marketdata/v1/markets?markets=equity&date=``),
+        one date at a time from today until the next regular session."""
         now = self._clock.now()
-        day = now.astimezone(NEW_YORK).date()
-        market: MarketClock | None = None
+        today = now.astimezone(NEW_YORK).date()
+        market = MarketClock(as_of=now, is_open=False, next_open=None, next_close=None)
         for offset in range(_LOOKAHEAD_DAYS + 1):
-            when = day + timedelta(days=offset)
-            raw = await self._get_json(
-                "/marketdata/v1/markets/equity", "market hours", params={"date": when.isoformat()}
-            )
-            is_open, sessions = parsing.parse_sessions(raw)
-            if not is_open:
+            day = await self._market_day(today + timedelta(days=offset))
+            if day is None or now >= day.close:
                 continue
-            for start, end in sessions:
-                if start <= now < end:
-                    market = MarketClock(as_of=now, is_open=True, next_open=None, next_close=end)
-                elif now < start:
-                    market = MarketClock(as_of=now, is_open=False, next_open=start, next_close=end)
-                if market is not None:
-                    break
-            if market is not None:
-                break
-        if market is None:
-            market = MarketClock(as_of=now, is_open=False, next_open=None, next_close=None)
+            if day.open <= now:
+                market = MarketClock(as_of=now, is_open=True, next_open=None, next_close=day.close)
+            else:
+                market = MarketClock(as_of=now, is_open=False, next_open=day.open, next_close=day.close)
+            break
         self._market.remember(market)
         return market
 
@@ -217,10 +319,7 @@ class SchwabBroker:
         days = []
         when = first
         while when <= end:
-            raw = await self._get_json(
-                "/marketdata/v1/markets", "market hours", params={"markets": "equity", "date": when.isoformat()}
-            )
-            day = parsing.parse_market_hours(raw, when)
+            day = await self._market_day(when)
             if day is not None:
                 days.append(day)
             when += timedelta(days=1)
@@ -244,11 +343,21 @@ class SchwabBroker:
         await self._http.aclose()
 
     # -- internals -----------------------------------------------------------------------------
-    def _attribute(self, order: MarketOrder, order_id: BrokerOrderId) -> None:
-        self._by_execution[order.execution_id] = order_id
+    async def _market_day(self, day: date) -> TradingDay | None:
+        raw = await self._get_json(
+            "/marketdata/v1/markets", "market hours", params={"markets": "equity", "date": day.isoformat()}
+        )
+        return parsing.parse_market_hours(raw, day)
+
+    def _refused(self, order: LimitOrder, message: str) -> OrderRefused:
+        return OrderRefused(message, broker=self.kind, symbol=order.symbol, execution_id=order.execution_id)
+
+    def _attribute(self, order: MarketOrder | LimitOrder, order_id: BrokerOrderId) -> None:
+        key = order.client_order_id if isinstance(order, LimitOrder) else order.execution_id
+        self._by_execution[key] = order_id
         self._claimed.add(order_id)
 
-    async def _reconcile(self, order: MarketOrder, started: datetime, *, reason: str) -> BrokerOrderId:
+    async def _reconcile(self, order: MarketOrder | LimitOrder, started: datetime, *, reason: str) -> BrokerOrderId:
         """After an ambiguous submit: exactly one unclaimed matching order is ours; else ask the operator."""
         candidates: list[OrderReport] = []
         for attempt in range(2):
@@ -267,7 +376,7 @@ class SchwabBroker:
             execution_id=order.execution_id,
         )
 
-    async def _candidates(self, order: MarketOrder, since: datetime) -> list[OrderReport]:
+    async def _candidates(self, order: MarketOrder | LimitOrder, since: datetime) -> list[OrderReport]:
         skew = timedelta(seconds=self._config.reconcile_skew_seconds)
         params = {
             "fromEnteredTime": parsing.format_time(since - skew),
@@ -303,7 +412,7 @@ class SchwabBroker:
         what: str,
         params: dict[str, str] | None = None,
         json: Any = None,
-        order: MarketOrder | None = None,
+        order: MarketOrder | LimitOrder | None = None,
     ) -> httpx.Response:
         """One request (plus one retry after a 401 with a refreshed token), errors typed."""
         context: dict[str, Any] = {"broker": self.kind}

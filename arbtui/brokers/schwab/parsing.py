@@ -18,11 +18,12 @@ from arbtui.brokers.base import (
     BrokerOrderId,
     BrokerPosition,
     BrokerProtocolError,
+    LimitOrder,
     MarketOrder,
     OrderReport,
     OrderState,
 )
-from arbtui.domain.sessions import CalendarError, TradingDay
+from arbtui.domain.sessions import CalendarError, MarketSession, TradingDay
 from arbtui.domain.values import (
     EXACT,
     BrokerKind,
@@ -33,6 +34,7 @@ from arbtui.domain.values import (
     Shares,
     Symbol,
     Usdc,
+    canonical,
 )
 
 SCHWAB_STATES: Mapping[str, OrderState] = {
@@ -87,6 +89,34 @@ def order_body(order: MarketOrder) -> dict[str, Any]:
         "orderType": "MARKET",
         "session": "NORMAL",
         "duration": "DAY",
+        "orderStrategyType": "SINGLE",
+        "orderLegCollection": [
+            {
+                "instruction": order.side.value,
+                "quantity": int(order.quantity.value),
+                "instrument": {"symbol": str(order.symbol), "assetType": "EQUITY"},
+            }
+        ],
+    }
+
+
+SCHWAB_SESSIONS: Mapping[MarketSession, str] = {
+    MarketSession.REGULAR: "NORMAL",
+    MarketSession.PRE: "AM",
+    MarketSession.POST: "PM",
+    MarketSession.OVERNIGHT: "SEAMLESS",
+}
+"""A limit order's session → Schwab's ``session`` word."""
+
+
+def limit_order_body(order: LimitOrder) -> dict[str, Any]:
+    """``POST …/orders`` body for a whole-share limit day order (the caller checked wholeness and tick)."""
+    assert order.quantity.is_whole
+    return {
+        "orderType": "LIMIT",
+        "session": SCHWAB_SESSIONS[order.session],
+        "duration": "DAY",
+        "price": canonical(order.limit_price.value),
         "orderStrategyType": "SINGLE",
         "orderLegCollection": [
             {
@@ -191,15 +221,27 @@ def parse_order(raw: Mapping[str, Any]) -> OrderReport:
     )
 
 
-def matches(raw: Mapping[str, Any], order: MarketOrder) -> bool:
-    """Whether a listed order has the symbol, side and quantity of ``order`` (for reconciliation)."""
+def matches(raw: Mapping[str, Any], order: MarketOrder | LimitOrder) -> bool:
+    """Whether a listed order is ``order``'s kind with its symbol, side and quantity — and, for a limit
+    order, its price (for reconciliation: Schwab has no client order id)."""
     try:
         symbol, side = _leg(raw)
         quantity = _num(raw.get("quantity"), "quantity")
+        price = None if raw.get("price") is None else _num(raw.get("price"), "price")
     except (BrokerProtocolError, KeyError, TypeError, InvalidSymbol):
         return False
+    kind = str(raw.get("orderType", "MARKET"))
+    if isinstance(order, LimitOrder):
+        return (
+            kind == "LIMIT"
+            and symbol == order.symbol
+            and side is order.side
+            and quantity == order.quantity.value
+            and price == order.limit_price.value
+        )
     return (
-        symbol == order.symbol
+        kind == "MARKET"
+        and symbol == order.symbol
         and side is order.side
         and order.quantity is not None
         and quantity == order.quantity.value
@@ -218,19 +260,6 @@ def parse_account_hash(raw: Any, account_number: str | None) -> str:
         if str(row.get("accountNumber")) == account_number:
             return str(row["hashValue"])
     raise BrokerProtocolError("configured schwab account_number is not linked", broker=BrokerKind.SCHWAB)
-
-
-def parse_sessions(raw: Any) -> tuple[bool, list[tuple[datetime, datetime]]]:
-    """Market-hours answer → (``isOpen`` for the day, regular sessions as (start, end))."""
-    try:
-        markets = raw["equity"]
-        entry = next(iter(markets.values()))
-        is_open = bool(entry.get("isOpen"))
-        sessions = (entry.get("sessionHours") or {}).get("regularMarket") or []
-        spans = [(_aware(s["start"]), _aware(s["end"])) for s in sessions]
-    except (KeyError, TypeError, StopIteration, AttributeError) as exc:
-        raise BrokerProtocolError(f"unreadable schwab market hours: {exc!r}", broker=BrokerKind.SCHWAB) from exc
-    return is_open, spans
 
 
 def parse_market_hours(raw: Any, day: date) -> TradingDay | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from arbtui.brokers.alpaca import AlpacaBroker, AlpacaConfig
 from arbtui.brokers.alpaca.parsing import ALPACA_STATES
-from arbtui.brokers.base import Broker, BrokerOrderId, MarketOrder, OrderReport, OrderState
+from arbtui.brokers.base import Broker, BrokerOrderId, LimitOrder, MarketOrder, OrderReport, OrderState
 from arbtui.brokers.dry_run import DryRunBroker, DryRunCalendar, DryRunConfig
 from arbtui.brokers.resilience import RetryPolicy
 from arbtui.brokers.schwab import SchwabBroker, SchwabConfig
@@ -23,6 +23,7 @@ from arbtui.brokers.schwab.oauth import AccessTokens, authorize_url, exchange_re
 from arbtui.brokers.schwab.parsing import SCHWAB_STATES
 from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain.ids import RandomIds
+from arbtui.domain.sessions import MarketSession
 from arbtui.domain.values import Direction, ExecutionId, PriceUsdc, Shares, Symbol
 from tests.fakes.clock import FakeClock
 from tests.fakes.schwab_server import SchwabServer
@@ -35,6 +36,19 @@ FAST_POLICY = RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.2, reques
 
 
 IDS = RandomIds()
+
+
+def limit_order(
+    session: MarketSession,
+    *,
+    quantity: str = "5",
+    price: str = "187.00",
+    side: Direction = Direction.BUY,
+    execution_id: ExecutionId | None = None,
+    attempt: int = 1,
+) -> LimitOrder:
+    execution = execution_id or IDS.execution_id()
+    return LimitOrder(f"{execution}-{attempt}", execution, AAPL, side, Shares(quantity), PriceUsdc(price), session)
 
 
 def market_order(
@@ -90,6 +104,24 @@ class Venue:
             self.server.calendar.early_closes = set(early_closes)
         else:
             self.dry_run.set_calendar(DryRunCalendar(frozenset(holidays), frozenset(early_closes)))
+
+    def follow_calendar(self, at: datetime) -> None:
+        """From here on the venue trades the sessions of its calendar, and the shared clock (the
+        adapter's and the server's) reads ``at``."""
+        self.clock.set_now(at)
+        if self.server is not None:
+            self.server.follow_calendar(self.clock.now)
+        else:
+            self.dry_run.set_market_open(None)
+
+    def set_price(self, price: str, *, fill_at_most: int | None = None, symbol: Symbol = AAPL) -> None:
+        """The venue's market price: resting limit orders it crosses fill (at most ``fill_at_most``)."""
+        if self.server is not None:
+            limit = None if fill_at_most is None else Decimal(fill_at_most)
+            self.server.set_price(symbol, Decimal(price), fill_at_most=limit)
+        else:
+            limit_shares = None if fill_at_most is None else Shares(fill_at_most)
+            self.dry_run.set_price(symbol, PriceUsdc(price), fill_at_most=limit_shares)
 
     def close_market(self) -> None:
         if self.server is not None:

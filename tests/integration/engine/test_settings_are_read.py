@@ -106,11 +106,12 @@ async def test_every_setting_is_read_by_something(tmp_path: Path, reads: set[Fie
         engine = await build_engine(settings, clock=SystemClock(), ids=RandomIds(), db=tmp_path / f"{n}.db")
         try:
             assert inventory_source(settings, engine.broker, tmp_path / f"{n}.db") is not None
+            # the policy the engine's executions consult before every placement is the one [hedging] says
+            policy = engine.executions.policy
+            assert policy == hedging_policy(settings.hedging)
+            assert policy.sessions_for(Symbol("AAPL")) != policy.sessions
         finally:
             await engine.store.close()
-        # Not wired into the engine yet (issue 14's later part): the policy the engine will consult.
-        policy = hedging_policy(settings.hedging)
-        assert policy.sessions_for(Symbol("AAPL")) != policy.sessions
     ServiceOptions.from_settings(load_settings(config, {"ARBTUI_CONTROL_TOKEN": "t" * 32} | ALERT_SECRETS))
     assert Context(None, config).db == Path("arbtui.db")  # [database] path, through the CLI's reader
     CliRunner().invoke(main, ["--config", str(config), "get-pyth-price", "0x" + "00" * 32])

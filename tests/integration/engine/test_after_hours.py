@@ -1,0 +1,210 @@
+"""After-hours hedging end to end: the engine on a real SQLite ledger and the dry-run broker whose
+sessions follow a clock the test sets, walking Friday 15:00 → Monday 10:00 New York.
+
+With ``extended`` + ``overnight`` every fill is hedged in the session it arrives in by the order type
+the session calls for (market in the regular session, limit outside it), the flatten before the weekend
+reprices on its own interval with a widening cross, the weekend holds the hedge until Sunday's overnight
+session, a session change replaces a live limit, and at Monday's open the live limit becomes a market
+order. With the default policy (regular only) the same fills wait for Monday's open as market orders.
+Either way: no client id twice at the broker, and the books equal the model.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from arbtui.brokers.base import BrokerOrderId, OrderState
+from arbtui.brokers.dry_run import DryRunBroker
+from arbtui.domain import offchain_order, position
+from arbtui.domain.hedging_policy import HedgeOrderKind, SessionChoice
+from arbtui.domain.offchain_order import AttemptPhase, OffchainOrder
+from arbtui.domain.sessions import MarketSession
+from arbtui.domain.values import PriceUsdc, Shares, Symbol
+from arbtui.engine.lifecycle import Engine
+from tests.engine_support import alerts_of
+from tests.integration.engine.after_hours_support import (
+    FRIDAY,
+    SetClock,
+    dry_run,
+    engine_on,
+    et,
+    fill,
+    filled_count,
+    latest,
+    orders,
+    policy,
+    until,
+)
+
+SATURDAY, SUNDAY, MONDAY = (FRIDAY.replace(day=FRIDAY.day + n) for n in (1, 2, 3))
+AAPL = Symbol("AAPL")
+LIMIT, MARKET = HedgeOrderKind.LIMIT, HedgeOrderKind.MARKET
+
+
+def client_ids(broker: DryRunBroker) -> list[str]:
+    return [str(report.client_order_id) for report in broker._orders.values()]
+
+
+async def live_attempt(engine: Engine, attempt: int, session: MarketSession) -> OffchainOrder:
+    """Wait until the latest execution's attempt ``attempt`` is at the broker for ``session``."""
+
+    async def there() -> bool:
+        order = await latest(engine)
+        return order.attempt == attempt and order.attempt_phase is AttemptPhase.SUBMITTED and order.session is session
+
+    await until(there)
+    return await latest(engine)
+
+
+async def assert_books_equal_the_model(engine: Engine, broker: DryRunBroker, sold_onchain: Decimal) -> None:
+    pos, _ = await engine.store.load(position.SPEC, AAPL)
+    assert pos.net == Shares(0)
+    assert pos.hedged == Shares(-sold_onchain)  # every onchain sell bought back at the broker
+    held = {p.symbol: p.quantity for p in await broker.positions()}
+    assert held[AAPL] == Shares(sold_onchain)
+    executions = await orders(engine)
+    assert all(order.status is offchain_order.OrderStatus.FILLED for order in executions)
+    spent = sum(
+        (order.price_cents.to_price().notional(order.shares_filled).value for order in executions if order.price_cents),
+        Decimal(0),
+    )
+    assert (await broker.balances()).cash.value == Decimal(100000) - spent
+    ids = client_ids(broker)
+    assert len(ids) == len(set(ids)), f"a client order id went to the broker twice: {ids}"
+
+
+async def test_a_weekend_with_extended_and_overnight_hedging(tmp_path: Path) -> None:
+    clock = SetClock(et(FRIDAY, 15, 0))
+    broker = dry_run(clock)
+    engine = await engine_on(
+        tmp_path / "ledger.db", broker, clock, policy(SessionChoice.EXTENDED, SessionChoice.OVERNIGHT)
+    )
+    seen = alerts_of(engine)
+    try:
+        # Friday 15:00, regular session: a market order (the one market attempt: client id = execution id)
+        await fill(engine, 1, "2.5")
+        await until(lambda: _filled(engine, 1))
+        first = await latest(engine)
+        assert (first.order_kind, first.session, first.client_order_id) == (
+            MARKET,
+            MarketSession.REGULAR,
+            first.execution_id,
+        )
+
+        # Friday 16:30, after hours: a limit at the Pyth price crossed by 50 bps, rounded up for a buy
+        clock.set(et(FRIDAY, 16, 30))
+        await fill(engine, 2, "1.5")
+        post = await live_attempt(engine, 1, MarketSession.POST)
+        assert (post.order_kind, post.limit_price, post.attempt_shares) == (LIMIT, PriceUsdc("201.00"), Shares(2))
+        assert post.client_order_id == f"{post.execution_id}-1"
+        broker.set_price(AAPL, PriceUsdc("200.50"))
+        await until(lambda: _filled(engine, 2))
+        broker.set_price(AAPL, PriceUsdc("250"))  # nothing crosses from here on unless a test step says so
+
+        # Friday 19:40, inside the 30-minute flatten window before the weekend: cross widened, reprice at 15 s
+        clock.set(et(FRIDAY, 19, 40))
+        await fill(engine, 3, "1")
+        flat = await live_attempt(engine, 1, MarketSession.POST)
+        assert flat.limit_price == PriceUsdc("202.00")  # 50 + 150 × 10/30 = 100 bps
+        clock.advance(16)
+        replaced = await live_attempt(engine, 2, MarketSession.POST)
+        assert replaced.client_order_id == f"{replaced.execution_id}-2"
+        assert replaced.limit_price == PriceUsdc("202.03")  # 101.33 bps at 19:40:16
+        first_order = await broker.order_status(BrokerOrderId(str(flat.broker_order_id)))
+        assert first_order.state is OrderState.CANCELLED  # confirmed over before the replacement went out
+        broker.set_price(AAPL, PriceUsdc("202.03"))
+        await until(lambda: _filled(engine, 3))
+        broker.set_price(AAPL, PriceUsdc("250"))
+        flatten = engine.metrics.flatten_hedges
+        assert flatten.labels(symbol="AAPL", outcome="placed")._value.get() == 2
+        assert flatten.labels(symbol="AAPL", outcome="filled")._value.get() == 1
+
+        # Saturday: closed — held, with the next transition (Sunday 20:00 overnight) in the alert
+        clock.set(et(SATURDAY, 12, 0))
+        await fill(engine, 4, "3")
+
+        async def held() -> bool:
+            return any(a.key == "hedge_held:AAPL" and "OVERNIGHT 20:00 ET" in a.message for a in seen)
+
+        await until(held)
+        waiting = await latest(engine)
+        assert (waiting.attempt, waiting.status) == (0, offchain_order.OrderStatus.PENDING)
+
+        # Sunday 20:30, overnight: a limit goes out; one share of three fills
+        clock.set(et(SUNDAY, 20, 30))
+        night = await live_attempt(engine, 1, MarketSession.OVERNIGHT)
+        assert night.limit_price == PriceUsdc("201.00")
+        broker.set_price(AAPL, PriceUsdc("201.00"), fill_at_most=Shares(1))
+
+        async def partly() -> bool:
+            return (await latest(engine)).shares_filled == Shares(1)
+
+        await until(partly)
+
+        # Monday 04:30, pre-market: the overnight order is cancelled (fill reconciled), the rest goes out
+        clock.set(et(MONDAY, 4, 30))
+        pre = await live_attempt(engine, 2, MarketSession.PRE)
+        assert (pre.attempt_shares, pre.shares_filled, pre.settled_shares) == (Shares(2), Shares(1), Shares(1))
+
+        # Monday 09:31, the open: the live limit is cancelled and the rest becomes a market order
+        clock.set(et(MONDAY, 9, 31))
+        await until(lambda: _filled(engine, 4))
+        last = await latest(engine)
+        assert (last.attempt, last.order_kind, last.client_order_id) == (3, MARKET, last.execution_id)
+        assert last.shares_filled == Shares(3)
+        # 1 @ 201.00 overnight + 2 @ 200 (the market order's estimate, the Pyth price) = 601 / 3
+        assert last.price_cents is not None
+        assert last.price_cents.to_price().notional(Shares(3)).value.quantize(Decimal("0.01")) == Decimal("601.00")
+        clock.set(et(MONDAY, 10, 0))
+        await assert_books_equal_the_model(engine, broker, Decimal("8"))
+        limits = engine.metrics.limit_hedges
+        assert limits.labels(symbol="AAPL", outcome="placed")._value.get() == 5
+        assert limits.labels(symbol="AAPL", outcome="repriced")._value.get() == 2
+    finally:
+        await engine.stop()
+        await engine.ledger.close()
+
+
+async def test_the_default_policy_waits_for_mondays_open_with_market_orders(tmp_path: Path) -> None:
+    clock = SetClock(et(FRIDAY, 15, 0))
+    broker = dry_run(clock)
+    engine = await engine_on(tmp_path / "ledger.db", broker, clock, policy())
+    try:
+        await fill(engine, 1, "2.5")
+        await until(lambda: _filled(engine, 1))
+        for n, (when, amount) in enumerate(
+            [
+                (et(FRIDAY, 16, 30), "1.5"),
+                (et(FRIDAY, 19, 40), "1"),
+                (et(SATURDAY, 12), "3"),
+                (et(SUNDAY, 20, 30), "0"),
+            ],
+            start=2,
+        ):
+            clock.set(when)
+            if amount != "0":
+                await fill(engine, n, amount)
+        clock.set(et(MONDAY, 4, 30))
+        assert await filled_count(engine) == 1  # nothing went out outside the regular session
+        clock.set(et(MONDAY, 9, 31))
+
+        async def all_hedged() -> bool:
+            pos, _ = await engine.store.load(position.SPEC, AAPL)
+            return pos.net == Shares(0) and pos.pending is None
+
+        await until(all_hedged)
+        executions = await orders(engine)
+        assert [str(order.shares) for order in executions] == ["2", "2", "4"]
+        assert all(order.attempt == 0 for order in executions)  # today's single market orders, unchanged
+        assert all(
+            order.submitted_at is not None and order.submitted_at >= et(MONDAY, 9, 30) for order in executions[1:]
+        )
+        await assert_books_equal_the_model(engine, broker, Decimal("8"))
+    finally:
+        await engine.stop()
+        await engine.ledger.close()
+
+
+async def _filled(engine: Engine, count: int) -> bool:
+    return await filled_count(engine) >= count
