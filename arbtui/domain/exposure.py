@@ -8,8 +8,10 @@ placed but not yet filled is still exposure). They change only on three Position
     OnChainFillReversed       − the reorged fill
     OffChainOrderFilled       − what the broker filled (a SELL hedge removes, a BUY hedge adds back)
 
-Their notional is ``|unhedged| × price``, the price being the **Pyth price of the symbol's latest onchain
-fill** (the Position's ``last_price``: it exists in every session, where a broker's last trade does not).
+Their notional is ``|unhedged| × price``, the price being **the symbol's latest onchain fill's own price**
+(USDC paid per share: the Position's ``last_price``). It exists in every session, where a broker's last
+trade does not, and it is in the Position's own events — the fill's Pyth price is recorded later, on
+another aggregate, and only when intake could read it.
 Integrated over time, that notional is a step function: ``∫ notional dt`` in USD·seconds is exact (a sum
 of products of exact decimals and whole microseconds); only the hours and averages shown are divided.
 

@@ -112,6 +112,8 @@ class Health:
         self._readiness: Readiness | None = None
         self._market_seen: tuple[bool, datetime | None, datetime | None] | None = None
         self._exposed_since: dict[str, float] = {}
+        self._open_since: dict[str, datetime] = {}
+        """Per symbol, when its open exposure was first seen at or past the threshold (the age gauge)."""
         self._stuck: set[ExecutionId] = set()
         bus.listen(self._on_message)
 
@@ -141,6 +143,7 @@ class Health:
         if aggregate_type == position.AGGREGATE:
             assert isinstance(state, position.Position)
             self.metrics.unhedged.labels(symbol=aggregate_id).set(float(state.net.value))  # float-ok: gauge
+            self._exposure(aggregate_id, state)
             return
         if aggregate_type != onchain_trade.AGGREGATE:
             return
@@ -331,8 +334,25 @@ class Health:
         else:
             self.alerts.clear("chain_stale", "chain intake is recording blocks again")
 
+    def _exposure(self, symbol: str, pos: position.Position) -> None:
+        """The open-exposure gauges: the notional of what no broker fill has offset yet (``net +
+        reserved``: a hedge in flight is still exposure), and for how long it has been hedgeable (at or
+        past the threshold — a sub-threshold carry is never aged, it would grow forever)."""
+        unhedged = pos.net + pos.reserved
+        notional = abs(pos.last_price.notional(unhedged).value) if pos.last_price else 0
+        self.metrics.exposure_usd.labels(symbol=symbol).set(float(notional))  # float-ok: a gauge
+        now = self._clock.now()
+        if pos.threshold.hedge_size(unhedged, pos.last_price).is_zero:
+            self._open_since.pop(symbol, None)
+            age = 0.0
+        else:
+            age = (now - self._open_since.setdefault(symbol, now)).total_seconds()
+        self.metrics.exposure_age.labels(symbol=symbol).set(age)
+
     def watch_exposure(self, symbol: Symbol, pos: position.Position) -> None:
-        """Exposure over the alert line for longer than ``unhedged_alert_after_s``: an alert."""
+        """Exposure over the alert line for longer than ``unhedged_alert_after_s``: an alert. Also
+        refreshes the open-exposure gauges (their age moves with time, not only with commits)."""
+        self._exposure(symbol, pos)
         exposure = abs(pos.last_price.notional(pos.net).value) if pos.last_price else 0
         now = self._clock.monotonic()
         if exposure < self.options.unhedged_alert_usd:

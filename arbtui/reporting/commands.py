@@ -190,7 +190,7 @@ def exposure_command(
     ctx: click.Context, since: str, until: str | None, symbol: str | None, fmt: str, as_json: bool
 ) -> None:
     """Time-weighted unhedged notional per session (regular, pre, post, overnight, closed, weekend) over a
-    period: USD·hours of |onchain fills not yet offset by broker fills| × the latest fill's Pyth price,
+    period: USD·hours of |onchain fills not yet offset by broker fills| × the latest onchain fill's price,
     each instant put in its session by the configured broker's own calendar (dry-run's without --config).
     The figure after-hours hedging exists to shrink."""
     now = datetime.now(UTC)
@@ -209,7 +209,7 @@ def exposure_command(
     except PeriodError as exc:
         raise click.ClickException(f"exposure: {exc}") from exc
     chosen = Format.JSON if as_json else Format(fmt)
-    title = f"Unhedged exposure, {exposure.period(start, end)} (USD·hours at the latest fill's Pyth price)"
+    title = f"Unhedged exposure, {exposure.period(start, end)} (USD·hours at each symbol's latest onchain fill price)"
     if chosen is Format.TABLE:
         _write(chosen, exposure.TABLE_HEADER, iter([exposure.table_rows(result)]), title=title)
     else:
