@@ -2,18 +2,24 @@
 
 One week (Monday 00:00 to Monday 00:00, New York) of synthetic onchain fills at a steady rate through every
 session — weekends and nights included, as Pyth and the solvers never stop — with a fixed seed, replayed
-through the real engine (a real SQLite ledger, the dry-run broker) on a **simulated clock**: time jumps
-from one thing due to the next (a fill, a sleeper's wake-up, a session change, a scan), so a week takes
-seconds, not a week. Each policy replays the same fills on its own ledger:
+through the real engine (a real SQLite ledger, the dry-run broker with its calendar's sessions) on a
+**simulated clock**: time jumps from one thing due to the next (a fill, a sleeper's wake-up, a session
+change, a scan), so a week takes a minute, not a week. Each policy replays the same fills on its own
+ledger, with ``[hedging]`` as an operator would set it (defaults otherwise):
 
-- ``regular-only`` — today's behaviour: hedges go out in the regular session; outside it they wait.
-- ``extended`` — also pre-market and after hours (limit hedges).
-- ``extended+overnight`` — also the overnight session.
+- ``regular-only`` — today's behaviour: market hedges in the regular session; outside it they are held.
+- ``extended`` — ``sessions = ["regular", "extended"]``: limit hedges in pre-market and after hours.
+- ``extended+overnight`` — also ``"overnight"``.
+
+The dry-run market price of a symbol moves to each of its fills' prices, and each fill carries that price
+as its Pyth price (the limit hedges' reference): a limit crossing it by 50 bps fills at once — the best
+case for liquidity outside the regular session. The broker holds 500 shares of each symbol and cash,
+so the preflight lets the hedges out.
 
 The figure is computed from each ledger by :func:`arbtui.domain.exposure.time_weighted`, the function
 ``arbtui report exposure`` prints, with the dry-run broker's own calendar. Target: extended+overnight at
-most 0.2× regular-only (a cut of ≥ 80%). The weekend — the closed stretch from Friday's last session to
-Sunday's first, when no policy can hedge — is printed on its own, as is the week outside it.
+most 0.2× regular-only (a cut of ≥ 80%). The weekend — the closed stretch from Friday 20:00 to Sunday
+20:00, when no policy can hedge — is printed on its own, as is the week outside it.
 
 Run: ``.venv/bin/python -m bench.exposure`` (writes ``bench/results/exposure.json``).
 """
@@ -28,7 +34,6 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -38,12 +43,16 @@ from pathlib import Path
 
 from loguru import logger
 
+from arbtui.brokers.base import MarketOrder
 from arbtui.brokers.dry_run import DryRunBroker, DryRunConfig
+from arbtui.config.settings import HedgingSettings
 from arbtui.domain.exposure import ExposureReport, ExposureSession, time_weighted
-from arbtui.domain.onchain_trade import OnChainFill
+from arbtui.domain.hedging_policy import SessionChoice
+from arbtui.domain.onchain_trade import Enrich, OnChainFill, PythMethod, PythPrice
 from arbtui.domain.position import Threshold, ThresholdKind
-from arbtui.domain.sessions import NEW_YORK, MarketSession, TradingCalendar
-from arbtui.domain.values import Direction
+from arbtui.domain.sessions import NEW_YORK, TradingCalendar
+from arbtui.domain.values import Direction, ExecutionId, PriceUsdc, Shares, Symbol, Usdc
+from arbtui.engine.hedging import hedging_policy
 from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.reporting.database import open_readonly
 from arbtui.reporting.exposure import ledger_changes
@@ -53,7 +62,8 @@ from bench.report import Figure, save, table
 from tests.builders import block, make_fill
 
 # `python -m bench --quick` runs this module with these arguments (see bench/README.md).
-QUICK_ARGS = ("--every", "60")
+QUICK_ARGS = ("--every", "60", "--days", "2")
+"""A smoke run: Monday and Tuesday, a fill an hour (no weekend: its figure is then zero)."""
 
 WEEK_START = date(2026, 11, 30)
 """A Monday of an ordinary week (no holiday, no early close, no DST change)."""
@@ -61,6 +71,10 @@ SYMBOLS = {"AAPL": "187.55", "MSFT": "421.30", "NVDA": "138.90"}
 THRESHOLD = Threshold(kind=ThresholdKind.DOLLARS)
 """Alpaca's fractional threshold (the venue with extended hours and overnight): every fill is hedged down
 to a dollar, so what remains unhedged is what the session policy leaves, not a sub-share carry."""
+STOCK = Shares(500)
+"""Shares of each symbol held at the broker when the week starts."""
+STARTING_CASH = Usdc(1_000_000)
+"""Cash at the broker before the stock is bought (buy hedges need it: the preflight checks it)."""
 SCAN_EVERY = timedelta(minutes=5)
 """The engine's periodic scan, in simulated time (its own timer sleeps in real time: it is driven here)."""
 SETTLE_POLL_S = 0.0005
@@ -73,16 +87,15 @@ class Policy(StrEnum):
     EXTENDED_OVERNIGHT = "extended+overnight"
 
     @property
-    def sessions(self) -> frozenset[MarketSession]:
+    def choices(self) -> tuple[SessionChoice, ...]:
+        """``hedging.sessions`` as an operator would configure the policy."""
         match self:
             case Policy.REGULAR_ONLY:
-                return frozenset({MarketSession.REGULAR})
+                return (SessionChoice.REGULAR,)
             case Policy.EXTENDED:
-                return frozenset({MarketSession.REGULAR, MarketSession.PRE, MarketSession.POST})
+                return (SessionChoice.REGULAR, SessionChoice.EXTENDED)
             case Policy.EXTENDED_OVERNIGHT:
-                return frozenset(
-                    {MarketSession.REGULAR, MarketSession.PRE, MarketSession.POST, MarketSession.OVERNIGHT}
-                )
+                return (SessionChoice.REGULAR, SessionChoice.EXTENDED, SessionChoice.OVERNIGHT)
 
 
 # --- the simulated clock ---------------------------------------------------------------------------
@@ -188,11 +201,21 @@ async def _settle(clock: SimulatedClock, engine: Engine) -> None:
         await asyncio.sleep(SETTLE_POLL_S)
 
 
-def _market(calendar: TradingCalendar, policy: Policy) -> Callable[[datetime], bool]:
-    def hedges_at(at: datetime) -> bool:
-        return calendar.session_at(at).session in policy.sessions
+async def _stock(broker: DryRunBroker) -> None:
+    """The inventory a hedger keeps at the broker, bought before the week (market opened for it alone):
+    the preflight lets a limit SELL hedge out only against shares held — never a short."""
+    broker.set_market_open(True)
+    for n, symbol in enumerate(SYMBOLS, start=1):
+        order = MarketOrder(ExecutionId(f"00000000-0000-4000-8000-{n:012x}"), Symbol(symbol), Direction.BUY, STOCK)
+        await broker.submit(order)
+    broker.set_market_open(None)
 
-    return hedges_at
+
+def _pyth(price: PriceUsdc) -> Enrich:
+    """The fill's Pyth price (expo −8), as enrichment records it: the limit hedges' reference price."""
+    value = int(price.value * 10**8)
+    return Enrich(gas_used=None, pyth_price=PythPrice(feed_id="0x" + "11" * 32, value=value, conf=0, expo=-8,
+                                                      publish_time=0, method=PythMethod.TRACE))  # fmt: skip
 
 
 async def replay(
@@ -204,36 +227,43 @@ async def replay(
     db: Path,
 ) -> Run:
     clock = SimulatedClock(start)
-    broker = DryRunBroker(DryRunConfig(), clock=clock)
+    prices = {Symbol(symbol): PriceUsdc(price) for symbol, price in SYMBOLS.items()}
+    # the sessions come from the dry-run's own calendar at the simulated clock's now (market_open=None)
+    broker = DryRunBroker(DryRunConfig(prices=prices, starting_cash=STARTING_CASH, market_open=None), clock=clock)
+    await _stock(broker)
     store = await EventStore.open(db, clock=clock)
     ledger = Ledger(store, broker.kind, clock=clock, threshold=THRESHOLD)
-    engine = Engine(ledger, broker, EngineOptions(check_interval_s=10 * 365 * 86_400))  # scans driven below
-    hedges_at = _market(calendar, policy)
+    options = EngineOptions(
+        check_interval_s=10 * 365 * 86_400,  # its timer sleeps in real time: the scans are driven below
+        hedging=hedging_policy(HedgingSettings(sessions=policy.choices)),
+    )
+    engine = Engine(ledger, broker, options)
     transitions = [t.at for t in calendar.upcoming(start) if t.at < end]
     started = time.perf_counter()
-    broker.set_market_open(hedges_at(start))
     await engine.start()
     try:
         pending = list(reversed(fills))
         next_scan = start + SCAN_EVERY
         now = start
         while now < end and engine.fault is None:
-            candidates = [end, next_scan]
+            candidates = [end, next_scan, *transitions[:1]]
             if pending:
                 candidates.append(pending[-1][0])
             if (due := clock.next_due()) is not None:
                 candidates.append(due)
-            candidates.extend(t for t in transitions[:1])
             now = min(candidates)
             while transitions and transitions[0] <= now:
                 transitions.pop(0)
             clock.advance(now)
-            broker.set_market_open(hedges_at(now))
             batch = []
             while pending and pending[-1][0] <= now:
                 batch.append(pending.pop()[1])
+            for fill in batch:  # the market moves with the fills: a resting limit hedge it crosses fills
+                broker.set_price(fill.symbol, fill.price_usdc)
             if batch:
                 await ledger.record_range(batch, [], block(batch[-1].block_number))
+                for fill in batch:
+                    await ledger.enrich(fill.trade_id, _pyth(fill.price_usdc))
             if now >= next_scan:
                 next_scan += SCAN_EVERY
                 await engine.scan("periodic check")
@@ -269,11 +299,11 @@ def figures(runs: dict[Policy, Run]) -> list[Figure]:
         report = runs[policy].report
         target = 0.2 if policy is Policy.EXTENDED_OVERNIGHT else None
         out.append(
-            Figure(f"{policy} unhedged USD·h, week", float(_usd_hours(report)), "USD·h", float(_usd_hours(base)),
+            Figure(f"{policy} unhedged USD·h", float(_usd_hours(report)), "USD·h", float(_usd_hours(base)),
                    "regular-only", target, False)
         )  # fmt: skip
         out.append(
-            Figure(f"{policy} unhedged USD·h, week outside the weekend", float(_outside_weekend(report)), "USD·h",
+            Figure(f"{policy} unhedged USD·h outside the weekend", float(_outside_weekend(report)), "USD·h",
                    float(_outside_weekend(base)), "regular-only", None, False)
         )  # fmt: skip
     for policy, run in runs.items():
@@ -297,7 +327,7 @@ def breakdown(runs: dict[Policy, Run]) -> str:
 
 async def main(args: argparse.Namespace) -> dict[Policy, Run]:
     start = datetime.combine(WEEK_START, datetime.min.time(), NEW_YORK).astimezone(UTC)
-    end = start + timedelta(days=7)
+    end = start + timedelta(days=args.days)
     calendar = await DryRunBroker().calendar(WEEK_START - timedelta(days=7), WEEK_START + timedelta(days=14))
     fills = synthetic_fills(start, end, timedelta(minutes=args.every), args.seed)
     print(
@@ -317,6 +347,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--every", type=int, default=10, help="minutes between fills (simulated time)")
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--days", type=int, default=7, help="days replayed from Monday 00:00 New York (7: the week)")
     parser.add_argument(
         "--policies",
         type=Policy,
@@ -332,5 +363,8 @@ if __name__ == "__main__":
     result = asyncio.run(main(arguments))
     print(breakdown(result))
     measured = figures(result)
-    print(table("exposure — one week of fills through the engine (dry-run broker, simulated clock)", measured))
-    print(f"wrote {save('exposure', measured, every_min=arguments.every, seed=arguments.seed)}")
+    title = (
+        f"exposure — {arguments.days} days of fills from Monday through the engine (dry-run broker, simulated clock)"
+    )
+    print(table(title, measured))
+    print(f"wrote {save('exposure', measured, every_min=arguments.every, seed=arguments.seed, days=arguments.days)}")

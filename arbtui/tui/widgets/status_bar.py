@@ -1,5 +1,5 @@
-"""The status bar (top line): chain, broker and market, alerts a sink never received, in-flight executions,
-unhedged exposure."""
+"""The status bar (top line): chain, broker and market, the session and its next transition
+(``POST → CLOSED 20:00 ET``), alerts a sink never received, in-flight executions, unhedged exposure."""
 
 from __future__ import annotations
 
@@ -55,6 +55,8 @@ class StatusBar(Static):
             broker = status.readiness.checks.get("broker")
             line.append(f"{status.broker} ", style="green" if broker is None or broker.ok else "bold red")
             line.append(*market_words(status.market))
+            if status.session is not None:
+                line.append(f"  {status.session.describe()}", style="cyan")
             engine = status.readiness.checks.get("engine")
             if engine is not None and not engine.ok:
                 line.append(f"  {engine.detail}", style="bold red")
