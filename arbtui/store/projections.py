@@ -109,7 +109,7 @@ def _offchain(order: offchain_order.OffchainOrder) -> dict[str, Any] | None:
     if order.status is None:
         return None
     cents = order.price_cents
-    return {
+    payload: dict[str, Any] = {
         "execution_id": order.execution_id,
         "symbol": order.symbol,
         "shares": str(order.shares),
@@ -127,6 +127,19 @@ def _offchain(order: offchain_order.OffchainOrder) -> dict[str, Any] | None:
         "submitted_at": view_time(order.submitted_at),
         "completed_at": view_time(order.completed_at),
     }
+    if order.attempt:  # keys of attempts appear only on orders that have them: older rows keep their bytes
+        payload["attempt"] = {
+            "number": order.attempt,
+            "phase": order.attempt_phase.value if order.attempt_phase else None,
+            "kind": order.order_kind.value if order.order_kind else None,
+            "session": order.session.value if order.session else None,
+            "limit_price": str(order.limit_price) if order.limit_price else None,
+            "client_order_id": order.client_order_id,
+            "shares": str(order.attempt_shares),
+            "filled": str(order.attempt_filled),
+            "prepared_at": view_time(order.attempt_at),
+        }
+    return payload
 
 
 def _schwab(auth: schwab_auth.SchwabAuth) -> dict[str, Any] | None:

@@ -9,13 +9,20 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
+from pydantic import SecretStr
+
+from arbtui.brokers.alpaca import AlpacaBroker, AlpacaConfig
+from arbtui.brokers.base import Broker, OrderReport
 from arbtui.brokers.dry_run import DryRunBroker, DryRunConfig
+from arbtui.brokers.resilience import RetryPolicy
+from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain import offchain_order
 from arbtui.domain.hedging_policy import FlattenSchedule, HedgingPolicy, SessionChoice, sessions_of
 from arbtui.domain.onchain_trade import Enrich, PythMethod, PythPrice
 from arbtui.domain.sessions import NEW_YORK
-from arbtui.domain.values import Direction, TradeId
+from arbtui.domain.values import Direction, PriceUsdc, Shares, Symbol, TradeId, Usdc
 from arbtui.engine.executions import ExecutionOptions
 from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.store.ledger import Ledger
@@ -35,21 +42,25 @@ class SetClock:
 
     def __init__(self, start: datetime) -> None:
         self._now = start
+        self._jumped = 0.0
 
     def now(self) -> datetime:
         return self._now
 
     def monotonic(self) -> float:
-        return time.monotonic()
+        """Real monotonic time plus every jump forward the test made (an answer cached "for 5 s" ages
+        across a jump of hours, as it would have in real time)."""
+        return time.monotonic() + self._jumped
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(min(max(seconds, 0.0), 0.005))
 
     def set(self, at: datetime) -> None:
+        self._jumped += max(0.0, (at - self._now).total_seconds())
         self._now = at
 
     def advance(self, seconds: float) -> None:
-        self._now += timedelta(seconds=seconds)
+        self.set(self._now + timedelta(seconds=seconds))
 
 
 def policy(*choices: SessionChoice) -> HedgingPolicy:
@@ -73,12 +84,10 @@ def options(hedging: HedgingPolicy) -> EngineOptions:
 
 
 def dry_run(clock: SetClock, cash: str = "100000") -> DryRunBroker:
-    from arbtui.domain.values import Usdc
-
     return DryRunBroker(DryRunConfig(market_open=None, starting_cash=Usdc(cash)), clock=clock)
 
 
-async def engine_on(db: Path, broker: DryRunBroker, clock: SetClock, hedging: HedgingPolicy) -> Engine:
+async def engine_on(db: Path, broker: Broker, clock: SetClock, hedging: HedgingPolicy) -> Engine:
     engine = Engine(await Ledger.open(db, broker.kind, clock=clock), broker, options(hedging))
     await engine.start()
     return engine
@@ -131,3 +140,76 @@ async def latest(engine: Engine) -> offchain_order.OffchainOrder:
 
 async def filled_count(engine: Engine) -> int:
     return sum(1 for order in await orders(engine) if order.status is offchain_order.OrderStatus.FILLED)
+
+
+class Venue(Protocol):
+    """One broker as the after-hours tests drive it: its market price, and its own books."""
+
+    broker: Broker
+
+    def set_price(self, symbol: str, price: str, *, fill_at_most: str | None = None) -> None: ...
+
+    def client_ids(self) -> list[str]:
+        """The client order id of every order the broker created."""
+        ...
+
+    def spent(self) -> Decimal:
+        """Σ filled quantity × fill price over the broker's buy orders (its own books)."""
+        ...
+
+    def live(self) -> int:
+        """Orders the broker holds open (able to fill)."""
+        ...
+
+
+class DryRunVenue:
+    def __init__(self, clock: SetClock, cash: str = "100000") -> None:
+        self.dry_run = dry_run(clock, cash)
+        self.broker: Broker = self.dry_run
+
+    def set_price(self, symbol: str, price: str, *, fill_at_most: str | None = None) -> None:
+        limit = None if fill_at_most is None else Shares(fill_at_most)
+        self.dry_run.set_price(Symbol(symbol), PriceUsdc(price), fill_at_most=limit)
+
+    def _reports(self) -> list[OrderReport]:
+        return list(self.dry_run._orders.values())
+
+    def client_ids(self) -> list[str]:
+        return [str(report.client_order_id) for report in self._reports()]
+
+    def spent(self) -> Decimal:
+        return sum((r.filled_notional.value for r in self._reports() if r.filled_notional is not None), Decimal(0))
+
+    def live(self) -> int:
+        return len(self.dry_run._resting)
+
+
+class AlpacaVenue:
+    def __init__(self, server: AlpacaServer, clock: SetClock) -> None:
+        self.server = server
+        server.follow_calendar(clock.now)
+        policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, request_timeout=2.0)
+        config = AlpacaConfig(
+            api_key=SecretStr(server.api_key),
+            api_secret=SecretStr(server.api_secret),
+            base_url=server.url,
+            retry=policy,
+        )
+        self.broker: Broker = AlpacaBroker(config, clock=clock)
+
+    def set_price(self, symbol: str, price: str, *, fill_at_most: str | None = None) -> None:
+        self.server.set_price(
+            symbol, Decimal(price), fill_at_most=None if fill_at_most is None else Decimal(fill_at_most)
+        )
+
+    def client_ids(self) -> list[str]:
+        return [str(order.client_order_id) for order in self.server.book.orders.values()]
+
+    def spent(self) -> Decimal:
+        self.server.match()
+        book = self.server.book
+        return sum((book.filled(order) * order.price for order in book.orders.values()), Decimal(0))
+
+    def live(self) -> int:
+        self.server.match()
+        return sum(1 for order in self.server.book.orders.values() if order.resting)

@@ -11,39 +11,58 @@ Either way: no client id twice at the broker, and the books equal the model.
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
-from arbtui.brokers.base import BrokerOrderId, OrderState
-from arbtui.brokers.dry_run import DryRunBroker
+import pytest
+from click.testing import CliRunner
+
+from arbtui.cli import main
+from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain import offchain_order, position
 from arbtui.domain.hedging_policy import HedgeOrderKind, SessionChoice
 from arbtui.domain.offchain_order import AttemptPhase, OffchainOrder
 from arbtui.domain.sessions import MarketSession
 from arbtui.domain.values import PriceUsdc, Shares, Symbol
 from arbtui.engine.lifecycle import Engine
+from arbtui.engine.messages import MarketStatus
+from arbtui.store.ledger import Ledger
 from tests.engine_support import alerts_of
 from tests.integration.engine.after_hours_support import (
     FRIDAY,
+    AlpacaVenue,
+    DryRunVenue,
     SetClock,
-    dry_run,
+    Venue,
     engine_on,
     et,
     fill,
     filled_count,
     latest,
+    options,
     orders,
     policy,
     until,
 )
+from tests.integration.store.conftest import rows
 
 SATURDAY, SUNDAY, MONDAY = (FRIDAY.replace(day=FRIDAY.day + n) for n in (1, 2, 3))
 AAPL = Symbol("AAPL")
 LIMIT, MARKET = HedgeOrderKind.LIMIT, HedgeOrderKind.MARKET
 
 
-def client_ids(broker: DryRunBroker) -> list[str]:
-    return [str(report.client_order_id) for report in broker._orders.values()]
+@pytest.fixture
+async def alpaca_server() -> AsyncIterator[AlpacaServer]:
+    server = AlpacaServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def venue_of(name: str, clock: SetClock, server: AlpacaServer) -> Venue:
+    return DryRunVenue(clock) if name == "dry_run" else AlpacaVenue(server, clock)
 
 
 async def live_attempt(engine: Engine, attempt: int, session: MarketSession) -> OffchainOrder:
@@ -57,26 +76,34 @@ async def live_attempt(engine: Engine, attempt: int, session: MarketSession) -> 
     return await latest(engine)
 
 
-async def assert_books_equal_the_model(engine: Engine, broker: DryRunBroker, sold_onchain: Decimal) -> None:
+async def assert_books_equal_the_model(engine: Engine, venue: Venue, sold_onchain: Decimal) -> None:
+    """The ledger's position and executions against the broker's own books."""
     pos, _ = await engine.store.load(position.SPEC, AAPL)
     assert pos.net == Shares(0)
     assert pos.hedged == Shares(-sold_onchain)  # every onchain sell bought back at the broker
-    held = {p.symbol: p.quantity for p in await broker.positions()}
+    held = {p.symbol: p.quantity for p in await venue.broker.positions()}
     assert held[AAPL] == Shares(sold_onchain)
     executions = await orders(engine)
     assert all(order.status is offchain_order.OrderStatus.FILLED for order in executions)
-    spent = sum(
+    recorded = sum(
         (order.price_cents.to_price().notional(order.shares_filled).value for order in executions if order.price_cents),
         Decimal(0),
     )
-    assert (await broker.balances()).cash.value == Decimal(100000) - spent
-    ids = client_ids(broker)
+    assert recorded == venue.spent()
+    assert venue.live() == 0
+    ids = venue.client_ids()
     assert len(ids) == len(set(ids)), f"a client order id went to the broker twice: {ids}"
 
 
-async def test_a_weekend_with_extended_and_overnight_hedging(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "open_price"), [("dry_run", "200"), ("alpaca", "201")])
+async def test_a_weekend_with_extended_and_overnight_hedging(
+    tmp_path: Path, alpaca_server: AlpacaServer, name: str, open_price: str
+) -> None:
+    """``open_price``: what Monday's market order fills at (the dry-run: the order's estimate, the Pyth
+    price; the local Alpaca server: its market price, the last one set)."""
     clock = SetClock(et(FRIDAY, 15, 0))
-    broker = dry_run(clock)
+    venue = venue_of(name, clock, alpaca_server)
+    broker = venue.broker
     engine = await engine_on(
         tmp_path / "ledger.db", broker, clock, policy(SessionChoice.EXTENDED, SessionChoice.OVERNIGHT)
     )
@@ -98,9 +125,9 @@ async def test_a_weekend_with_extended_and_overnight_hedging(tmp_path: Path) -> 
         post = await live_attempt(engine, 1, MarketSession.POST)
         assert (post.order_kind, post.limit_price, post.attempt_shares) == (LIMIT, PriceUsdc("201.00"), Shares(2))
         assert post.client_order_id == f"{post.execution_id}-1"
-        broker.set_price(AAPL, PriceUsdc("200.50"))
+        venue.set_price(AAPL, "200.50")
         await until(lambda: _filled(engine, 2))
-        broker.set_price(AAPL, PriceUsdc("250"))  # nothing crosses from here on unless a test step says so
+        venue.set_price(AAPL, "250")  # nothing crosses from here on unless a test step says so
 
         # Friday 19:40, inside the 30-minute flatten window before the weekend: cross widened, reprice at 15 s
         clock.set(et(FRIDAY, 19, 40))
@@ -111,11 +138,10 @@ async def test_a_weekend_with_extended_and_overnight_hedging(tmp_path: Path) -> 
         replaced = await live_attempt(engine, 2, MarketSession.POST)
         assert replaced.client_order_id == f"{replaced.execution_id}-2"
         assert replaced.limit_price == PriceUsdc("202.03")  # 101.33 bps at 19:40:16
-        first_order = await broker.order_status(BrokerOrderId(str(flat.broker_order_id)))
-        assert first_order.state is OrderState.CANCELLED  # confirmed over before the replacement went out
-        broker.set_price(AAPL, PriceUsdc("202.03"))
+        assert venue.live() == 1  # the first was confirmed over before the replacement went out
+        venue.set_price(AAPL, "202.03")
         await until(lambda: _filled(engine, 3))
-        broker.set_price(AAPL, PriceUsdc("250"))
+        venue.set_price(AAPL, "250")
         flatten = engine.metrics.flatten_hedges
         assert flatten.labels(symbol="AAPL", outcome="placed")._value.get() == 2
         assert flatten.labels(symbol="AAPL", outcome="filled")._value.get() == 1
@@ -135,7 +161,7 @@ async def test_a_weekend_with_extended_and_overnight_hedging(tmp_path: Path) -> 
         clock.set(et(SUNDAY, 20, 30))
         night = await live_attempt(engine, 1, MarketSession.OVERNIGHT)
         assert night.limit_price == PriceUsdc("201.00")
-        broker.set_price(AAPL, PriceUsdc("201.00"), fill_at_most=Shares(1))
+        venue.set_price(AAPL, "201.00", fill_at_most="1")
 
         async def partly() -> bool:
             return (await latest(engine)).shares_filled == Shares(1)
@@ -153,23 +179,36 @@ async def test_a_weekend_with_extended_and_overnight_hedging(tmp_path: Path) -> 
         last = await latest(engine)
         assert (last.attempt, last.order_kind, last.client_order_id) == (3, MARKET, last.execution_id)
         assert last.shares_filled == Shares(3)
-        # 1 @ 201.00 overnight + 2 @ 200 (the market order's estimate, the Pyth price) = 601 / 3
+        # 1 @ 201.00 overnight + 2 at the open's market price, exactly
         assert last.price_cents is not None
-        assert last.price_cents.to_price().notional(Shares(3)).value.quantize(Decimal("0.01")) == Decimal("601.00")
+        notional = last.price_cents.to_price().notional(Shares(3)).value
+        assert notional.quantize(Decimal("0.01")) == Decimal("201") + 2 * Decimal(open_price)
         clock.set(et(MONDAY, 10, 0))
-        await assert_books_equal_the_model(engine, broker, Decimal("8"))
+        await assert_books_equal_the_model(engine, venue, Decimal("8"))
         limits = engine.metrics.limit_hedges
         assert limits.labels(symbol="AAPL", outcome="placed")._value.get() == 5
         assert limits.labels(symbol="AAPL", outcome="repriced")._value.get() == 2
     finally:
         await engine.stop()
         await engine.ledger.close()
+    # the views (attempts included) equal a replay of the log, and show the last attempt
+    checked = CliRunner().invoke(main, ["--db", str(tmp_path / "ledger.db"), "db", "rebuild-views", "--check"])
+    assert checked.exit_code == 0, checked.output
+    (attempt,) = rows(
+        tmp_path / "ledger.db",
+        "SELECT json_extract(payload, '$.attempt') FROM offchain_trade_view WHERE view_id = ?",
+        (last.execution_id,),
+    )
+    assert json.loads(str(attempt[0]))["kind"] == "market"
 
 
-async def test_the_default_policy_waits_for_mondays_open_with_market_orders(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["dry_run", "alpaca"])
+async def test_the_default_policy_waits_for_mondays_open_with_market_orders(
+    tmp_path: Path, alpaca_server: AlpacaServer, name: str
+) -> None:
     clock = SetClock(et(FRIDAY, 15, 0))
-    broker = dry_run(clock)
-    engine = await engine_on(tmp_path / "ledger.db", broker, clock, policy())
+    venue = venue_of(name, clock, alpaca_server)
+    engine = await engine_on(tmp_path / "ledger.db", venue.broker, clock, policy())
     try:
         await fill(engine, 1, "2.5")
         await until(lambda: _filled(engine, 1))
@@ -200,7 +239,7 @@ async def test_the_default_policy_waits_for_mondays_open_with_market_orders(tmp_
         assert all(
             order.submitted_at is not None and order.submitted_at >= et(MONDAY, 9, 30) for order in executions[1:]
         )
-        await assert_books_equal_the_model(engine, broker, Decimal("8"))
+        await assert_books_equal_the_model(engine, venue, Decimal("8"))
     finally:
         await engine.stop()
         await engine.ledger.close()
@@ -208,3 +247,37 @@ async def test_the_default_policy_waits_for_mondays_open_with_market_orders(tmp_
 
 async def _filled(engine: Engine, count: int) -> bool:
     return await filled_count(engine) >= count
+
+
+async def test_each_scan_publishes_the_session_and_ready_shows_it(tmp_path: Path) -> None:
+    clock = SetClock(et(FRIDAY, 16, 30))
+    venue = DryRunVenue(clock)
+    published: list[MarketStatus] = []
+    engine = Engine(
+        await Ledger.open(tmp_path / "ledger.db", venue.broker.kind, clock=clock),
+        venue.broker,
+        options(policy()),
+    )
+    engine.bus.listen(lambda message: published.append(message) if isinstance(message, MarketStatus) else None)
+    await engine.start()
+    try:
+        assert published[0].session is not None
+        assert published[0].session.session is MarketSession.POST
+        assert published[0].session.describe() == "POST → CLOSED 20:00 ET"
+        ready = await engine.readiness()
+        assert ready.checks["session"].ok
+        assert ready.checks["session"].detail == "POST → CLOSED 20:00 ET"
+
+        clock.set(et(FRIDAY, 20, 5))  # a transition the scan sees on its own (no fill, no order)
+
+        async def closed() -> bool:
+            return any(m.session is not None and m.session.session is MarketSession.CLOSED for m in published)
+
+        await until(closed)
+        last = published[-1]
+        assert last.session is not None
+        assert last.session.describe() == "CLOSED → OVERNIGHT 20:00 ET"  # Sunday's, the night before Monday
+        assert (await engine.readiness()).checks["session"].detail == "CLOSED → OVERNIGHT 20:00 ET"
+    finally:
+        await engine.stop()
+        await engine.ledger.close()
