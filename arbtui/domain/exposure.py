@@ -1,12 +1,15 @@
 """Time-weighted unhedged exposure per session — the figure after-hours hedging exists to shrink. Pure.
 
 A symbol's *unhedged* shares are the onchain fills no broker fill has offset yet: Σ signed onchain fills
-− Σ signed broker fills (``net + reserved`` of the :class:`~arbtui.domain.position.Position`, so a hedge
-placed but not yet filled is still exposure). They change only on three Position events::
+− Σ signed broker fills (``net + reserved`` of the :class:`~arbtui.domain.position.Position` once its
+executions end; a hedge placed but not yet filled is still exposure). They change on three Position events
+and, between them, on the broker fills of the execution in flight::
 
     OnChainFillAcknowledged   + the fill (an onchain BUY adds, a SELL subtracts)
     OnChainFillReversed       − the reorged fill
-    OffChainOrderFilled       − what the broker filled (a SELL hedge removes, a BUY hedge adds back)
+    a hedge's broker fills    − each as its OffchainOrder records it (a limit hedge can fill in parts over
+                                several reprices, long before its execution ends: :class:`HedgeProgress`)
+    OffChainOrderFilled       − what the broker filled in all, less the parts already counted
 
 Their notional is ``|unhedged| × price``, the price being **the symbol's latest onchain fill's own price**
 (USDC paid per share: the Position's ``last_price``). It exists in every session, where a broker's last
@@ -23,14 +26,15 @@ rows partition the period and add up to the total.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import assert_never
 
-from arbtui.domain import position
+from arbtui.domain import offchain_order, position
 from arbtui.domain.sessions import NEW_YORK, ONE_DAY, MarketSession, TradingCalendar
 from arbtui.domain.values import DIVISION, EXACT, Direction, PriceUsdc, Shares
 
@@ -82,37 +86,104 @@ class ExposureChange:
         return EXACT.multiply(EXACT.abs(self.unhedged.value), self.price.value)
 
 
-def exposure_changes(symbol: str, events: Iterable[position.PositionEvent]) -> Iterator[ExposureChange]:
-    """The symbol's unhedged shares after each Position event that changes them or their price, in the
-    events' order (a symbol's events are in sequence, so in time). Cheaper than evolving the aggregate —
-    no lots, no PnL book — and pinned to it by a test on the same events."""
-    unhedged = Shares.zero()
-    price: PriceUsdc | None = None
-    hedging: Direction | None = None
+@dataclass(frozen=True, slots=True)
+class HedgeProgress:
+    """By :attr:`at` the broker had filled :attr:`filled` shares in all of execution :attr:`execution_id`."""
+
+    execution_id: str
+    at: datetime
+    filled: Shares
+
+
+def hedge_progress(execution_id: str, events: Iterable[offchain_order.OffchainOrderEvent]) -> Iterator[HedgeProgress]:
+    """Each change of an execution's cumulative broker fill, from its OffchainOrder events evolved by the
+    aggregate itself (partial fills, attempts that ended with a part filled, the final fill)."""
+    state = offchain_order.initial(execution_id)
+    filled = Shares.zero()
     for event in events:
-        match event:
+        state = offchain_order.evolve(state, event)
+        if state.shares_filled != filled:
+            filled = state.shares_filled
+            yield HedgeProgress(execution_id, event.at, filled)
+
+
+def exposure_changes(
+    symbol: str,
+    events: Iterable[position.PositionEvent],
+    progress: Mapping[str, Sequence[HedgeProgress]] | None = None,
+) -> Iterator[ExposureChange]:
+    """The symbol's unhedged shares after each Position event, or broker fill of its execution in flight
+    (``progress``, by execution id), that changes them or their price. The Position's events keep their
+    sequence; an execution's fills come after its placement, each before the first later Position event
+    stamped after it. Cheaper than evolving the aggregate — no lots, no PnL book — and pinned to it by a
+    test on the same events."""
+    fold = _Fold(symbol)
+    waiting: deque[HedgeProgress] = deque()
+    for event in events:
+        while waiting and waiting[0].at < event.at:
+            part = waiting.popleft()
+            if fold.apply(part):
+                yield ExposureChange(symbol, part.at, fold.unhedged, fold.price)
+        if fold.apply(event):
+            yield ExposureChange(symbol, event.at, fold.unhedged, fold.price)
+        if isinstance(event, position.OffChainOrderPlaced):
+            parts = (progress or {}).get(event.execution_id, ())
+            waiting = deque(sorted(parts, key=lambda part: part.at))
+        elif isinstance(event, position.OffChainOrderFilled | position.OffChainOrderFailed):
+            waiting.clear()  # the Position's own event counted the whole fill
+    for part in waiting:  # the execution still in flight at the end: its fills so far
+        if fold.apply(part):
+            yield ExposureChange(symbol, part.at, fold.unhedged, fold.price)
+
+
+class _Fold:
+    """Unhedged shares and price, one Position event or hedge fill at a time."""
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.unhedged = Shares.zero()
+        self.price: PriceUsdc | None = None
+        self.hedging: Direction | None = None
+        self.execution: str | None = None
+        self.counted = Shares.zero()
+        """Of the execution in flight, the broker fills already taken off :attr:`unhedged`."""
+
+    def apply(self, item: position.PositionEvent | HedgeProgress) -> bool:
+        """Take ``item`` in; True when the unhedged shares or the price may have changed."""
+        match item:
+            case HedgeProgress():
+                if item.execution_id != self.execution:
+                    return False  # after its execution ended: the Position's own fill counted it
+                self._hedged(item.filled)
             case position.OnChainFillAcknowledged():
-                unhedged = unhedged + event.direction.signed(event.amount)
-                price = event.price_usdc
+                self.unhedged = self.unhedged + item.direction.signed(item.amount)
+                self.price = item.price_usdc
             case position.OnChainFillReversed():
-                unhedged = unhedged - event.direction.signed(event.amount)
+                self.unhedged = self.unhedged - item.direction.signed(item.amount)
             case position.OffChainOrderPlaced():
-                hedging = event.direction
-                continue
+                self.hedging, self.execution, self.counted = item.direction, item.execution_id, Shares.zero()
+                return False
             case position.OffChainOrderFilled():
-                if hedging is None:  # the aggregate refuses a fill with nothing pending: a corrupt log
-                    raise ValueError(f"{symbol}: {event.execution_id} filled with no placement before it")
-                filled = abs(event.shares_filled)
-                unhedged = unhedged - filled if hedging is Direction.SELL else unhedged + filled
-                hedging = None
+                if self.hedging is None:  # the aggregate refuses a fill with nothing pending: a corrupt log
+                    raise ValueError(f"{self.symbol}: {item.execution_id} filled with no placement before it")
+                self._hedged(abs(item.shares_filled))
+                self.hedging, self.execution = None, None
             case position.OffChainOrderFailed():
-                hedging = None
-                continue
+                undone = not self.counted.is_zero  # nothing filled, by the aggregate's rule: undo any part
+                self._hedged(Shares.zero())
+                self.hedging, self.execution = None, None
+                return undone
             case position.ThresholdUpdated():
-                continue
+                return False
             case _:
-                assert_never(event)
-        yield ExposureChange(symbol, event.at, unhedged, price)
+                assert_never(item)
+        return True
+
+    def _hedged(self, filled: Shares) -> None:
+        """The execution in flight has ``filled`` shares in all at the broker: take off the new part."""
+        part = filled - self.counted
+        self.counted = filled
+        self.unhedged = self.unhedged - part if self.hedging is Direction.SELL else self.unhedged + part
 
 
 @dataclass(frozen=True, slots=True)

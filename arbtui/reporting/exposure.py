@@ -1,19 +1,30 @@
-"""``arbtui report exposure``: the ledger's Position events → :mod:`arbtui.domain.exposure` → rows.
+"""``arbtui report exposure``: the ledger's Position and OffchainOrder events → :mod:`arbtui.domain.exposure`
+→ rows.
 
-The ledger keeps every Position event (append-only), so each symbol's unhedged shares are replayed from
-its first event; the figure itself is computed by the pure :func:`~arbtui.domain.exposure.time_weighted`,
-the one the benchmark prints too.
+The ledger keeps every event (append-only), so each symbol's unhedged shares are replayed from its first
+event, with the partial broker fills of its executions; the figure itself is computed by the pure
+:func:`~arbtui.domain.exposure.time_weighted`, the one the benchmark prints too.
 """
 
 from __future__ import annotations
 
 import itertools
 import sqlite3
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
-from arbtui.domain import position
-from arbtui.domain.exposure import ExposureChange, ExposureReport, SessionExposure, exposure_changes
+from arbtui.domain import offchain_order, position
+from arbtui.domain.events import AggregateSpec
+from arbtui.domain.exposure import (
+    ExposureChange,
+    ExposureReport,
+    HedgeProgress,
+    SessionExposure,
+    exposure_changes,
+    hedge_progress,
+)
 from arbtui.domain.values import canonical
 from arbtui.store.codec import decode_event
 
@@ -28,25 +39,47 @@ CENT = Decimal("0.01")
 
 
 def ledger_changes(conn: sqlite3.Connection, symbol: str | None = None) -> list[ExposureChange]:
-    """Every symbol's (or ``symbol``'s) exposure changes from its Position events, in sequence order."""
-    where, params = ("", ()) if symbol is None else (" AND aggregate_id = ?", (symbol.upper(),))
-    cursor = conn.execute(
-        "SELECT aggregate_id, sequence, event_type, event_version, payload FROM events"
-        f" WHERE aggregate_type = ?{where} ORDER BY aggregate_id, sequence",
-        (position.AGGREGATE, *params),
-    )
+    """Every symbol's (or ``symbol``'s) exposure changes from its Position events, with the broker fills
+    of each execution as its OffchainOrder recorded them (a hedge filled in parts)."""
+    progress = _progress(conn)
     changes: list[ExposureChange] = []
-    for ticker, group in itertools.groupby(cursor, key=lambda row: str(row[0])):
-        events = (
-            _decoded(ticker, int(seq), str(kind), str(version), payload) for _, seq, kind, version, payload in group
-        )
-        changes.extend(exposure_changes(ticker, events))
+    for ticker, group in _grouped(conn, position.AGGREGATE, symbol):
+        events = (_decoded(position.SPEC, ticker, row, position.PositionEvent) for row in group)
+        changes.extend(exposure_changes(ticker, events, progress))
     return changes
 
 
-def _decoded(symbol: str, sequence: int, event_type: str, version: str, payload: str) -> position.PositionEvent:
-    event = decode_event(position.SPEC, symbol, sequence, event_type, version, payload)
-    assert isinstance(event, position.PositionEvent)  # decoded by the Position spec: one of its events
+def _progress(conn: sqlite3.Connection) -> dict[str, list[HedgeProgress]]:
+    """Per execution, each change of its cumulative broker fill (only those that filled something)."""
+    progress: dict[str, list[HedgeProgress]] = {}
+    for execution, group in _grouped(conn, offchain_order.AGGREGATE, None):
+        events = (_decoded(offchain_order.SPEC, execution, row, offchain_order.OffchainOrderEvent) for row in group)
+        parts = list(hedge_progress(execution, events))
+        if parts:
+            progress[execution] = parts
+    return progress
+
+
+Row = tuple[str, int, str, str, str]
+
+
+def _grouped(
+    conn: sqlite3.Connection, aggregate_type: str, aggregate_id: str | None
+) -> Iterator[tuple[str, Iterator[Row]]]:
+    """An aggregate type's event rows, by aggregate in sequence order (one aggregate with ``aggregate_id``)."""
+    where, params = ("", ()) if aggregate_id is None else (" AND aggregate_id = ?", (aggregate_id.upper(),))
+    cursor = conn.execute(
+        "SELECT aggregate_id, sequence, event_type, event_version, payload FROM events"
+        f" WHERE aggregate_type = ?{where} ORDER BY aggregate_id, sequence",
+        (aggregate_type, *params),
+    )
+    yield from itertools.groupby(cursor, key=lambda row: str(row[0]))
+
+
+def _decoded(spec: AggregateSpec[Any, Any], aggregate_id: str, row: Row, kind: Any) -> Any:
+    _, sequence, event_type, version, payload = row
+    event = decode_event(spec, aggregate_id, int(sequence), str(event_type), str(version), payload)
+    assert isinstance(event, kind)  # decoded by the aggregate's own spec: one of its events
     return event
 
 

@@ -115,3 +115,37 @@ async def test_bad_periods_are_one_line_and_exit_non_zero(db_path: Path) -> None
     code, out = await run(Path(db_path.parent / "missing.db"), *PERIOD)
     assert code == 1
     assert "no database at" in out
+
+
+async def test_a_hedge_filled_in_parts_counts_each_part_from_when_it_filled(db_path: Path) -> None:
+    """2 AAPL bought onchain at $100 on Friday 10:00; the SELL hedge fills 1.5 at 11:00 and the rest at
+    12:00: $200 for an hour, $50 for the next, nothing after — 250 USD·h, not the 400 the execution's end
+    alone would say."""
+    start = datetime(2026, 12, 4, 10, 0, tzinfo=NEW_YORK)
+    clock = FakeClock(start)
+    ledger = await Ledger.open(db_path, clock=clock)
+    try:
+        await ledger.record_range([make_fill(1, "2", Direction.BUY, price="100")], [], block(1))
+        state, _ = await ledger.store.load(position.SPEC, "AAPL")
+        assert state.pending is not None
+        execution_id = state.pending.execution_id
+        clock.advance(3600)
+
+        async def partly(uow: UnitOfWork) -> None:
+            order = await uow.load(offchain_order.SPEC, execution_id)
+            confirm = offchain_order.ConfirmSubmission(broker_order_id=f"b-{execution_id[:8]}", at=clock.now())
+            confirmed = offchain_order.decide(order, confirm)
+            order = offchain_order.SPEC.fold(order, confirmed)
+            part = offchain_order.UpdatePartialFill(
+                shares_filled=Shares("1.5"), avg_price_cents=Cents(10_000), at=clock.now()
+            )
+            uow.record([Change(offchain_order.SPEC, execution_id, (*confirmed, *offchain_order.decide(order, part)))])
+
+        await ledger.store.run(partly)
+        clock.advance(3600)
+        await hedge_filled(ledger, "AAPL", "10000", clock.now())
+    finally:
+        await ledger.close()
+    code, out = await run(db_path, "--since", "2026-12-04T10:00-05:00", "--until", "2026-12-04T13:00-05:00", "--json")
+    assert code == 0, out
+    assert by_session(out)["regular"]["unhedged_usd_hours"] == "250"

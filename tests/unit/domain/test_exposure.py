@@ -14,19 +14,21 @@ from decimal import Decimal
 
 import pytest
 
-from arbtui.domain import position
+from arbtui.domain import offchain_order, position
 from arbtui.domain.exposure import (
     ExposureChange,
     ExposureReport,
     ExposureSession,
+    HedgeProgress,
     PeriodError,
     exposure_changes,
+    hedge_progress,
     session_stretches,
     time_weighted,
 )
 from arbtui.domain.sessions import NEW_YORK, TradingCalendar, weekday_calendar
-from arbtui.domain.values import BrokerKind, Cents, Direction, PriceUsdc, Shares
-from tests.unit.domain.factory import ack, ctx, exec_id, tid
+from arbtui.domain.values import BrokerKind, Cents, Direction, PriceUsdc, Shares, Symbol
+from tests.unit.domain.factory import ack, at, ctx, exec_id, tid
 
 REGULAR, PRE, POST = ExposureSession.REGULAR, ExposureSession.PRE, ExposureSession.POST
 OVERNIGHT, CLOSED, WEEKEND = ExposureSession.OVERNIGHT, ExposureSession.CLOSED, ExposureSession.WEEKEND
@@ -35,6 +37,8 @@ BLACK_FRIDAY = date(2026, 11, 27)
 ALPACA = weekday_calendar(
     date(2026, 10, 19), date(2026, 12, 18), holidays=[THANKSGIVING], early_closes=[BLACK_FRIDAY], overnight=True
 )
+MONDAY_JANUARY = weekday_calendar(date(2025, 12, 29), date(2026, 1, 16))
+"""Around the domain factory's T0 (Monday 5 January 2026, 10:00 New York)."""
 SCHWAB = weekday_calendar(date(2026, 10, 19), date(2026, 12, 18), pre_open=time(7, 0), overnight=False)
 
 
@@ -218,3 +222,78 @@ def test_changes_follow_the_aggregate_unhedged_shares_event_by_event() -> None:
     got = [(change.unhedged, change.price) for change in exposure_changes("AAPL", events)]
     assert got == expected
     assert got[-1][0] == state.filled_net - state.hedged
+
+
+# --- a hedge that fills in parts ------------------------------------------------------------------
+
+
+def _order_events(
+    execution: str, parts: list[tuple[int, str]], *, complete_at: int | None
+) -> list[offchain_order.OffchainOrderEvent]:
+    """A SELL of 2 placed at T0, confirmed, partly filled ``parts`` (seconds after T0, cumulative shares),
+    and completed at ``complete_at`` (``None``: still open)."""
+    state = offchain_order.initial(execution)
+    events: list[offchain_order.OffchainOrderEvent] = []
+
+    def apply(command: offchain_order.OffchainOrderCommand) -> None:
+        nonlocal state
+        for event in offchain_order.decide(state, command):
+            state = offchain_order.evolve(state, event)
+            events.append(event)
+
+    apply(offchain_order.Place(symbol=Symbol("AAPL"), shares=Shares(2), direction=Direction.SELL,
+                               broker=BrokerKind.ALPACA, trigger_reason="threshold", at=at(0)))  # fmt: skip
+    apply(offchain_order.ConfirmSubmission(broker_order_id="b-1", at=at(0)))
+    for seconds, filled in parts:
+        apply(offchain_order.UpdatePartialFill(shares_filled=Shares(filled), avg_price_cents=Cents(10_000),
+                                               at=at(seconds)))  # fmt: skip
+    if complete_at is not None:
+        apply(offchain_order.CompleteFill(price_cents=Cents(10_000), at=at(complete_at)))
+    return events
+
+
+def _position_events(*, complete_at: int | None) -> list[position.PositionEvent]:
+    """2 bought onchain at $100 at T0, a SELL 2 hedge placed at once, completed at ``complete_at``."""
+    state = position.initial("AAPL")
+    events: list[position.PositionEvent] = []
+    commands: list[position.PositionCommand] = [
+        ack(1, "2", Direction.BUY, price="100", context=ctx(1, allowed=False)),
+        position.CheckThreshold(reason="open", context=ctx(2, broker=BrokerKind.ALPACA)),
+    ]
+    if complete_at is not None:
+        commands.append(position.CompleteExecution(execution_id=exec_id(2), shares_filled=Shares(2),
+                                                   price_cents=Cents(10_000), broker_order_id="b-1",
+                                                   at=at(complete_at)))  # fmt: skip
+    for command in commands:
+        for event in position.decide(state, command):
+            state = position.evolve(state, event)
+            events.append(event)
+    return events
+
+
+def test_hedge_progress_is_each_change_of_the_executions_cumulative_fill() -> None:
+    events = _order_events(exec_id(2), [(3600, "0.5"), (7200, "1.2")], complete_at=10_800)
+    progress = list(hedge_progress(exec_id(2), events))
+    assert [(p.at, p.filled) for p in progress] == [(at(3600), Shares("0.5")), (at(7200), Shares("1.2")),
+                                                    (at(10_800), Shares(2))]  # fmt: skip
+
+
+def test_a_hedge_filled_in_parts_shrinks_the_exposure_as_each_part_fills() -> None:
+    """$200 for an hour, then $150 (0.5 filled), $80 (1.2 filled), nothing once the whole 2 filled at 3 h —
+    the Position's own fill at the end takes off only what the parts had not: 200 + 150 + 80 = 430 USD·h."""
+    order = _order_events(exec_id(2), [(3600, "0.5"), (7200, "1.2")], complete_at=10_800)
+    progress: dict[str, list[HedgeProgress]] = {exec_id(2): list(hedge_progress(exec_id(2), order))}
+    changes = list(exposure_changes("AAPL", _position_events(complete_at=10_800), progress))
+    assert [(c.at, c.unhedged) for c in changes] == [
+        (at(0), Shares(2)), (at(3600), Shares("1.5")), (at(7200), Shares("0.8")), (at(10_800), Shares(0))
+    ]  # fmt: skip
+    result = time_weighted(changes, MONDAY_JANUARY, at(0), at(4 * 3600))
+    assert result.total.usd_hours == 430
+
+
+def test_an_execution_still_open_counts_its_fills_so_far() -> None:
+    order = _order_events(exec_id(2), [(3600, "0.5")], complete_at=None)
+    progress: dict[str, list[HedgeProgress]] = {exec_id(2): list(hedge_progress(exec_id(2), order))}
+    changes = list(exposure_changes("AAPL", _position_events(complete_at=None), progress))
+    assert [c.unhedged for c in changes] == [Shares(2), Shares("1.5")]
+    assert time_weighted(changes, MONDAY_JANUARY, at(0), at(2 * 3600)).total.usd_hours == 200 + 150
