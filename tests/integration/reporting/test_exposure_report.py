@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from arbtui.cli import main
+from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain import offchain_order, position
 from arbtui.domain.flows import Change, complete_execution
 from arbtui.domain.sessions import NEW_YORK
@@ -149,3 +150,38 @@ async def test_a_hedge_filled_in_parts_counts_each_part_from_when_it_filled(db_p
     code, out = await run(db_path, "--since", "2026-12-04T10:00-05:00", "--until", "2026-12-04T13:00-05:00", "--json")
     assert code == 0, out
     assert by_session(out)["regular"]["unhedged_usd_hours"] == "250"
+
+
+async def test_the_sessions_come_from_the_configured_brokers_calendar(
+    db_path: Path, tmp_path: Path, alpaca_server: AlpacaServer
+) -> None:
+    """With ``--config`` naming Alpaca (the local server, Thanksgiving 2026 a holiday in its calendar): 1 AAPL
+    unhedged from Wednesday 16:00 to Monday's open spends 24 h ``closed`` — the holiday, from Wednesday's
+    after-hours end to Thursday's overnight session — which the dry-run calendar (no holiday) would call
+    pre-market, regular and after hours."""
+    alpaca_server.calendar.holidays.add(date(2026, 11, 26))
+    clock = FakeClock(datetime(2026, 11, 25, 16, 0, tzinfo=NEW_YORK))
+    ledger = await Ledger.open(db_path, clock=clock)
+    try:
+        await ledger.record_range([make_fill(1, "1", Direction.BUY, price="100")], [], block(1))
+    finally:
+        await ledger.close()
+    config = tmp_path / "arbtui.toml"
+    config.write_text(
+        f'[chain]\nhttp_url = "http://127.0.0.1:9"\norderbook = "0x{"11" * 20}"\nowner = "0x{"22" * 20}"\n'
+        f'usdc = "0x{"33" * 20}"\n\n[broker]\nkind = "alpaca"\n\n[alpaca]\nbase_url = "{alpaca_server.url}"\n'
+    )
+    env = {"ARBTUI_ALPACA_API_KEY": alpaca_server.api_key, "ARBTUI_ALPACA_API_SECRET": alpaca_server.api_secret}
+    period = ["--since", "2026-11-25T16:00-05:00", "--until", "2026-11-30T09:30-05:00", "--json"]
+    args = ["--db", str(db_path), "--config", str(config), "report", "exposure", *period]
+    result = await asyncio.to_thread(CliRunner().invoke, main, args, env=env)
+    assert result.exit_code == 0, result.output
+    rows = by_session(result.output)
+    hours = {session: rows[session]["hours"] for session in rows}
+    assert hours == {
+        "regular": "6.5", "pre": "11", "post": "8", "overnight": "16", "closed": "24", "weekend": "48", "total": "113.5"
+    }  # fmt: skip
+    assert rows["closed"]["unhedged_usd_hours"] == "2400"
+    code, out = await run(db_path, *period)  # no config: the dry-run calendar, where Thursday trades
+    assert code == 0, out
+    assert by_session(out)["closed"]["hours"] == "0"
