@@ -25,6 +25,11 @@ RIGHT = frozenset(
         "cumulative_pnl",
         "net_position",
         "net_position_after",
+        "hours",
+        "unhedged_usd_hours",
+        "average_unhedged_usd",
+        "seconds",
+        "unhedged_usd_seconds",
     }
 )
 
