@@ -15,6 +15,7 @@ $(PY_STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt pip setuptools wheel
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m tools.alpaca_spec  # Alpaca's published OpenAPI document (build/), for the contract test
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json

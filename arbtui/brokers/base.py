@@ -336,6 +336,17 @@ class Broker(Protocol):
         Idempotent by ``order.client_order_id`` exactly as :meth:`submit` is by execution id (Schwab, with
         no client id, looks for an open order of the same symbol, side, quantity and price first).
 
+        Every adapter checks ``order.session`` against the session trading now by *its broker's own
+        calendar* before sending (Alpaca/Schwab: re-read at most every ``clock_cache_seconds``; dry-run:
+        its :class:`~arbtui.brokers.dry_run.DryRunCalendar`), so a session that is shut is
+        :class:`MarketClosed` with ``retry_at`` = when that session next starts. The order lives until
+        its trading day ends (a REGULAR one: the close; PRE/POST/OVERNIGHT: the after-hours end — Schwab
+        AM orders: the open) and then reports CANCELLED (broker status ``expired``) with what filled.
+        Fields sent: Alpaca ``type=limit``, ``time_in_force=day``, ``extended_hours`` true for every
+        session but REGULAR (overnight included: the published rule); Schwab ``orderType: LIMIT``,
+        ``duration: DAY``, ``session`` NORMAL/AM/PM (SEAMLESS for overnight, which Schwab's calendar
+        never has: refused locally).
+
         Raises:
             OrderRefused: refused locally, nothing sent (price off the tick, fractional at Schwab, a
                 session this broker does not trade).
@@ -346,7 +357,13 @@ class Broker(Protocol):
         ...
 
     async def find_limit_order(self, order: LimitOrder, *, since: datetime) -> OrderReport | None:
-        """The order an earlier ``submit_limit(order)`` created, or ``None`` (see :meth:`find_order`)."""
+        """The order an earlier ``submit_limit(order)`` created, or ``None`` (see :meth:`find_order`).
+
+        Alpaca and dry-run: by ``order.client_order_id``. Schwab: by symbol, side, quantity and price
+        among orders entered since ``since`` — pass when this attempt's placement was recorded; a
+        match that is only closed and unfilled (possibly the previous attempt) is
+        :class:`AmbiguousSubmission`, never taken for this attempt.
+        """
         ...
 
     async def cancel(self, order_id: BrokerOrderId) -> None:

@@ -269,7 +269,12 @@ class MarketGate:
         if self._last is not None and self._last[1].is_open:
             age = self._clock.monotonic() - self._last[0]
             closes = self._last[1].next_close
-            if age <= self._max_age_s and (closes is None or self._last[1].as_of + timedelta(seconds=age) < closes):
+            # Before the announced close by the answer's own time plus its age, and by the wall clock
+            # now (a clock that jumped — a test walking a week, a resumed VM — must not reuse "open").
+            before_close = closes is None or (
+                self._last[1].as_of + timedelta(seconds=age) < closes and self._clock.now() < closes
+            )
+            if age <= self._max_age_s and before_close:
                 return
         market = await ask()
         if not market.is_open:

@@ -257,6 +257,9 @@ class AttemptDriver:
 
     async def _hold(self, order: OffchainOrder, why: str, session: SessionNow) -> None:
         """Hold this symbol's hedge until the next transition (or the recheck), with an alert."""
+        if order.execution_id in self._flattening and self._policy.order_kind(_symbol(order), session.session) is None:
+            self._flattening.discard(order.execution_id)  # the close came with shares left: the flatten fell short
+            self._metrics.flatten_hedges.labels(symbol=_symbol(order), outcome="unfilled").inc()
         upcoming = session.next
         self._alerts.raise_(
             Alert(

@@ -30,7 +30,8 @@ class Metrics:
         )
         self.flatten_hedges = Counter(
             "arbtui_flatten_hedges",
-            "Hedge attempts placed inside a flatten window before a long close, and those that filled",
+            "Flatten before a long close: attempts placed inside the window, executions that filled,"
+            " and executions the close left unfilled (held until the next session)",
             ["symbol", "outcome"],
             registry=r,
         )

@@ -337,6 +337,7 @@ class SchwabServer(LocalServer):
             "currentBalances": {
                 "cashBalance": Decimal("100000.00"),
                 "buyingPower": Decimal("200000.00"),
+                "buyingPowerNonMarginableTrade": Decimal("100000.00"),
                 "liquidationValue": Decimal("100000.00"),
             },
         }

@@ -49,6 +49,7 @@ from arbtui.brokers.base import (
     OrderRefused,
     OrderRejected,
     OrderReport,
+    OrderState,
     RateLimited,
 )
 from arbtui.brokers.resilience import (
@@ -237,24 +238,36 @@ class SchwabBroker:
         return order_id
 
     async def find_limit_order(self, order: LimitOrder, *, since: datetime) -> OrderReport | None:
-        """The order this process attributed to ``order.client_order_id``, else the one order entered
-        since ``since`` with the same symbol, side, quantity and limit price (several: ambiguous)."""
+        """The order this process attributed to ``order.client_order_id``; else, among the orders entered
+        since ``since`` (widened by the clock skew) with the same symbol, side, quantity and limit price:
+        the one still open, else the one filled; ``None`` when nothing matches.
+
+        Schwab cannot tell two attempts of one execution apart when they share a price, so a match
+        that is only closed without a fill (cancelled, expired, rejected) — which may be this attempt
+        or the earlier one it replaced — is :class:`AmbiguousSubmission`, as are several open or several
+        filled ones: the operator decides, nothing is resent. Pass as ``since`` the time this attempt's
+        placement was recorded (after the previous attempt's cancel was confirmed).
+        """
         known = self._by_execution.get(order.client_order_id)
         if known is not None:
             return await self.order_status(known)
         candidates = await self._candidates(order, since)
         if not candidates:
             return None
-        if len(candidates) > 1:
+        live = [c for c in candidates if not c.state.is_terminal]
+        filled = [c for c in candidates if c.state is OrderState.FILLED]
+        chosen = live or filled
+        if len(chosen) != 1:
+            reason = "only closed, unfilled orders match" if not chosen else f"{len(chosen)} orders match"
             raise AmbiguousSubmission(
-                f"{len(candidates)} schwab orders match this limit order",
-                candidates=tuple(c.order_id for c in candidates),
+                f"schwab limit order lookup: {reason} (no client order id to tell attempts apart)",
+                candidates=tuple(c.order_id for c in (chosen or candidates)),
                 broker=self.kind,
                 symbol=order.symbol,
                 execution_id=order.execution_id,
             )
-        self._attribute(order, candidates[0].order_id)
-        return candidates[0]
+        self._attribute(order, chosen[0].order_id)
+        return chosen[0]
 
     async def cancel(self, order_id: BrokerOrderId) -> None:
         """``DELETE …/orders/{orderId}``. A refusal of an order that is already terminal (filled,

@@ -322,15 +322,22 @@ def parse_positions(raw: Any) -> tuple[BrokerPosition, ...]:
 
 
 def parse_balances(raw: Any) -> AccountBalances:
+    """``securitiesAccount.currentBalances``: ``cashBalance`` (else ``cashAvailableForTrading``),
+    ``buyingPower``, ``liquidationValue``, and a margin account's ``buyingPowerNonMarginableTrade`` as
+    the non-marginable figure (``None`` where the account gives none: the preflight then uses cash)."""
     try:
         balances = raw["securitiesAccount"]["currentBalances"]
         cash = _num(balances.get("cashBalance", balances.get("cashAvailableForTrading")), "cashBalance")
         buying_power = _num(balances.get("buyingPower", cash), "buyingPower")
+        non_marginable = balances.get("buyingPowerNonMarginableTrade")
         equity = balances.get("liquidationValue")
     except (KeyError, TypeError) as exc:
         raise BrokerProtocolError(f"unreadable schwab balances: {exc!r}", broker=BrokerKind.SCHWAB) from exc
     return AccountBalances(
         cash=Usdc(cash),
         buying_power=Usdc(buying_power),
+        non_marginable_buying_power=(
+            None if non_marginable is None else Usdc(_num(non_marginable, "buyingPowerNonMarginableTrade"))
+        ),
         equity=None if equity is None else Usdc(_num(equity, "liquidationValue")),
     )

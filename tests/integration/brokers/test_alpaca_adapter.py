@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from datetime import date, time
 from decimal import Decimal
 
 import pytest
@@ -21,9 +22,10 @@ from arbtui.brokers.base import (
 )
 from arbtui.brokers.resilience import RetryPolicy
 from arbtui.demo.alpaca_server import AlpacaServer
+from arbtui.domain.sessions import MarketSession, local
 from arbtui.domain.values import Shares
 from tests.fakes.clock import FakeClock
-from tests.integration.brokers.conftest import FAST_POLICY, market_order, wait_terminal
+from tests.integration.brokers.conftest import FAST_POLICY, limit_order, market_order, wait_terminal
 
 AlpacaFactory = Callable[..., AlpacaBroker]
 
@@ -200,3 +202,36 @@ def test_config_defaults_to_paper() -> None:
     assert config.paper is True
     assert config.fractional is False
     assert config.requests_per_minute == 200
+
+
+async def test_an_overnight_refusal_is_a_clear_rejection_naming_what_was_sent(
+    alpaca_server: AlpacaServer, alpaca_factory: AlpacaFactory, fake_clock: FakeClock
+) -> None:
+    """Were Alpaca to refuse an overnight order sent as the published rule allows (extended-hours limit
+    day), the adapter says so in words — session and fields — and never retries it."""
+    fake_clock.set_now(local(date(2026, 12, 6), time(21, 0)))  # Sunday night: the overnight session
+    alpaca_server.follow_calendar(fake_clock.now)
+    alpaca_server.reject_next(status=422, message="overnight trading is not enabled for this account")
+    broker = alpaca_factory()
+    with pytest.raises(OrderRejected) as refused:
+        await broker.submit_limit(limit_order(MarketSession.OVERNIGHT))
+    assert "OVERNIGHT limit order (limit 187 day, extended_hours=True)" in str(refused.value)
+    assert "overnight trading is not enabled" in str(refused.value)
+    assert alpaca_server.submit_requests == 1
+    assert alpaca_server.book.total_orders == 0
+    await broker.aclose()
+
+
+async def test_a_timed_out_limit_submit_is_found_by_its_client_id_not_resent(
+    alpaca_server: AlpacaServer, alpaca_factory: AlpacaFactory, fake_clock: FakeClock
+) -> None:
+    fake_clock.set_now(local(date(2026, 12, 4), time(17, 0)))
+    alpaca_server.follow_calendar(fake_clock.now)
+    alpaca_server.faults.drop(route="submit_order")
+    broker = alpaca_factory()
+    order = limit_order(MarketSession.POST)
+    order_id = await broker.submit_limit(order)
+    assert alpaca_server.faults.fired["drop"] == 1
+    assert alpaca_server.book.total_orders == 1
+    assert (await broker.order_status(order_id)).client_order_id == order.client_order_id
+    await broker.aclose()

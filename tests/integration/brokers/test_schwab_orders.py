@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, time, timedelta
+from decimal import Decimal
 
 import pytest
 
 from arbtui.brokers.base import AmbiguousSubmission, BrokerUnavailable, OrderRefused, OrderState
 from arbtui.brokers.resilience import RetryPolicy
 from arbtui.brokers.schwab import SchwabBroker
+from arbtui.domain.sessions import MarketSession, local
 from arbtui.domain.values import Direction
 from tests.fakes.clock import FakeClock
 from tests.fakes.schwab_server import SchwabServer
-from tests.integration.brokers.conftest import FAST_POLICY, market_order, wait_terminal
+from tests.integration.brokers.conftest import FAST_POLICY, limit_order, market_order, wait_terminal
 
 SchwabFactory = Callable[..., SchwabBroker]
 
@@ -134,3 +136,66 @@ async def test_status_moves_from_working_to_filled(schwab_server: SchwabServer, 
     assert first.state is OrderState.SUBMITTED
     assert first.average_price is None
     assert (await wait_terminal(broker, order_id)).state is OrderState.FILLED
+
+
+async def test_a_limit_order_sent_before_a_crash_is_found_not_placed_twice(
+    schwab_server: SchwabServer, schwab_factory: SchwabFactory, fake_clock: FakeClock
+) -> None:
+    """No client order id at Schwab: a fresh process resubmitting the same attempt finds the open order."""
+    fake_clock.set_now(local(date(2026, 12, 4), time(17, 0)))
+    schwab_server.follow_calendar(fake_clock.now)
+    order = limit_order(MarketSession.POST)
+    first = await schwab_factory().submit_limit(order)
+    after_restart = schwab_factory()  # remembers nothing
+    assert await after_restart.submit_limit(order) == first
+    assert schwab_server.book.total_orders == 1
+    assert schwab_server.last_order_body is not None
+    assert (schwab_server.last_order_body["session"], schwab_server.last_order_body["price"]) == ("PM", "187")
+
+
+async def test_a_limit_order_timing_out_is_reconciled_to_the_one_order(
+    schwab_server: SchwabServer, schwab_factory: SchwabFactory, fake_clock: FakeClock
+) -> None:
+    fake_clock.set_now(local(date(2026, 12, 4), time(8, 0)))
+    schwab_server.follow_calendar(fake_clock.now)
+    broker = schwab_factory(policy=RetryPolicy(max_attempts=3, base_delay=0.01, request_timeout=0.2))
+    schwab_server.faults.slow(route="place_order", delay=0.6)
+    order_id = await broker.submit_limit(limit_order(MarketSession.PRE))
+    assert schwab_server.faults.fired["slow"] == 1
+    assert schwab_server.book.total_orders == 1
+    assert str(order_id) in schwab_server.book.orders
+
+
+async def test_fractional_limit_orders_are_refused_at_schwab(
+    schwab_server: SchwabServer, schwab_factory: SchwabFactory, fake_clock: FakeClock
+) -> None:
+    fake_clock.set_now(local(date(2026, 12, 4), time(17, 0)))
+    schwab_server.follow_calendar(fake_clock.now)
+    with pytest.raises(OrderRefused, match="whole shares"):
+        await schwab_factory().submit_limit(limit_order(MarketSession.POST, quantity="1.5"))
+    assert schwab_server.hits["place_order"] == 0
+
+
+async def test_a_limit_lookup_never_takes_a_closed_earlier_attempt_for_this_one(
+    schwab_server: SchwabServer, schwab_factory: SchwabFactory, fake_clock: FakeClock
+) -> None:
+    """Attempt 1 cancelled, attempt 2 at the same price maybe sent before a crash: a fresh process that
+    finds only attempt 1 must not call it attempt 2 (its fill would count twice) — it is ambiguous."""
+    fake_clock.set_now(local(date(2026, 12, 4), time(17, 0)))
+    schwab_server.follow_calendar(fake_clock.now)
+    since = fake_clock.now() - timedelta(minutes=1)
+    first = limit_order(MarketSession.POST, price="187.00")
+    broker = schwab_factory()
+    first_id = await broker.submit_limit(first)
+    schwab_server.set_price("AAPL", Decimal("186"), fill_at_most=Decimal(1))
+    await broker.cancel(first_id)
+    second = limit_order(MarketSession.POST, price="187.00", execution_id=first.execution_id, attempt=2)
+    after_restart = schwab_factory()
+    with pytest.raises(AmbiguousSubmission, match="only closed"):
+        await after_restart.find_limit_order(second, since=since)
+    # once attempt 2 is really out (open), it is the one found
+    second_id = await after_restart.submit_limit(second)
+    assert second_id != first_id
+    found = await schwab_factory().find_limit_order(second, since=since)
+    assert found is not None
+    assert found.order_id == second_id

@@ -27,6 +27,7 @@ from arbtui.engine.executions import ExecutionOptions
 from arbtui.engine.lifecycle import Engine, EngineOptions
 from arbtui.store.ledger import Ledger
 from tests.builders import block, make_fill, tx_hash
+from tests.fakes.schwab_server import SchwabServer
 
 FRIDAY = date(2026, 1, 9)
 
@@ -204,6 +205,33 @@ class AlpacaVenue:
 
     def client_ids(self) -> list[str]:
         return [str(order.client_order_id) for order in self.server.book.orders.values()]
+
+    def spent(self) -> Decimal:
+        self.server.match()
+        book = self.server.book
+        return sum((book.filled(order) * order.price for order in book.orders.values()), Decimal(0))
+
+    def live(self) -> int:
+        self.server.match()
+        return sum(1 for order in self.server.book.orders.values() if order.resting)
+
+
+class SchwabVenue:
+    """The local Schwab server (no client order ids: :meth:`client_ids` are its order ids; no overnight
+    session; pre-market from 07:00; whole shares)."""
+
+    def __init__(self, server: SchwabServer, broker: Broker, clock: SetClock) -> None:
+        self.server = server
+        server.follow_calendar(clock.now)
+        self.broker = broker
+
+    def set_price(self, symbol: str, price: str, *, fill_at_most: str | None = None) -> None:
+        self.server.set_price(
+            symbol, Decimal(price), fill_at_most=None if fill_at_most is None else Decimal(fill_at_most)
+        )
+
+    def client_ids(self) -> list[str]:
+        return list(self.server.book.orders)
 
     def spent(self) -> Decimal:
         self.server.match()

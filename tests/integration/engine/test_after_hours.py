@@ -18,7 +18,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import SecretStr
 
+from arbtui.brokers.resilience import RetryPolicy
+from arbtui.brokers.schwab import SchwabBroker, SchwabConfig
+from arbtui.brokers.schwab.crypto import TokenCipher
+from arbtui.brokers.schwab.oauth import AccessTokens, authorize_url, exchange_redirect
 from arbtui.cli import main
 from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.domain import offchain_order, position
@@ -30,10 +35,13 @@ from arbtui.engine.lifecycle import Engine
 from arbtui.engine.messages import MarketStatus
 from arbtui.store.ledger import Ledger
 from tests.engine_support import alerts_of
+from tests.fakes.schwab_server import SchwabServer
+from tests.fakes.token_vault import InMemoryTokenVault
 from tests.integration.engine.after_hours_support import (
     FRIDAY,
     AlpacaVenue,
     DryRunVenue,
+    SchwabVenue,
     SetClock,
     Venue,
     engine_on,
@@ -278,6 +286,89 @@ async def test_each_scan_publishes_the_session_and_ready_shows_it(tmp_path: Path
         assert last.session is not None
         assert last.session.describe() == "CLOSED → OVERNIGHT 20:00 ET"  # Sunday's, the night before Monday
         assert (await engine.readiness()).checks["session"].detail == "CLOSED → OVERNIGHT 20:00 ET"
+    finally:
+        await engine.stop()
+        await engine.ledger.close()
+
+
+async def test_schwab_hedges_am_and_pm_in_whole_shares_and_holds_through_the_night(tmp_path: Path) -> None:
+    """Schwab: after hours (``PM``) and pre-market from 07:00 (``AM``), no overnight session — Sunday
+    night's fill waits for Monday 07:00 — and the open's market order for the rest."""
+    clock = SetClock(et(FRIDAY, 16, 30))
+    async with SchwabServer() as server:
+        config = SchwabConfig(
+            app_key=SecretStr(server.app_key),
+            app_secret=SecretStr(server.app_secret),
+            callback_url=server.callback_url,
+            base_url=server.url,
+            retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, request_timeout=2.0),
+        )
+        vault, cipher = InMemoryTokenVault(), TokenCipher.from_hex("00112233445566778899aabbccddeeff" * 2)
+        url, state = authorize_url(config.app)  # the login, as `arbtui schwab auth` does it
+        tokens = await exchange_redirect(config.app, await server.simulate_browser(url), clock, state=state)
+        await AccessTokens(config.app, vault, cipher, clock, client=None).store_new(tokens)
+        venue = SchwabVenue(server, SchwabBroker(config, vault=vault, cipher=cipher, clock=clock), clock)
+        engine = await engine_on(tmp_path / "ledger.db", venue.broker, clock, policy(SessionChoice.EXTENDED))
+        seen = alerts_of(engine)
+        try:
+            await fill(engine, 1, "2")
+            post = await live_attempt(engine, 1, MarketSession.POST)
+            assert (post.order_kind, post.limit_price) == (LIMIT, PriceUsdc("201.00"))
+            venue.set_price(AAPL, "200.50")
+            await until(lambda: _filled(engine, 1))
+            venue.set_price(AAPL, "250")
+
+            clock.set(et(SUNDAY, 20, 30))
+            await fill(engine, 2, "3")
+
+            async def held() -> bool:
+                return any(a.key == "hedge_held:AAPL" and "PRE 07:00 ET" in a.message for a in seen)
+
+            await until(held)
+
+            clock.set(et(MONDAY, 7, 30))
+            pre = await live_attempt(engine, 1, MarketSession.PRE)
+            assert pre.attempt_shares == Shares(3)
+            venue.set_price(AAPL, "201.00", fill_at_most="1")
+
+            async def partly() -> bool:
+                return (await latest(engine)).shares_filled == Shares(1)
+
+            await until(partly)
+            clock.set(et(MONDAY, 9, 31))
+            await until(lambda: _filled(engine, 2))
+            last = await latest(engine)
+            assert (last.attempt, last.order_kind, last.shares_filled) == (2, MARKET, Shares(3))
+            await assert_books_equal_the_model(engine, venue, Decimal("5"))
+        finally:
+            await engine.stop()
+            await engine.ledger.close()
+
+
+async def test_a_flatten_the_close_leaves_unfilled_is_counted_and_held(tmp_path: Path) -> None:
+    clock = SetClock(et(FRIDAY, 19, 50))
+    venue = DryRunVenue(clock)
+    venue.set_price(AAPL, "250")  # nothing crosses
+    engine = await engine_on(
+        tmp_path / "ledger.db", venue.broker, clock, policy(SessionChoice.EXTENDED, SessionChoice.OVERNIGHT)
+    )
+    seen = alerts_of(engine)
+    try:
+        await fill(engine, 1, "2")
+        flat = await live_attempt(engine, 1, MarketSession.POST)
+        assert flat.limit_price == PriceUsdc("203.00")  # 50 + 150 × 20/30 = 150 bps
+        clock.set(et(FRIDAY, 20, 1))  # the close: the day order ends at the broker, the remainder waits
+
+        async def held() -> bool:
+            return any(a.key == "hedge_held:AAPL" and "the closed session does not hedge" in a.message for a in seen)
+
+        await until(held)
+        flatten = engine.metrics.flatten_hedges
+        assert flatten.labels(symbol="AAPL", outcome="placed")._value.get() == 1
+        assert flatten.labels(symbol="AAPL", outcome="unfilled")._value.get() == 1
+        waiting = await latest(engine)
+        assert (waiting.attempt_phase, waiting.remaining) == (AttemptPhase.ENDED, Shares(2))
+        assert venue.live() == 0
     finally:
         await engine.stop()
         await engine.ledger.close()

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from alpaca.trading.enums import OrderStatus
-from alpaca.trading.models import Order
+from alpaca.trading.models import Order, TradeAccount
 
 from arbtui.brokers.alpaca import parsing as alpaca
-from arbtui.brokers.base import BrokerProtocolError, MarketOrder, OrderState
+from arbtui.brokers.base import BrokerProtocolError, LimitOrder, MarketOrder, OrderState
 from arbtui.brokers.schwab import parsing as schwab
+from arbtui.domain.sessions import MarketSession
 from arbtui.domain.values import Cents, Direction, ExecutionId, PriceUsdc, Shares, Symbol, Usdc
 
 
@@ -157,6 +158,53 @@ def test_schwab_positions_and_balances() -> None:
     balances = schwab.parse_balances(raw)
     assert balances.cash == Usdc("1000.25")
     assert balances.buying_power == Usdc("2000.5")
+    assert balances.non_marginable_buying_power is None  # a cash account gives no such figure
+
+
+def test_non_marginable_buying_power_is_read_exactly_where_the_broker_gives_it() -> None:
+    raw = schwab.loads(
+        b'{"securitiesAccount": {"currentBalances": {"cashBalance": 1000.25, "buyingPower": 4000.5,'
+        b' "buyingPowerNonMarginableTrade": 1000.1}}}'
+    )
+    assert schwab.parse_balances(raw).non_marginable_buying_power == Usdc("1000.1")
+    account = TradeAccount.model_validate(
+        {
+            "id": str(uuid.uuid4()),
+            "account_number": "PA1",
+            "status": "ACTIVE",
+            "cash": "35000.01",
+            "buying_power": "70000.02",
+            "non_marginable_buying_power": "35000.01",
+        }
+    )
+    balances = alpaca.parse_account(account)
+    assert (balances.cash, balances.non_marginable_buying_power) == (Usdc("35000.01"), Usdc("35000.01"))
+
+
+def test_limit_order_bodies_are_exact_strings_with_each_brokers_session_fields() -> None:
+    execution = ExecutionId(str(uuid.uuid4()))
+    for session, extended, word in (
+        (MarketSession.REGULAR, False, "NORMAL"),
+        (MarketSession.PRE, True, "AM"),
+        (MarketSession.POST, True, "PM"),
+        (MarketSession.OVERNIGHT, True, "SEAMLESS"),
+    ):
+        order = LimitOrder(
+            f"{execution}-2", execution, Symbol("AAPL"), Direction.SELL, Shares("3"), PriceUsdc("0.1234"), session
+        )
+        assert alpaca.limit_order_body(order) == {
+            "symbol": "AAPL",
+            "side": "sell",
+            "type": "limit",
+            "time_in_force": "day",
+            "qty": "3",
+            "limit_price": "0.1234",
+            "extended_hours": extended,
+            "client_order_id": f"{execution}-2",
+        }
+        body = schwab.limit_order_body(order)
+        assert (body["orderType"], body["session"], body["duration"], body["price"]) == ("LIMIT", word, "DAY", "0.1234")
+        assert body["orderLegCollection"][0]["quantity"] == 3
 
 
 def test_schwab_account_hash_choice() -> None:

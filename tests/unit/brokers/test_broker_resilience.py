@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arbtui.brokers.base import BrokerUnavailable, OrderRejected, RateLimited
+from arbtui.brokers.base import BrokerUnavailable, MarketClock, MarketClosed, MarketOrder, OrderRejected, RateLimited
 from arbtui.brokers.resilience import (
+    MarketGate,
     Resilience,
     RetryPolicy,
     TokenBucket,
@@ -19,6 +20,7 @@ from arbtui.brokers.resilience import (
     redact_text,
     redact_url,
 )
+from arbtui.domain.values import BrokerKind, Direction, ExecutionId, Shares, Symbol
 from tests.fakes.clock import FakeClock
 
 
@@ -145,3 +147,25 @@ def test_headers_and_text_are_redacted() -> None:
     cleaned = redact_text(text)
     for secret in ("eyJhbGciOi", "at-123", "rt-9"):
         assert secret not in cleaned
+
+
+async def test_market_gate_never_reuses_open_past_the_announced_close_when_the_clock_jumps() -> None:
+    """An "open" answer is reused within its age — but not once the wall clock is past its close, even
+    if no monotonic time passed (a test walking a week, a resumed VM)."""
+    clock = FakeClock(datetime(2026, 12, 4, 20, 0, tzinfo=UTC))  # Friday 15:00 New York
+    gate = MarketGate(clock, max_age_s=30.0)
+    close = clock.now() + timedelta(hours=1)
+    gate.remember(MarketClock(as_of=clock.now(), is_open=True, next_open=None, next_close=close))
+    asked: list[datetime] = []
+
+    async def ask() -> MarketClock:
+        asked.append(clock.now())
+        return MarketClock(as_of=clock.now(), is_open=False, next_open=None, next_close=None)
+
+    order = MarketOrder(ExecutionId("00000000-0000-4000-8000-000000000001"), Symbol("AAPL"), Direction.BUY, Shares(1))
+    await gate.ensure_open(ask, order, BrokerKind.ALPACA)
+    assert asked == []  # fresh and before the close: reused
+    clock.set_now(close + timedelta(minutes=1))
+    with pytest.raises(MarketClosed):
+        await gate.ensure_open(ask, order, BrokerKind.ALPACA)
+    assert asked == [close + timedelta(minutes=1)]
