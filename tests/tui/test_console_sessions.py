@@ -40,7 +40,9 @@ async def test_status_bar_shows_the_session_and_its_next_transition(tmp_path: Pa
     app = ArbtuiApp(engine, actor=ACTOR, clock=clock.now, frame_s=0.0)
     async with app.run_test(size=(160, 30)) as pilot:
         await until(pilot, lambda: app.status is not None and app.status.session is not None)
-        assert "POST → CLOSED 20:00 ET" in str(app.query_one(StatusBar).render())
+        line = str(app.query_one(StatusBar).render())
+        assert "POST → CLOSED 20:00 ET" in line
+        assert line.index("unhedged $") < line.index("POST →")  # a narrow terminal cuts the session, not this
         clock.set(et(FRIDAY, 20, 30))  # the weekend: closed until Sunday's overnight session at 20:00
         await until(pilot, lambda: "CLOSED → OVERNIGHT 20:00 ET" in str(app.query_one(StatusBar).render()))
         await app.stop_engine()

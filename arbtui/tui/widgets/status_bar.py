@@ -1,5 +1,5 @@
-"""The status bar (top line): chain, broker and market, the session and its next transition
-(``POST → CLOSED 20:00 ET``), alerts a sink never received, in-flight executions, unhedged exposure."""
+"""The status bar (top line): chain, broker and market, alerts a sink never received, in-flight executions,
+unhedged exposure, then the session and its next transition (``POST → CLOSED 20:00 ET``)."""
 
 from __future__ import annotations
 
@@ -55,8 +55,6 @@ class StatusBar(Static):
             broker = status.readiness.checks.get("broker")
             line.append(f"{status.broker} ", style="green" if broker is None or broker.ok else "bold red")
             line.append(*market_words(status.market))
-            if status.session is not None:
-                line.append(f"  {status.session.describe()}", style="cyan")
             engine = status.readiness.checks.get("engine")
             if engine is not None and not engine.ok:
                 line.append(f"  {engine.detail}", style="bold red")
@@ -66,4 +64,7 @@ class StatusBar(Static):
         if in_flight:
             line.append(f"{in_flight} in flight  ", style="cyan")
         line.append(f"unhedged ${money(unhedged)}", style="bold" if unhedged else "dim")
+        if status is not None and status.session is not None:
+            # last: on a narrow terminal the session is what is cut, never the exposure
+            line.append(f"  {status.session.describe()}", style="cyan")
         self.update(line)
