@@ -49,10 +49,20 @@ def ledger_changes(conn: sqlite3.Connection, symbol: str | None = None) -> list[
     return changes
 
 
+PARTIAL_EVENTS = ("PartiallyFilled", "AttemptPartiallyFilled", "AttemptEnded")
+"""The OffchainOrder events that can record a fill before the execution's end. An execution without any
+filled only at its end, which the Position's own ``OffChainOrderFilled`` (same transaction) counts."""
+
+
 def _progress(conn: sqlite3.Connection) -> dict[str, list[HedgeProgress]]:
-    """Per execution, each change of its cumulative broker fill (only those that filled something)."""
+    """Per execution that filled in parts, each change of its cumulative broker fill."""
+    marks = ", ".join("?" for _ in PARTIAL_EVENTS)
+    partial = (
+        f"SELECT aggregate_id FROM events WHERE aggregate_type = ? AND event_type IN ({marks})",
+        (offchain_order.AGGREGATE, *PARTIAL_EVENTS),
+    )
     progress: dict[str, list[HedgeProgress]] = {}
-    for execution, group in _grouped(conn, offchain_order.AGGREGATE, None):
+    for execution, group in _grouped(conn, offchain_order.AGGREGATE, None, among=partial):
         events = (_decoded(offchain_order.SPEC, execution, row, offchain_order.OffchainOrderEvent) for row in group)
         parts = list(hedge_progress(execution, events))
         if parts:
@@ -64,14 +74,25 @@ Row = tuple[str, int, str, str, str]
 
 
 def _grouped(
-    conn: sqlite3.Connection, aggregate_type: str, aggregate_id: str | None
+    conn: sqlite3.Connection,
+    aggregate_type: str,
+    aggregate_id: str | None,
+    *,
+    among: tuple[str, tuple[str, ...]] | None = None,
 ) -> Iterator[tuple[str, Iterator[Row]]]:
-    """An aggregate type's event rows, by aggregate in sequence order (one aggregate with ``aggregate_id``)."""
-    where, params = ("", ()) if aggregate_id is None else (" AND aggregate_id = ?", (aggregate_id.upper(),))
+    """An aggregate type's event rows, by aggregate in sequence order: one aggregate with
+    ``aggregate_id``, those a subquery selects with ``among`` (its SQL and parameters)."""
+    clauses, params = ["aggregate_type = ?"], [aggregate_type]
+    if aggregate_id is not None:
+        clauses.append("aggregate_id = ?")
+        params.append(aggregate_id.upper())
+    if among is not None:
+        clauses.append(f"aggregate_id IN ({among[0]})")
+        params.extend(among[1])
     cursor = conn.execute(
         "SELECT aggregate_id, sequence, event_type, event_version, payload FROM events"
-        f" WHERE aggregate_type = ?{where} ORDER BY aggregate_id, sequence",
-        (aggregate_type, *params),
+        f" WHERE {' AND '.join(clauses)} ORDER BY aggregate_id, sequence",
+        params,
     )
     yield from itertools.groupby(cursor, key=lambda row: str(row[0]))
 
