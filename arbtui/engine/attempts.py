@@ -36,13 +36,13 @@ from arbtui.brokers.base import (
 )
 from arbtui.brokers.calendar import MarketCalendar
 from arbtui.clock import Clock
-from arbtui.domain import offchain_order, position
+from arbtui.domain import control, offchain_order, position
 from arbtui.domain.flows import Change, fail_execution, finish_execution
 from arbtui.domain.hedging_policy import HedgeOrderKind, HedgingPolicy
 from arbtui.domain.limit_price import InvalidLimitPrice, limit_price
 from arbtui.domain.offchain_order import AttemptPhase, OffchainOrder
 from arbtui.domain.sessions import MarketSession, OutsideCalendar, SessionNow, TradingCalendar
-from arbtui.domain.values import ExecutionId, PriceUsdc, Symbol
+from arbtui.domain.values import ExecutionId, PriceUsdc, Shares, Symbol
 from arbtui.engine.alerts import Alert, Alerts, Severity
 from arbtui.engine.metrics import Metrics
 from arbtui.engine.placement import broker_position, latest_pyth_price, preflight, reference_for
@@ -118,8 +118,27 @@ class AttemptDriver:
             return Outcome.CONTINUE
         if phase in (AttemptPhase.SUBMITTED, AttemptPhase.CANCEL_REQUESTED):
             return await self._watch(order, recovery)
+        if phase is AttemptPhase.ENDED and not await self._hedging_allowed(order):
+            return await self._stop_short(order)
         await self._place(order, recovery)
         return Outcome.CONTINUE
+
+    async def _hedging_allowed(self, order: OffchainOrder) -> bool:
+        controls, _ = await self._store.load(control.SPEC, control.CONTROL_ID)
+        return controls.hedging_allowed(_symbol(order))
+
+    async def _stop_short(self, order: OffchainOrder) -> Outcome:
+        """Paused or killed between two attempts: no new order goes out. The execution ends with what
+        filled (the rest goes back to the position, which places nothing while paused)."""
+        why = "hedging paused or kill switch on: no further attempt; the rest goes back to the position"
+        if order.shares_filled.is_positive:
+            cancel = offchain_order.Cancel(
+                shares_filled=Shares.zero(), avg_price_cents=None, reason=why, at=self._now()
+            )
+            await self._finish(order, cancel)
+        else:
+            await self._fail(order, why)
+        return Outcome.FINISHED
 
     async def _look_up(self, order: OffchainOrder, recovery: Recovery) -> bool:
         """Ask the broker for the prepared attempt by its client id; confirm it when found."""
@@ -200,6 +219,7 @@ class AttemptDriver:
             return
         self._alerts.clear(f"preflight:{symbol}", f"{symbol}: preflight passes, the hedge goes out")
         self._alerts.clear(f"hedge_held:{symbol}", f"{symbol}: the hedge goes out")
+        self._alerts.clear(f"session_shut:{symbol}", f"{symbol}: the broker's session is open, the hedge goes out")
         if order.attempt_phase is not AttemptPhase.PREPARED:
             order = await self._record(
                 order, offchain_order.PrepareAttempt(kind=kind, session=session.session, limit_price=price, at=now)
@@ -288,8 +308,8 @@ class AttemptDriver:
             if reason is not None:
                 order = await self._record(order, offchain_order.RequestCancel(reason=reason, at=self._now()))
         if order.attempt_phase is AttemptPhase.CANCEL_REQUESTED and order.attempt not in recovery.cancel_sent:
+            await self._broker.cancel(BrokerOrderId(str(order.broker_order_id)))  # a failed call is sent again
             recovery.cancel_sent.add(order.attempt)
-            await self._broker.cancel(BrokerOrderId(str(order.broker_order_id)))
             return Outcome.CONTINUE  # the next step asks at once whether the broker ended it
         await self._clock.sleep(self._poll_s)
         return Outcome.CONTINUE
@@ -327,8 +347,10 @@ class AttemptDriver:
         return None
 
     async def _replace_reason(self, order: OffchainOrder) -> str | None:
-        """Why the live limit attempt is to be cancelled and replaced now, if it is."""
+        """Why the live limit attempt is to be cancelled (and replaced) now, if it is."""
         symbol = _symbol(order)
+        if not await self._hedging_allowed(order):
+            return "hedging paused or kill switch on: a resting limit hedge is withdrawn"
         calendar = await self._calendar.current()
         now = self._now()
         try:
@@ -356,8 +378,9 @@ class AttemptDriver:
     # --- broker refusals --------------------------------------------------------------------------
 
     async def market_closed(self, order: OffchainOrder, exc: MarketClosed) -> None:
-        """The attempt's session is not trading (the calendar was behind the broker): nothing was sent.
-        The prepared attempt is dropped and the calendar read again."""
+        """The broker says the attempt's session is not trading (our calendar was behind it): nothing was
+        sent. The prepared attempt is dropped, the calendar read again, and the symbol waits for the
+        session the broker names (at most the recheck interval) — no attempt is prepared in a loop."""
         self._calendar.invalidate()
         current, _ = await self._store.load(offchain_order.SPEC, order.execution_id)
         if current.attempt_phase is AttemptPhase.PREPARED:
@@ -370,7 +393,19 @@ class AttemptDriver:
                     at=self._now(),
                 ),
             )
-        await self._clock.sleep(min(self._recheck_s, self._poll_s * 10))
+        self._alerts.raise_(
+            Alert(
+                f"session_shut:{order.symbol}",
+                Severity.WARNING,
+                f"{order.symbol}: hedge {order.execution_id} not sent: the broker says {exc}",
+                action="none: it goes out when the broker's session opens (pause the symbol to hold it)",
+                symbol=order.symbol,
+            )
+        )
+        wait = self._recheck_s
+        if exc.retry_at is not None:
+            wait = min(wait, max(0.05, (exc.retry_at - self._now()).total_seconds()))
+        await self._clock.sleep(wait)
 
     async def rejected(self, order: OffchainOrder, exc: OrderRejected) -> bool:
         """A refused attempt: with nothing filled the execution fails as a market order would (False,

@@ -208,6 +208,13 @@ async def test_a_weekend_with_extended_and_overnight_hedging(
         (last.execution_id,),
     )
     assert json.loads(str(attempt[0]))["kind"] == "market"
+    prepared = [
+        json.loads(str(payload))["client_order_id"]
+        for (payload,) in rows(
+            tmp_path / "ledger.db", "SELECT payload FROM events WHERE event_type = 'AttemptPrepared' ORDER BY rowid"
+        )
+    ]
+    assert len(prepared) == len(set(prepared)) == 7  # 5 limits, 2 market: each its own client id, ledger too
 
 
 @pytest.mark.parametrize("name", ["dry_run", "alpaca"])

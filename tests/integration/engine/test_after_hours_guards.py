@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from arbtui.brokers.base import AccountBalances, LimitOrder, OrderState
-from arbtui.brokers.dry_run import DryRunBroker, DryRunConfig
-from arbtui.domain import offchain_order
+from arbtui.brokers.base import AccountBalances, LimitOrder, MarketOrder, OrderState
+from arbtui.brokers.dry_run import DryRunBroker, DryRunCalendar, DryRunConfig
+from arbtui.demo.alpaca_server import AlpacaServer
+from arbtui.domain import offchain_order, position
 from arbtui.domain.flows import Change
 from arbtui.domain.hedging_policy import HedgeOrderKind, SessionChoice
-from arbtui.domain.offchain_order import OrderStatus
+from arbtui.domain.offchain_order import AttemptPhase, OrderStatus
 from arbtui.domain.sessions import MarketSession
 from arbtui.domain.values import Direction, ExecutionId, PriceUsdc, Shares, Symbol, Usdc
 from arbtui.engine.lifecycle import Engine
@@ -24,6 +25,7 @@ from tests.builders import block, make_fill
 from tests.engine_support import alerts_of
 from tests.integration.engine.after_hours_support import (
     FRIDAY,
+    AlpacaVenue,
     SetClock,
     dry_run,
     engine_on,
@@ -184,3 +186,117 @@ async def test_a_prepared_attempt_whose_answer_was_lost_is_found_by_its_client_i
 
 async def _has(engine: Engine, symbol: str, status: OrderStatus) -> bool:
     return status in await symbol_status(engine, symbol)
+
+
+async def test_a_session_the_broker_says_is_shut_drops_the_attempt_once_and_holds(tmp_path: Path) -> None:
+    """The engine's cached calendar says after hours; the broker's (an early close it announced since)
+    says closed: the prepared attempt is recorded as never sent, the calendar read again, and the hedge
+    waits — one attempt, not one per poll."""
+    clock = SetClock(et(FRIDAY, 16, 50))
+    broker = dry_run(clock)
+    engine = await engine_on(tmp_path / "ledger.db", broker, clock, EXTENDED)
+    seen = alerts_of(engine)
+    try:
+        broker.set_calendar(DryRunCalendar(early_closes=frozenset({FRIDAY})))  # after hours end at 17:00
+        clock.set(et(FRIDAY, 17, 4))  # the engine's calendar, read at 16:50, is still fresh
+        await fill(engine, 1, "2")
+
+        async def held() -> bool:
+            return any(a.key == "hedge_held:AAPL" and "closed session does not hedge" in a.message for a in seen)
+
+        await until(held)  # decided on the calendar read again
+        assert any(a.key == "session_shut:AAPL" and "not sent" in a.message for a in seen)
+        (order,) = await orders(engine)
+        assert (order.attempt, order.attempt_phase) == (1, AttemptPhase.ENDED)
+        assert str(order.error).startswith("not sent")
+        assert broker.submissions == 0
+    finally:
+        await engine.stop()
+        await engine.ledger.close()
+
+
+async def test_a_pause_withdraws_a_resting_limit_hedge_and_sends_no_other(tmp_path: Path) -> None:
+    clock = SetClock(et(FRIDAY, 16, 30))
+    broker = dry_run(clock)
+    broker.set_price(AAPL, PriceUsdc("250"))  # nothing crosses
+    engine = await engine_on(tmp_path / "ledger.db", broker, clock, EXTENDED)
+    try:
+        await fill(engine, 1, "3")
+
+        async def resting() -> bool:
+            order = (await orders(engine))[-1]
+            return order.attempt_phase is AttemptPhase.SUBMITTED
+
+        await until(resting)
+        broker.set_price(AAPL, PriceUsdc("201.00"), fill_at_most=Shares(1))  # one share fills
+        await engine.control.pause(AAPL, actor="ops", reason="withdraw the after-hours hedge")
+        await until(lambda: _has(engine, "AAPL", OrderStatus.CANCELLED))
+        (order,) = await orders(engine)
+        assert (order.shares_filled, order.attempt) == (Shares(1), 1)
+        assert broker.submissions == 1  # withdrawn, never replaced
+        assert all(r.state is not OrderState.SUBMITTED for r in [await broker.order_status(i) for i in broker._orders])
+        pos, _ = await engine.store.load(position.SPEC, AAPL)
+        assert (pos.net, pos.hedged, pos.pending) == (Shares(-2), Shares(-1), None)  # the rest is back, unhedged
+    finally:
+        await engine.stop()
+        await engine.ledger.close()
+
+
+async def test_a_cancel_the_broker_never_took_is_sent_again(tmp_path: Path) -> None:
+    """The reprice's cancel fails at the broker (5xx through every retry of the adapter): the cancel stays
+    recorded as requested and is sent again until the broker takes it; only then the replacement."""
+    clock = SetClock(et(FRIDAY, 16, 30))
+    async with AlpacaServer() as server:
+        venue = AlpacaVenue(server, clock)
+        venue.set_price(AAPL, "250")  # nothing crosses
+        engine = await engine_on(tmp_path / "ledger.db", venue.broker, clock, EXTENDED)
+        try:
+            await fill(engine, 1, "2")
+
+            async def resting(attempt: int) -> bool:
+                order = (await orders(engine))[-1]
+                return order.attempt == attempt and order.attempt_phase is AttemptPhase.SUBMITTED
+
+            await until(lambda: resting(1))
+            server.faults.server_error(times=3, route="cancel_order")  # every retry of one cancel call fails
+            clock.advance(61)
+            await until(lambda: resting(2))
+            assert server.hits["cancel_order"] >= 4  # the fault fired: three failed tries, then the one that worked
+            assert server.cancel_requests == 1
+            assert venue.live() == 1
+        finally:
+            await engine.stop()
+            await engine.ledger.close()
+
+
+async def test_without_a_pyth_price_the_broker_mark_is_the_reference(tmp_path: Path) -> None:
+    """A fill whose Pyth price is not (yet) in the ledger: the limit starts from the broker position's
+    mark (market value ÷ quantity), never from anything else."""
+    clock = SetClock(et(FRIDAY, 15, 0))
+    async with AlpacaServer() as server:
+        venue = AlpacaVenue(server, clock)
+        venue.set_price(AAPL, "180")
+        bought = await venue.broker.submit(
+            MarketOrder(
+                execution_id=ExecutionId("00000000-0000-4000-8000-00000000beef"),
+                symbol=AAPL,
+                side=Direction.BUY,
+                quantity=Shares(5),
+            )
+        )
+        assert (await venue.broker.order_status(bought)).state is OrderState.FILLED  # the broker holds 5
+        clock.set(et(FRIDAY, 16, 30))
+        engine = await engine_on(tmp_path / "ledger.db", venue.broker, clock, EXTENDED)
+        try:
+            await engine.ledger.record_range([make_fill(1, "2", Direction.BUY)], [], block(1))  # no enrichment
+
+            async def resting() -> bool:
+                order = (await orders(engine))[-1]
+                return order.attempt_phase is AttemptPhase.SUBMITTED
+
+            await until(resting)
+            order = (await orders(engine))[-1]
+            assert (order.direction, order.limit_price) == (Direction.SELL, PriceUsdc("179.10"))  # 180 − 50 bps
+        finally:
+            await engine.stop()
+            await engine.ledger.close()
