@@ -181,7 +181,12 @@ def inventory_command(
     "--since", metavar="TIME", default="7d", show_default=True,
     help="From this time: ISO-8601 (UTC unless offset) or an age: 12h, 7d, 2w.",
 )  # fmt: skip
-@click.option("--until", metavar="TIME", default=None, help="To this time (same forms) [now].")
+@click.option(
+    "--until",
+    metavar="TIME",
+    default=None,
+    help="To this time (same forms) [now]; past the ledger's last event, its last state holds.",
+)
 @_symbol
 @_format
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json (exact decimal strings).")
