@@ -289,7 +289,7 @@ class Health:
         now = self._clock.now()
         still: set[ExecutionId] = set()
         for execution in open_executions:
-            age = (now - execution.placed_at).total_seconds()
+            age = (now - execution.progressed_at).total_seconds()
             if age < self.options.stuck_after_s:
                 continue
             still.add(execution.execution_id)
@@ -298,7 +298,11 @@ class Health:
                     f"stuck:{execution.execution_id}",
                     Severity.CRITICAL,
                     f"{execution.symbol}: execution {execution.execution_id} ({execution.status.lower()})"
-                    f" not terminal {age:.0f} s after it was placed",
+                    + (
+                        f" not terminal {age:.0f} s after it was placed"
+                        if execution.attempt_at is None
+                        else f" not terminal: its current attempt was prepared {age:.0f} s ago"
+                    ),
                     action=f"arbtui events --aggregate OffchainOrder:{execution.execution_id}; check the broker",
                     symbol=execution.symbol,
                 )

@@ -32,7 +32,7 @@ from arbtui.domain.flows import position_changes
 from arbtui.domain.hedging_policy import HedgingPolicy
 from arbtui.domain.manual_hedge import ManualHedgeLimits
 from arbtui.domain.pyth_feeds import KNOWN_FEEDS
-from arbtui.domain.sessions import OutsideCalendar, SessionNow
+from arbtui.domain.sessions import CalendarError, OutsideCalendar, SessionNow
 from arbtui.domain.values import Symbol
 from arbtui.engine.bus import Bus, Subscription
 from arbtui.engine.control import ControlOptions, EngineControl
@@ -302,7 +302,8 @@ class Engine:
         """The session now and its next transition from the broker's calendar (``None``: unreadable)."""
         try:
             session = await self.calendar.session_now()
-        except (BrokerError, OutsideCalendar) as exc:
+        except (BrokerError, OutsideCalendar, CalendarError) as exc:
+            # the session is shown, never needed here: a calendar the scan cannot read must not stop it
             logger.warning("session unknown: the broker's calendar could not be read: {}", exc)
             return None
         self.health.session_known(session)

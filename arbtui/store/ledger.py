@@ -31,6 +31,13 @@ class OpenExecution:
     symbol: Symbol
     status: str
     placed_at: datetime
+    attempt_at: datetime | None = None
+    """When its current attempt was prepared (executions sent as attempts: a limit hedge repriced every
+    minute is making progress, however long ago the execution was placed)."""
+
+    @property
+    def progressed_at(self) -> datetime:
+        return self.attempt_at or self.placed_at
 
 
 class Ledger:
@@ -100,7 +107,8 @@ class Ledger:
     async def open_executions(self) -> list[OpenExecution]:
         """Every execution not terminal, oldest placement first (recovery and the periodic scan)."""
         rows = await self.store.query(
-            "SELECT view_id, symbol, status, json_extract(payload, '$.placed_at') FROM offchain_trade_view"
+            "SELECT view_id, symbol, status, json_extract(payload, '$.placed_at'),"
+            " json_extract(payload, '$.attempt.prepared_at') FROM offchain_trade_view"
             " WHERE status IN ('PENDING', 'SUBMITTED', 'PARTIALLY_FILLED')"
             " ORDER BY json_extract(payload, '$.placed_at')"
         )
@@ -110,8 +118,9 @@ class Ledger:
                 Symbol(str(symbol)),
                 str(status),
                 datetime.fromisoformat(str(placed_at)).replace(tzinfo=UTC),
+                None if attempt_at is None else datetime.fromisoformat(str(attempt_at)).replace(tzinfo=UTC),
             )
-            for view_id, symbol, status, placed_at in rows
+            for view_id, symbol, status, placed_at, attempt_at in rows
         ]
 
     async def record_range(

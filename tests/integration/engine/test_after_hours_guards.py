@@ -290,13 +290,73 @@ async def test_without_a_pyth_price_the_broker_mark_is_the_reference(tmp_path: P
         try:
             await engine.ledger.record_range([make_fill(1, "2", Direction.BUY)], [], block(1))  # no enrichment
 
-            async def resting() -> bool:
-                order = (await orders(engine))[-1]
-                return order.attempt_phase is AttemptPhase.SUBMITTED
+            async def prepared() -> bool:  # it may fill at once: the market (180) is above its limit
+                return (await orders(engine))[-1].attempt == 1
 
-            await until(resting)
+            await until(prepared)
             order = (await orders(engine))[-1]
             assert (order.direction, order.limit_price) == (Direction.SELL, PriceUsdc("179.10"))  # 180 − 50 bps
         finally:
             await engine.stop()
             await engine.ledger.close()
+
+
+async def test_a_limit_hedge_repricing_on_time_is_not_stuck(tmp_path: Path) -> None:
+    """``stuck`` measures a repriced execution from its current attempt: a hedge placed 3 minutes ago
+    and replaced every minute is working, not stuck; one whose attempt is that old is."""
+    clock = SetClock(et(FRIDAY, 16, 30))
+    broker = dry_run(clock)
+    broker.set_price(AAPL, PriceUsdc("250"))  # nothing crosses
+    engine = await engine_on(tmp_path / "ledger.db", broker, clock, EXTENDED)
+    seen = alerts_of(engine)
+    try:
+        await fill(engine, 1, "2")
+        for attempt in (1, 2, 3):
+            if attempt > 1:
+                clock.advance(61)  # past the reprice interval (60 s)
+
+            async def resting(n: int = attempt) -> bool:
+                order = (await orders(engine))[-1]
+                return order.attempt == n and order.attempt_phase is AttemptPhase.SUBMITTED
+
+            await until(resting)
+        clock.advance(30)  # placed 152 s ago (stuck_after_s is 120); the current attempt is 30 s old
+        await engine.scan("test")
+        assert not [a for a in seen if a.key.startswith("stuck:")]
+        await engine.executions.stop(1.0)  # nobody reprices any more: the current attempt ages
+        clock.advance(120)
+        await engine.scan("test")
+        (stuck,) = [a for a in seen if a.key.startswith("stuck:")]
+        assert "its current attempt was prepared 150 s ago" in stuck.message
+    finally:
+        await engine.stop()
+        await engine.ledger.close()
+
+
+async def test_an_execution_left_by_the_previous_version_is_looked_up_by_its_execution_id(tmp_path: Path) -> None:
+    """Upgrading with a hedge in flight: the old code recorded the placement and sent its market order
+    (client id = the execution id) but died before recording the answer. Opting the symbol into after
+    hours must not send a second order: the old one is found and followed to its fill."""
+    clock = SetClock(et(MONDAY, 10, 0))
+    broker = dry_run(clock)
+    db = tmp_path / "ledger.db"
+    ledger = await Ledger.open(db, broker.kind, clock=clock)
+    await ledger.record_range([make_fill(1, "2")], [], block(1))
+    (row,) = await ledger.store.query("SELECT view_id FROM offchain_trade_view")
+    execution = ExecutionId(str(row[0]))
+    await broker.submit(
+        MarketOrder(
+            execution_id=execution, symbol=AAPL, side=Direction.BUY, quantity=Shares(2), estimated_price=PriceUsdc(200)
+        )
+    )
+    await ledger.close()
+    engine = Engine(await Ledger.open(db, broker.kind, clock=clock), broker, engine_options(EXTENDED))
+    await engine.start()
+    try:
+        await until(lambda: _has(engine, "AAPL", OrderStatus.FILLED))
+        (order,) = await orders(engine)
+        assert order.attempt == 0  # followed as the old single market order, no attempt prepared
+        assert broker.submissions == 1
+    finally:
+        await engine.stop()
+        await engine.ledger.close()

@@ -3,7 +3,12 @@ accumulation across attempts, and the old one-market-order streams unchanged."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
+from hypothesis import given as for_all
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from arbtui.domain.errors import InvalidCommand, InvalidTransition
 from arbtui.domain.hedging_policy import HedgeOrderKind
@@ -31,9 +36,10 @@ from arbtui.domain.offchain_order import (
     UpdatePartialFill,
     attempt_client_id,
     decide,
+    initial,
 )
 from arbtui.domain.sessions import MarketSession
-from arbtui.domain.values import BrokerKind, Cents, PriceUsdc, Shares, Usdc
+from arbtui.domain.values import DIVISION, BrokerKind, Cents, PriceUsdc, Shares, Usdc
 from tests.unit.domain.factory import at, exec_id, order_placed
 from tests.unit.domain.gwt import given
 
@@ -304,3 +310,45 @@ def test_an_old_stream_loads_and_behaves_as_before() -> None:
     given(SPEC, ID, PLACED, Submitted(broker_order_id="B-0", at=at(1))).when(
         decide, CompleteFill(price_cents=Cents("18700"), at=at(2))
     ).then(OrderFilled(shares_filled=Shares(10), price_cents=Cents("18700"), at=at(2)))
+
+
+# --- exact totals over any sequence of attempts (property) ---------------------------------------
+
+PRICES = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("5000"), places=4)
+
+
+@for_all(
+    parts=st.lists(st.tuples(st.integers(min_value=0, max_value=3), PRICES), min_size=1, max_size=6),
+    last_price=PRICES,
+)
+@hypothesis_settings(max_examples=200, deadline=None)
+def test_any_attempts_add_up_exactly(parts: list[tuple[int, Decimal]], last_price: Decimal) -> None:
+    """Attempts that each fill some whole shares before ending, then one that fills the rest: the
+    execution's filled quantity is the sum, its notional the exact sum, its average that sum ÷ shares."""
+    total = sum(n for n, _ in parts) + 1
+    state = SPEC.fold(initial(ID), [order_placed(str(total), broker=BrokerKind.ALPACA)])
+    notional = Decimal(0)
+    for n, (filled, price) in enumerate(parts, start=1):
+        cents = Cents(price * 100)
+        for command in (
+            prepare(),
+            ConfirmSubmission(broker_order_id=f"B-{n}", at=at(n)),
+            RequestCancel(reason="reprice", at=at(n)),
+            end(str(filled), None if filled == 0 else str(cents)),
+        ):
+            state = SPEC.fold(state, list(decide(state, command)))
+        notional += filled * price
+        assert state.shares_filled == Shares(sum(f for f, _ in parts[:n]))
+        assert state.settled_notional == Usdc(notional)
+    last: tuple[OffchainOrderCommand, ...] = (
+        prepare(),
+        ConfirmSubmission(broker_order_id="B-last", at=at(99)),
+        CompleteFill(price_cents=Cents(last_price * 100), at=at(99)),
+    )
+    for step in last:
+        state = SPEC.fold(state, list(decide(state, step)))
+    notional += (total - sum(n for n, _ in parts)) * last_price
+    assert state.status is S.FILLED
+    assert state.shares_filled == Shares(total)
+    assert state.price_cents == Cents(DIVISION.divide(notional * 100, Decimal(total)))
+    assert state.attempt == len(parts) + 1
