@@ -41,9 +41,9 @@ from arbtui.chain.signals import (
     ReorgHandled,
 )
 from arbtui.clock import Clock
-from arbtui.domain import onchain_trade, position
+from arbtui.domain import offchain_order, onchain_trade, position
 from arbtui.domain.sessions import SessionNow
-from arbtui.domain.values import ExecutionId, Symbol
+from arbtui.domain.values import Direction, ExecutionId, Shares, Symbol
 from arbtui.engine.alerts import Alert, Alerts, Severity
 from arbtui.engine.bus import Bus
 from arbtui.engine.messages import (
@@ -114,6 +114,12 @@ class Health:
         self._readiness: Readiness | None = None
         self._market_seen: tuple[bool, datetime | None, datetime | None] | None = None
         self._exposed_since: dict[str, float] = {}
+        self._open_since: dict[str, datetime] = {}
+        self._filled_so_far: dict[str, tuple[str, Shares]] = {}
+        """Per symbol, its open execution's broker fills so far (execution id, shares)."""
+        self._positions: dict[str, position.Position] = {}
+        """Each symbol's Position as last seen (the gauges are redrawn when its hedge fills in part)."""
+        """Per symbol, when its open exposure was first seen at or past the threshold (the age gauge)."""
         self._stuck: set[ExecutionId] = set()
         bus.listen(self._on_message)
 
@@ -143,6 +149,11 @@ class Health:
         if aggregate_type == position.AGGREGATE:
             assert isinstance(state, position.Position)
             self.metrics.unhedged.labels(symbol=aggregate_id).set(float(state.net.value))  # float-ok: gauge
+            self._exposure(aggregate_id, state)
+            return
+        if aggregate_type == offchain_order.AGGREGATE:
+            assert isinstance(state, offchain_order.OffchainOrder)
+            self._hedge_filled(state)
             return
         if aggregate_type != onchain_trade.AGGREGATE:
             return
@@ -337,8 +348,46 @@ class Health:
         else:
             self.alerts.clear("chain_stale", "chain intake is recording blocks again")
 
+    def _hedge_filled(self, order: offchain_order.OffchainOrder) -> None:
+        """An execution's broker fills so far, while it is open: a limit hedge filled in parts offsets
+        exposure before its execution ends (the Position learns the total only then)."""
+        symbol = order.symbol
+        if symbol is None:
+            return
+        if order.status is None or order.status.is_terminal:
+            if self._filled_so_far.get(symbol, ("", None))[0] == order.execution_id:
+                del self._filled_so_far[symbol]
+            return
+        self._filled_so_far[symbol] = (order.execution_id, order.shares_filled)
+        pos = self._positions.get(symbol)
+        if pos is not None:
+            self._exposure(symbol, pos)
+
+    def _exposure(self, symbol: str, pos: position.Position) -> None:
+        """The open-exposure gauges: the notional of what no broker fill has offset yet (``net +
+        reserved``, less what the hedge in flight has filled so far: a hedge placed is still exposure),
+        and for how long it has been hedgeable (at or past the threshold — a sub-threshold carry is never
+        aged, it would grow forever)."""
+        self._positions[symbol] = pos
+        unhedged = pos.net + pos.reserved
+        pending = pos.pending
+        execution, filled = self._filled_so_far.get(symbol, ("", None))
+        if pending is not None and filled is not None and execution == pending.execution_id:
+            unhedged = unhedged - filled if pending.direction is Direction.SELL else unhedged + filled
+        notional = abs(pos.last_price.notional(unhedged).value) if pos.last_price else 0
+        self.metrics.exposure_usd.labels(symbol=symbol).set(float(notional))  # float-ok: a gauge
+        now = self._clock.now()
+        if pos.threshold.hedge_size(unhedged, pos.last_price).is_zero:
+            self._open_since.pop(symbol, None)
+            age = 0.0
+        else:
+            age = (now - self._open_since.setdefault(symbol, now)).total_seconds()
+        self.metrics.exposure_age.labels(symbol=symbol).set(age)
+
     def watch_exposure(self, symbol: Symbol, pos: position.Position) -> None:
-        """Exposure over the alert line for longer than ``unhedged_alert_after_s``: an alert."""
+        """Exposure over the alert line for longer than ``unhedged_alert_after_s``: an alert. Also
+        refreshes the open-exposure gauges (their age moves with time, not only with commits)."""
+        self._exposure(symbol, pos)
         exposure = abs(pos.last_price.notional(pos.net).value) if pos.last_price else 0
         now = self._clock.monotonic()
         if exposure < self.options.unhedged_alert_usd:

@@ -43,6 +43,20 @@ class Metrics:
             registry=r,
         )
         self.unhedged = Gauge("arbtui_unhedged_shares", "Net shares not yet hedged (signed)", ["symbol"], registry=r)
+        self.exposure_usd = Gauge(
+            "arbtui_unhedged_exposure_usd",
+            "Open exposure: |onchain fills no broker fill has offset yet (net + the hedge in flight)| × the"
+            " latest onchain fill's price",
+            ["symbol"],
+            registry=r,
+        )
+        self.exposure_age = Gauge(
+            "arbtui_unhedged_exposure_age_seconds",
+            "How long the symbol's open exposure has been at or past its hedging threshold (0 under it);"
+            " counted from when this engine first saw it so, refreshed at every commit and scan",
+            ["symbol"],
+            registry=r,
+        )
         self.broker_errors = Counter("arbtui_broker_errors", "Broker errors by type", ["kind"], registry=r)
         self.rate_limited = Counter("arbtui_rate_limit_hits", "HTTP 429 answers from the broker", registry=r)
         self.rpc_errors = Counter("arbtui_rpc_errors", "Chain RPC/intake errors", registry=r)

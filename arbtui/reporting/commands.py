@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -20,10 +21,11 @@ from rich.console import Console, Group
 from rich.live import Live
 
 from arbtui.config import Settings
-from arbtui.reporting import reports
+from arbtui.domain.exposure import PeriodError, time_weighted
+from arbtui.reporting import exposure, reports
 from arbtui.reporting.database import ReportError, open_readonly, snapshot
 from arbtui.reporting.inventory import HEADER, Policy
-from arbtui.reporting.inventory_command import inventory_lines
+from arbtui.reporting.inventory_command import broker_calendar, inventory_lines
 from arbtui.reporting.render import Batches, Format, table, write
 
 DEFAULT_DB = "arbtui.db"
@@ -88,7 +90,8 @@ _format = click.option(
 @click.option("--interval", type=click.FloatRange(min=0.2), default=2.0, show_default=True, metavar="SECONDS")
 @click.pass_context
 def report(ctx: click.Context, watch: bool, interval: float) -> None:
-    """Reports from the ledger, opened read-only: PnL, unprofitable trades, the trade stream, inventory."""
+    """Reports from the ledger, opened read-only: PnL, unprofitable trades, the trade stream, inventory,
+    unhedged exposure per session."""
     if ctx.invoked_subcommand is not None:
         return
     if not watch:
@@ -176,6 +179,51 @@ def inventory_command(
     _write(Format(fmt), HEADER, iter([rows]), title="Inventory across venues")
     if any(line.alert for line in lines):
         raise SystemExit(3)  # scripts can act on drift; the table already says what and why
+
+
+@report.command("exposure")
+@click.option(
+    "--since", metavar="TIME", default="7d", show_default=True,
+    help="From this time: ISO-8601 (UTC unless offset) or an age: 12h, 7d, 2w.",
+)  # fmt: skip
+@click.option(
+    "--until",
+    metavar="TIME",
+    default=None,
+    help="To this time (same forms) [now]; past the ledger's last event, its last state holds.",
+)
+@_symbol
+@_format
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json (exact decimal strings).")
+@click.pass_context
+def exposure_command(
+    ctx: click.Context, since: str, until: str | None, symbol: str | None, fmt: str, as_json: bool
+) -> None:
+    """Time-weighted unhedged notional per session (regular, pre, post, overnight, closed, weekend) over a
+    period: USD·hours of |onchain fills not yet offset by broker fills| × the latest onchain fill's price,
+    each instant put in its session by the configured broker's own calendar (dry-run's without --config).
+    The figure after-hours hedging exists to shrink."""
+    now = datetime.now(UTC)
+    try:
+        start = reports.parse_moment(since, now, option="--since")
+        end = now if until is None else reports.parse_moment(until, now, option="--until")
+    except reports.BadFilter as exc:
+        raise click.UsageError(str(exc)) from exc
+    if end <= start:
+        raise click.UsageError(f"--until ({end:%Y-%m-%d %H:%M} UTC) must be after --since ({start:%Y-%m-%d %H:%M} UTC)")
+    calendar = broker_calendar(ctx.find_root().obj, start - exposure.CALENDAR_MARGIN, end + exposure.CALENDAR_MARGIN)
+    with _reader(ctx) as conn:
+        changes = exposure.ledger_changes(conn, symbol)
+    try:
+        result = time_weighted(changes, calendar, start, end)
+    except PeriodError as exc:
+        raise click.ClickException(f"exposure: {exc}") from exc
+    chosen = Format.JSON if as_json else Format(fmt)
+    title = f"Unhedged exposure, {exposure.period(start, end)} (USD·hours at each symbol's latest onchain fill price)"
+    if chosen is Format.TABLE:
+        _write(chosen, exposure.TABLE_HEADER, iter([exposure.table_rows(result)]), title=title)
+    else:
+        _write(chosen, exposure.HEADER, iter([exposure.rows(result)]), title=title)
 
 
 def _policy(settings: Settings, target: str | None, drift_alert: str | None) -> Policy:

@@ -7,6 +7,7 @@ import re
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import click
 from arbtui.brokers.base import Broker, BrokerError
 from arbtui.chain.rpc import ChainRpcError, JsonRpcClient
 from arbtui.config import ChainSettings, ConfigError, Settings, format_problems, load_settings
+from arbtui.domain.sessions import NEW_YORK, TradingCalendar
 from arbtui.domain.values import BrokerKind
 from arbtui.reporting.database import ReportError, open_readonly
 from arbtui.reporting.inventory import (
@@ -71,7 +73,7 @@ def _settings(obj: Any) -> Settings:
         raise click.ClickException(format_problems(exc).replace("\n", "; ")) from exc
 
 
-def _broker(settings: Settings) -> Broker:
+def _broker(settings: Settings, purpose: str = "inventory") -> Broker:
     kind = settings.broker.kind
     if kind is BrokerKind.ALPACA:
         from arbtui.brokers.alpaca.client import AlpacaBroker
@@ -79,11 +81,35 @@ def _broker(settings: Settings) -> Broker:
         return AlpacaBroker(settings.alpaca_config())
     if kind is BrokerKind.SCHWAB:
         raise click.ClickException(
-            "inventory from Schwab needs the bot's stored login: use the console's inventory pane"
+            f"{purpose} from Schwab needs the bot's stored login: use the console's inventory pane"
+            if purpose == "inventory"
+            else f"{purpose} from Schwab needs the bot's stored login: run it with a dry-run or Alpaca config"
         )
+    return _dry_run()
+
+
+def _dry_run() -> Broker:
     from arbtui.brokers.dry_run import DryRunBroker
 
     return DryRunBroker()
+
+
+def broker_calendar(obj: Any, start: datetime, end: datetime) -> TradingCalendar:
+    """The configured broker's trading calendar from ``start``'s to ``end``'s New York date (dry-run's
+    without ``--config``); a broker that cannot answer is one line."""
+    settings = None if getattr(obj, "config", None) is None else _settings(obj)
+
+    async def read() -> TradingCalendar:
+        broker = _dry_run() if settings is None else _broker(settings, "the trading calendar")
+        try:
+            return await broker.calendar(start.astimezone(NEW_YORK).date(), end.astimezone(NEW_YORK).date())
+        finally:
+            await broker.aclose()
+
+    try:
+        return asyncio.run(read())
+    except BrokerError as exc:
+        raise click.ClickException(f"the broker's calendar: {exc}") from exc
 
 
 def configured_vaults(settings: Settings) -> tuple[str, ...]:

@@ -41,6 +41,11 @@ RIGHT = frozenset(
         "unhedged",
         "onchain_ratio",
         "drift",
+        "hours",
+        "unhedged_usd_hours",
+        "average_unhedged_usd",
+        "seconds",
+        "unhedged_usd_seconds",
     }
 )
 """Number columns: right-aligned and lined up on their decimal points."""

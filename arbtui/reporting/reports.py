@@ -58,6 +58,13 @@ class Filters:
 def parse_since(text: str, now: datetime | None = None) -> str:
     """``--since``: ISO-8601 (a date, or a time — UTC unless it has an offset) or a relative age
     (``30m``, ``12h``, ``7d``, ``2w``), as the views' time text."""
+    moment = parse_moment(text, now, option="--since")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def parse_moment(text: str, now: datetime | None = None, *, option: str = "--since") -> datetime:
+    """An instant the operator typed: ISO-8601 (UTC unless it has an offset) or an age before ``now``
+    (``30m``, ``12h``, ``7d``, ``2w``), as an aware UTC datetime. ``option`` names it in the error."""
     text = text.strip()
     relative = _RELATIVE.match(text)
     if relative:
@@ -67,11 +74,11 @@ def parse_since(text: str, now: datetime | None = None) -> str:
             moment = datetime.fromisoformat(text)
         except ValueError:
             raise BadFilter(
-                f"--since {text!r}: expected ISO-8601 (2026-11-24T14:30) or an age (30m, 12h, 7d)"
+                f"{option} {text!r}: expected ISO-8601 (2026-11-24T14:30) or an age (30m, 12h, 7d)"
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return moment.astimezone(UTC)
 
 
 def _where(filters: Filters, time_column: str, extra: tuple[str, ...] = ()) -> tuple[str, list[str]]:

@@ -51,6 +51,8 @@ BURST = 1000
 FRAME_S = 0.05
 """At most one view per 50 ms: under a stream of fills the console repaints 20 times a second with
 everything that arrived meanwhile, instead of once per fill (bench/console measures the lag)."""
+HEDGE_AGE_TICK_S = 1.0
+"""How often the open hedges' age is redrawn while one is open."""
 
 
 def console_actor() -> str:
@@ -138,6 +140,7 @@ class ArbtuiApp(App[int]):
         gc.set_threshold(50_000, young, old)
         self._pane(ControlBanner).display = False
         self._pane(StatusBar).show(None, self.view.unhedged_usd(), 0)
+        self.set_interval(HEDGE_AGE_TICK_S, self._refresh_hedge_ages)
         subscription = self.engine.subscribe()  # before the seed and the start: nothing is missed
         self._listen(subscription)
         self._run_engine()
@@ -212,7 +215,7 @@ class ArbtuiApp(App[int]):
         if hedge_filled and self.inventory is not None:  # the broker's side moved: read it again
             self._pane(LiveInventoryPane).read_now()
         fills.show(view.fills)
-        self._pane(AccumulatorsPane).show(view.positions, view.control)
+        self._pane(AccumulatorsPane).show(view.positions, view.control, view.open_hedges(), self.clock())
         self._pane(OrdersPane).show(view.orders)
         self._pane(AlertLog).show(view.alerts)
         self._pane(ControlBanner).show(view.control)
@@ -223,11 +226,24 @@ class ArbtuiApp(App[int]):
                 view.market,
                 node_inconsistencies=view.node_inconsistencies,
                 alerts_undelivered=view.alerts_undelivered,
+                session=view.session,
             )
         self._pane(StatusBar).show(self.status, view.unhedged_usd(), len(view.in_flight))
         for screen in self.screen_stack[1:]:
             if isinstance(screen, DetailScreen):
                 screen.follow(view)
+
+    def _refresh_hedge_ages(self) -> None:
+        """An open hedge's age moves with time, not with news: while one is open, the accumulators are
+        drawn again each tick (only the rows whose cells changed are rendered)."""
+        view = self.view
+        if not view.in_flight:
+            return
+        try:
+            pane = self._pane(AccumulatorsPane)
+        except (IndexError, NoMatches):
+            return
+        pane.show(view.positions, view.control, view.open_hedges(), self.clock())
 
     def on_command_finished(self, message: CommandFinished) -> None:
         self.notify(message.text, severity="error" if message.refused else "information")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from arbtui.brokers.base import MarketClock
+from arbtui.domain.sessions import SessionNow
 from arbtui.engine.ports import Readiness
 from arbtui.reporting.detail import Kind
 from arbtui.tui.model import ConsoleView
@@ -25,6 +26,8 @@ class EngineStatus:
     """Times the node's log answers were found incomplete (shown beside the chain status)."""
     alerts_undelivered: int = 0
     """Alerts a sink never received (failed or dropped), since the engine started."""
+    session: SessionNow | None = None
+    """The session now and its next transition (``POST → CLOSED 20:00 ET``), ``None`` until known."""
 
     @property
     def market_open(self) -> bool:

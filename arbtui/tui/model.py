@@ -21,9 +21,11 @@ from arbtui.brokers.base import MarketClock
 from arbtui.chain.signals import AlertKind, IntakeAlert
 from arbtui.domain import control, offchain_order, onchain_trade, position
 from arbtui.domain.control import Control
+from arbtui.domain.hedging_policy import HedgeOrderKind
 from arbtui.domain.offchain_order import OffchainOrder, OrderStatus
 from arbtui.domain.onchain_trade import OnChainTrade, PythMethod, TradeStatus
 from arbtui.domain.position import Position, ThresholdKind
+from arbtui.domain.sessions import SessionNow
 from arbtui.domain.values import canonical
 from arbtui.engine.alerts import Alert, Severity
 from arbtui.engine.messages import (
@@ -79,6 +81,9 @@ class ConsoleView:
     """The engine's readiness checks as last published (``None`` before its first scan)."""
     market: MarketClock | None = None
     """The broker clock's latest answer."""
+    session: SessionNow | None = None
+    """The session now and its next transition, from the broker's calendar at the engine's last scan
+    that saw a change (``None``: not known yet, or the calendar could not be read)."""
     node_inconsistencies: int = 0
     """Times intake found the node's log answers incomplete (shown beside the chain status)."""
     alerts_undelivered: int = 0
@@ -91,6 +96,10 @@ class ConsoleView:
     def in_flight(self) -> tuple[OffchainOrder, ...]:
         """Executions not yet terminal, as the ledger last reported them."""
         return tuple(v.state for v in self.orders if v.state.status is not None and not v.state.status.is_terminal)
+
+    def open_hedges(self) -> Mapping[str, OffchainOrder]:
+        """Executions not yet terminal by execution id (what a position's ``pending`` points at)."""
+        return {order.execution_id: order for order in self.in_flight}
 
     def unhedged_usd(self) -> Decimal:
         """Σ |net × last price| over every symbol: what is exposed and not yet being hedged."""
@@ -114,8 +123,8 @@ def fold(view: ConsoleView, message: EngineMessage, now: Callable[[], datetime])
             return replace(view, alerts=(*view.alerts, AlertEntry(now(), alert))[-MAX_ALERTS:])
         case DeliveryReported(status):
             return replace(view, alerts_undelivered=status.undelivered)
-        case MarketStatus(clock):
-            return replace(view, market=clock)
+        case MarketStatus(clock, session):
+            return replace(view, market=clock, session=session)
         case ReadinessChanged(readiness):
             return replace(view, readiness=readiness)
         case IntakeReported(IntakeAlert(kind=AlertKind.INCONSISTENT_LOGS)):
@@ -271,6 +280,43 @@ def position_row(pos: Position, *, exact: bool = False) -> tuple[str, ...]:
         threshold_text(pos),
         pos.last_hedge_at.strftime("%H:%M:%S") if pos.last_hedge_at else "—",
     )
+
+
+def hedge_text(order: OffchainOrder | None) -> str:
+    """An open hedge's type: ``market``, ``limit @ 187.55`` (``limit @ 0.5123`` under a dollar), ``held``
+    (placed, waiting for a session that hedges it: nothing at the broker yet) or ``—`` (none open)."""
+    if order is None:
+        return "—"
+    if order.order_kind is HedgeOrderKind.LIMIT and order.limit_price is not None:
+        return f"limit @ {display.price(order.limit_price, grouping=False)}"
+    if order.order_kind is HedgeOrderKind.MARKET or order.broker_order_id is not None:
+        return "market"
+    return "held"
+
+
+def age_text(since: datetime | None, now: datetime) -> str:
+    """How long ago ``since`` was, to the second under an hour: ``42s``, ``4m05s``, ``2h07m``, ``3d04h``."""
+    if since is None:
+        return "—"
+    seconds = max(0, int((now - since).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86_400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86_400}d{seconds % 86_400 // 3600:02d}h"
+
+
+def hedge_cells(pos: Position, hedges: Mapping[str, OffchainOrder], now: datetime) -> tuple[str, str]:
+    """The accumulators' ``hedge`` and ``age`` cells: the position's open hedge, and how long since it
+    was placed (``—`` with none open, or while the console has not seen its order yet)."""
+    if pos.pending is None:
+        return "—", "—"
+    order = hedges.get(pos.pending.execution_id)
+    if order is None:
+        return "—", "—"
+    return hedge_text(order), age_text(order.placed_at, now)
 
 
 def order_row(order: OffchainOrder) -> tuple[str, ...]:

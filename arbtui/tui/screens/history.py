@@ -16,7 +16,7 @@ from textual.widgets import Input, Label, Static
 from arbtui.domain.position import Position
 from arbtui.engine.ports import ReadModel
 from arbtui.tui.model import position_row
-from arbtui.tui.widgets.accumulators import COLUMNS
+from arbtui.tui.widgets.accumulators import POSITION_COLUMNS
 
 
 class HistoryScreen(ModalScreen[None]):
@@ -70,7 +70,7 @@ class HistoryScreen(ModalScreen[None]):
         if version == 0:
             text = f"{state.symbol}: no events at or before {when}"
         else:
-            pairs = zip(COLUMNS, position_row(state, exact=True), strict=True)
+            pairs = zip(POSITION_COLUMNS, position_row(state, exact=True), strict=True)
             text = f"{state.symbol} at {when} ({version} events)\n" + "\n".join(f"  {k:<11} {v}" for k, v in pairs)
             text += f"\n  {'hedged':<11} {state.hedged}"
         self.query_one("#result", Static).update(text)

@@ -1,5 +1,5 @@
 """The status bar (top line): chain, broker and market, alerts a sink never received, in-flight executions,
-unhedged exposure."""
+unhedged exposure, then the session and its next transition (``POST → CLOSED 20:00 ET``)."""
 
 from __future__ import annotations
 
@@ -64,4 +64,7 @@ class StatusBar(Static):
         if in_flight:
             line.append(f"{in_flight} in flight  ", style="cyan")
         line.append(f"unhedged ${display.usd(unhedged)}", style="bold" if unhedged else "dim")
+        if status is not None and status.session is not None:
+            # last: on a narrow terminal the session is what is cut, never the exposure
+            line.append(f"  {status.session.describe()}", style="cyan")
         self.update(line)
