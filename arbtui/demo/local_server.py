@@ -261,6 +261,26 @@ class SimCalendar:
         )
 
 
+@dataclass
+class AlwaysOpenCalendar(SimCalendar):
+    """The demo's calendar: every date a trading day whose regular session runs 00:00–23:59 New York, so
+    the calendar agrees with a market that is open whenever someone runs the demo (a Sunday included) —
+    the console's session (``REGULAR → OVERNIGHT 23:59 ET``) and the broker's clock tell the same story."""
+
+    def between(self, start: date, end: date, *, pre_open: wall_time, overnight: bool) -> TradingCalendar:
+        days = tuple(
+            TradingDay.at_local(
+                start + timedelta(days=n),
+                pre_open=wall_time(0, 0),
+                open=wall_time(0, 0),
+                close=wall_time(23, 59),
+                post_close=wall_time(23, 59),
+            )
+            for n in range((end - start).days + 1)
+        )
+        return TradingCalendar(start, end, days, overnight=overnight)
+
+
 class LocalServer:
     """An aiohttp app on 127.0.0.1 with a free port, fault middleware and per-route hit counters."""
 

@@ -28,6 +28,7 @@ from arbtui.demo.alpaca_server import AlpacaServer
 from arbtui.demo.anvil import ANVIL_BIN, REPO_ROOT, AnvilError, AnvilNode
 from arbtui.demo.artifacts import PYTH_SDK, SOLC_PACKAGE, Artifact, load_artifacts
 from arbtui.demo.deploy import OUR_OWNER, ChainDriver, Deployment, deploy_demo
+from arbtui.demo.local_server import AlwaysOpenCalendar
 from arbtui.demo.market import (
     LISTINGS,
     OPENING,
@@ -214,6 +215,8 @@ async def demo_world(
         driver = ChainDriver(node.http_url, deployment, artifacts)
         key, secret = f"demo-{secrets.token_hex(4)}", secrets.token_hex(16)
         broker = AlpacaServer(api_key=key, api_secret=secret)
+        broker.calendar = AlwaysOpenCalendar()  # open whenever the demo runs, and its calendar says so
+        broker.follow_calendar()
         how = "deposits into our vaults" if books[0] is Book.V4 else "our vault balances set"
         progress(f"opening inventory: {how} on the {books[0].value.upper()} book, and positions at the broker")
         await asyncio.to_thread(_stock, driver, deployment, books[0], broker)

@@ -29,7 +29,9 @@ pytestmark = pytest.mark.skipif(
 
 DEMO_ARGS = "--seed 1 --rate 3"
 FILL_ROW = re.compile(r"\d\d:\d\d:\d\d\s+\d+\s+(AAPL|TSLA|MSFT|NVDA)\s+(BUY|SELL)\s+\d+\.\d+")
-USDC_ROW = re.compile(r"USDC\s+50000\s+100000\s+150000\s+-0\.1667\s+ok")
+USDC_ROW = re.compile(r"USDC\s+50,000\.00\s+\d{2,3},\d{3}\.\d\d\s+\d{3},\d{3}\.\d\d\s+-0\.\d+\s+ok")
+"""50,000 USDC deposited onchain against the broker's cash (100,000 at the start, moving as hedges fill), in
+cents with separators as the console shows money."""
 INVENTORY_TITLE = re.compile(r"Inventory · DRIFT [A-Z, ]*MSFT[A-Z, ]* · as of \d\d:\d\d:\d\d")
 MSFT_DRIFT = re.compile(r"MSFT\s+120\s+-?\d+\s+\d+\s+0\.\d+\s+DRIFT\s+move \d+(\.\d+)? MSFT onchain → broker")
 """asset, onchain, broker, total, drift, alert, suggested transfer. The demo deposited 120 MSFT into its
