@@ -165,16 +165,7 @@ class SchwabBroker:
         async def attempt() -> BrokerOrderId:
             # Again after the rate-limit wait: a queued order must not go out past a close.
             await self._ensure_open(order)
-            try:
-                response = await self._send("POST", path, what="submit", json=body, order=order)
-            except _NotSent:
-                raise
-            except BrokerUnavailable as exc:
-                return await self._reconcile(order, started, reason=str(exc))
-            order_id = parsing.order_id_from_location(response.headers.get("Location"))
-            if order_id is None:
-                return await self._reconcile(order, started, reason="201 without a usable Location header")
-            return order_id
+            return await self._post_order(path, body, order, started, what="submit")
 
         order_id = await self._resilience.call("submit", attempt)
         self._attribute(order, order_id)
@@ -214,11 +205,7 @@ class SchwabBroker:
         async def attempt() -> BrokerOrderId:
             await self._sessions.ensure(self.calendar, order, self.kind)
             try:
-                response = await self._send("POST", path, what="submit limit", json=body, order=order)
-            except _NotSent:
-                raise
-            except BrokerUnavailable as exc:
-                return await self._reconcile(order, started, reason=str(exc))
+                return await self._post_order(path, body, order, started, what="submit limit")
             except OrderRejected as exc:
                 raise OrderRejected(
                     f"schwab refused the {order.session.label} limit order (session {body['session']},"
@@ -228,10 +215,6 @@ class SchwabBroker:
                     execution_id=order.execution_id,
                     status_code=exc.status_code,
                 ) from exc
-            order_id = parsing.order_id_from_location(response.headers.get("Location"))
-            if order_id is None:
-                return await self._reconcile(order, started, reason="201 without a usable Location header")
-            return order_id
 
         order_id = await self._resilience.call("submit limit", attempt)
         self._attribute(order, order_id)
@@ -369,6 +352,23 @@ class SchwabBroker:
         key = order.client_order_id if isinstance(order, LimitOrder) else order.execution_id
         self._by_execution[key] = order_id
         self._claimed.add(order_id)
+
+    async def _post_order(
+        self, path: str, body: dict[str, Any], order: MarketOrder | LimitOrder, started: datetime, *, what: str
+    ) -> BrokerOrderId:
+        """POST one order and read its id from the ``Location`` header. Not sent (the connection never
+        opened) propagates for the retry; any other outage, or a 201 without a usable Location, is
+        ambiguous: reconcile against the orders entered since ``started`` instead of resending."""
+        try:
+            response = await self._send("POST", path, what=what, json=body, order=order)
+        except _NotSent:
+            raise
+        except BrokerUnavailable as exc:
+            return await self._reconcile(order, started, reason=str(exc))
+        order_id = parsing.order_id_from_location(response.headers.get("Location"))
+        if order_id is None:
+            return await self._reconcile(order, started, reason="201 without a usable Location header")
+        return order_id
 
     async def _reconcile(self, order: MarketOrder | LimitOrder, started: datetime, *, reason: str) -> BrokerOrderId:
         """After an ambiguous submit: exactly one unclaimed matching order is ours; else ask the operator."""
